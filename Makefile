@@ -1,0 +1,90 @@
+# nudge - campaign automation rules engine
+#
+#   make            build build/nudge
+#   make deps       install the Debian packages nudge needs (when missing)
+#   make demo       a 10k-member demo workspace, 12 months simulated
+#   make test       unit, DSL and end-to-end tests, then again under ASan+UBSan
+#   make bench      benchmarks (see bench/BENCHMARKS.md)
+
+PKGS     := lua5.4 libevent libcurl libcjson sqlite3
+DEB_PKGS := build-essential pkg-config liblua5.4-dev libevent-dev \
+            libcurl4-openssl-dev libcjson-dev libsqlite3-dev tzdata
+
+CC       ?= cc
+OPT      ?= -O2
+CFLAGS   ?=
+CFLAGS   += -std=c11 -Wall -Wextra -Werror -g $(OPT) -D_DEFAULT_SOURCE \
+            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+
+B        ?= build
+SRCS     := $(filter-out engine/main.c,$(wildcard engine/*.c))
+OBJS     := $(SRCS:engine/%.c=$(B)/obj/%.o) $(B)/obj/prelude.o
+HDRS     := $(wildcard engine/*.h)
+UNIT     := $(patsubst tests/unit/%.c,$(B)/unit/%,$(wildcard tests/unit/test_*.c))
+
+.PHONY: all deps demo test test-plain test-asan unit e2e bench clean
+
+all: $(B)/nudge $(B)/gen
+
+$(B)/obj/%.o: engine/%.c $(HDRS) | $(B)/obj
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+# The journey DSL prelude is Lua source compiled into the binary.
+$(B)/prelude.c: scripts/prelude.lua | $(B)/obj
+	{ echo '/* generated from scripts/prelude.lua */'; \
+	  echo 'const char nudge_prelude[] = {'; \
+	  od -An -v -tx1 $< | sed 's/ *\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	  echo '0x00};'; } > $@
+$(B)/obj/prelude.o: $(B)/prelude.c
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(B)/libnudge.a: $(OBJS)
+	ar rcs $@ $^
+
+$(B)/nudge: engine/main.c $(B)/libnudge.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/gen: bench/gen.c | $(B)/obj
+	$(CC) $(CFLAGS) -o $@ $< -lm
+
+$(B)/unit/%: tests/unit/%.c tests/unit/t.h $(B)/libnudge.a | $(B)/unit
+	$(CC) $(CFLAGS) -Iengine -o $@ $< $(B)/libnudge.a $(LDLIBS)
+
+$(B)/obj $(B)/unit:
+	mkdir -p $@
+
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	else echo "all Debian packages present"; fi
+
+unit: $(UNIT)
+	@tests/run-unit.sh $(UNIT)
+
+e2e: $(B)/nudge $(B)/gen
+	@NUDGE=$(B)/nudge GEN=$(B)/gen tests/run-e2e.sh
+
+test-plain: all
+	@$(MAKE) --no-print-directory unit e2e
+
+test-asan:
+	@$(MAKE) --no-print-directory B=build-asan OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
+	    LDFLAGS="-fsanitize=address,undefined" all unit e2e
+
+test: deps
+	@tests/run-all.sh
+
+demo: deps all
+	@bench/demo.sh $(B)
+
+bench: deps all
+	@bench/run.sh
+
+clean:
+	rm -rf build build-asan

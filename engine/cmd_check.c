@@ -1,0 +1,44 @@
+/* cmd_check.c - nudge check DIR: every problem in journeys and templates. */
+#include "cmd.h"
+#include "engine.h"
+
+#include <stdio.h>
+
+static int run(int argc, char **argv)
+{
+    if (argc != 2) return cmd_usage(&cmd_check, "expected one workspace directory");
+    char err[ERRLEN], path[4200];
+    ws_t *w = ws_open(argv[1], err);
+    if (!w) return cmd_fail("%s", err);
+    ws_path(w, WS_DB, path, sizeof path);
+    store_t *s = store_open(path, STORE_OPEN, err);
+    if (!s) {
+        ws_free(w);
+        return cmd_fail("%s", err);
+    }
+    engine_t *e = engine_new(w, s);
+    buf_t report;
+    buf_init(&report);
+    int problems = engine_load(e, &report);
+    problems += engine_check(e, &report);
+    if (report.len) fputs(report.p, stderr);
+    if (problems)
+        fprintf(stderr, "%d problem%s found\n", problems, problems == 1 ? "" : "s");
+    else
+        printf("ok: %d journeys checked\n", engine_njourneys(e));
+    buf_free(&report);
+    engine_free(e);
+    store_close(s);
+    ws_free(w);
+    return problems ? 1 : 0;
+}
+
+const cmd_t cmd_check = {
+    .name = "check",
+    .usage = "DIR",
+    .summary = "load every journey and template and report each problem",
+    .help = "Reports Lua errors, unknown templates and channels, templates missing a\n"
+            "channel's version, unknown {{placeholders}} and member fields, each as\n"
+            "FILE:LINE: message. Exit status 0 only when all is well.\n",
+    .run = run,
+};

@@ -1,0 +1,340 @@
+/* cmd_simulate.c - nudge simulate: months of operation in seconds, on a
+ * virtual clock, on a copy of the store.
+ *
+ * The clock jumps from one due instant to the next: the next event of
+ * --events, the next calendar moment, the next member waking up. At each
+ * instant, events come first, then wake-ups, then calendar moments. The
+ * scheduler, Lua and channel choice are the live engine's; only the clock
+ * and the sink (a dispatch log instead of providers) differ. */
+#include "cal.h"
+#include "cmd.h"
+#include "engine.h"
+#include "sched.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct evref {
+    int64_t at;
+    long long off;
+    int len;
+    long line;
+} evref_t;
+
+typedef struct sim {
+    FILE *out;
+    buf_t line;
+    long long decided, skipped;
+} sim_t;
+
+static void sink(const decision_t *d, void *ud)
+{
+    sim_t *s = ud;
+    if (d->channel >= 0) s->decided++;
+    else s->skipped++;
+    if (!s->out) return;
+    buf_t *b = &s->line;
+    char iso[40];
+    buf_reset(b);
+    tz_format_iso(d->member->zone, d->at, iso);
+    buf_adds(b, "{\"at\":\"");
+    buf_adds(b, iso);
+    buf_adds(b, "\",\"member\":");
+    buf_add_json_str(b, d->member->s[MS_EXT_ID]);
+    buf_adds(b, ",\"journey\":");
+    buf_add_json_str(b, d->journey->name);
+    buf_adds(b, ",\"step\":");
+    buf_add_json_str(b, d->step->id);
+    buf_adds(b, ",\"channel\":");
+    if (d->channel >= 0) buf_add_json_str(b, channel_names[d->channel]);
+    else buf_adds(b, "null");
+    buf_adds(b, ",\"template\":");
+    buf_add_json_str(b, d->step->tmpl);
+    buf_adds(b, ",\"key\":");
+    buf_add_json_str(b, d->key);
+    if (d->channel >= 0) {
+        buf_adds(b, ",\"content\":");
+        buf_adds(b, d->content);
+    } else {
+        buf_adds(b, ",\"skipped\":");
+        buf_add_json_str(b, d->skipped);
+    }
+    buf_adds(b, "}\n");
+    fwrite(b->p, 1, b->len, s->out);
+}
+
+static int cmp_ev(const void *a, const void *b)
+{
+    const evref_t *x = a, *y = b;
+    if (x->at != y->at) return x->at < y->at ? -1 : 1;
+    return x->line < y->line ? -1 : x->line > y->line;
+}
+
+/* Reads and validates every event of path; returns them in time order. */
+static evref_t *index_events(const char *path, const tz_t *tz, long *n, long *rejected, char *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        errf(err, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    evref_t *v = NULL;
+    long cap = 0;
+    char *line = NULL, why[ERRLEN];
+    size_t lcap = 0;
+    ssize_t len;
+    long lineno = 0;
+    long long off = 0;
+    *n = *rejected = 0;
+    while ((len = getline(&line, &lcap, f)) > 0) {
+        lineno++;
+        long long here = off;
+        off += len;
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
+        if (!len) continue;
+        event_t ev;
+        if (event_parse(&ev, line, (size_t)len, tz, why) != NUDGE_OK) {
+            fprintf(stderr, "%s:%ld: %s\n", path, lineno, why);
+            ++*rejected;
+        } else {
+            if (*n == cap) {
+                cap = cap ? cap * 2 : 1024;
+                v = xrealloc(v, sizeof *v * (size_t)cap);
+            }
+            v[(*n)++] = (evref_t){ev.at, here, (int)len, lineno};
+        }
+        event_free(&ev);
+    }
+    free(line);
+    fclose(f);
+    if (*n) qsort(v, (size_t)*n, sizeof *v, cmp_ev);
+    return v;
+}
+
+typedef struct run {
+    ws_t *w;
+    store_t *store;
+    engine_t *e;
+    sched_t *sched;
+    const char *events_path;
+    FILE *events;
+    evref_t *ev;
+    long nev, ei;
+    long applied, rejected, duplicates, late;
+    buf_t line;
+} run_t;
+
+static int apply_event(run_t *r, const evref_t *x, int trigger, char *err)
+{
+    buf_reset(&r->line);
+    char *p = xmalloc((size_t)x->len + 1);
+    if (fseeko(r->events, x->off, SEEK_SET) != 0 || fread(p, 1, (size_t)x->len, r->events) != (size_t)x->len) {
+        free(p);
+        return errf(err, "%s: cannot re-read line %ld", r->events_path, x->line);
+    }
+    p[x->len] = '\0';
+    event_t ev;
+    char why[ERRLEN];
+    int rc = NUDGE_OK;
+    const tz_t *zone = NULL;
+    if (event_parse(&ev, p, (size_t)x->len, r->w->tz, why) == NUDGE_OK) {
+        int a = engine_event(r->e, &ev, trigger, &zone, why);
+        if (a == EVENT_APPLIED) r->applied++;
+        else if (a == EVENT_DUPLICATE) r->duplicates++;
+        else {
+            r->rejected++;
+            fprintf(stderr, "%s:%ld: %s\n", r->events_path, x->line, why);
+        }
+        if (zone && r->sched) sched_add_zone(r->sched, zone);
+    }
+    event_free(&ev);
+    free(p);
+    return rc;
+}
+
+static void summary(run_t *r, const char *from, const char *to, double secs, long long decided)
+{
+    engine_t *e = r->e;
+    printf("simulated %s .. %s (%s): %lld members, %d journeys\n", from, to, tz_name(r->w->tz),
+           (long long)store_member_count(r->store), engine_njourneys(e));
+    if (r->events_path)
+        printf("events: %ld applied, %ld already known, %ld rejected, %ld after --to\n", r->applied, r->duplicates,
+               r->rejected, r->late);
+    printf("\n%-24s %9s %9s %9s %9s %11s %8s\n", "journey", "entered", "wechat", "sms", "edm", "unreachable",
+           "exited");
+    journey_stats_t tot = {0};
+    for (int i = 0; i < engine_njourneys(e); i++) {
+        const journey_t *j = engine_journey(e, i);
+        const journey_stats_t *s = engine_stats(e, i);
+        printf("%-24s %9lld %9lld %9lld %9lld %11lld %8lld%s\n", j->name, (long long)s->entered,
+               (long long)s->sent[CH_WECHAT], (long long)s->sent[CH_SMS], (long long)s->sent[CH_EDM],
+               (long long)s->unreachable, (long long)s->exited, j->disabled ? "  DISABLED" : "");
+        tot.entered += s->entered;
+        tot.unreachable += s->unreachable;
+        tot.exited += s->exited;
+        for (int c = 0; c < CH_COUNT; c++) tot.sent[c] += s->sent[c];
+    }
+    printf("%-24s %9lld %9lld %9lld %9lld %11lld %8lld\n", "total", (long long)tot.entered,
+           (long long)tot.sent[CH_WECHAT], (long long)tot.sent[CH_SMS], (long long)tot.sent[CH_EDM],
+           (long long)tot.unreachable, (long long)tot.exited);
+    printf("\n%lld messages decided in %.2f s (%.0f/s)\n", decided, secs, secs > 0 ? (double)decided / secs : 0.0);
+}
+
+static int simulate(run_t *r, int64_t start, int64_t end, char *err)
+{
+    int64_t *now = engine_clock(r->e);
+    *now = start;
+    if (store_begin(r->store, err) != NUDGE_OK) return NUDGE_ERR;
+    /* events before --from are history: state, no journeys */
+    for (; r->ei < r->nev && r->ev[r->ei].at < start; r->ei++) {
+        *now = r->ev[r->ei].at;
+        if (apply_event(r, &r->ev[r->ei], 0, err) != NUDGE_OK) return NUDGE_ERR;
+    }
+    *now = start;
+    r->sched = sched_new(r->e, r->store, start);
+    long instants = 0;
+    for (;;) {
+        int64_t next = r->ei < r->nev ? r->ev[r->ei].at : TIME_NONE;
+        int64_t m = sched_next(r->sched);
+        if (m != TIME_NONE && (next == TIME_NONE || m < next)) next = m;
+        int64_t w = store_flight_next_wake(r->store, *now);
+        if (w != TIME_NONE && (next == TIME_NONE || w < next)) next = w;
+        if (next == TIME_NONE || next >= end) break;
+        if (next > *now) *now = next;
+        for (; r->ei < r->nev && r->ev[r->ei].at <= *now; r->ei++)
+            if (apply_event(r, &r->ev[r->ei], 1, err) != NUDGE_OK) return NUDGE_ERR;
+        if (engine_wakeups(r->e, err) != NUDGE_OK) return NUDGE_ERR;
+        if (sched_run_due(r->sched, err) != NUDGE_OK) return NUDGE_ERR;
+        if (++instants % 4096 == 0 &&
+            (store_commit(r->store, err) != NUDGE_OK || store_begin(r->store, err) != NUDGE_OK))
+            return NUDGE_ERR;
+    }
+    r->late = r->nev - r->ei;
+    return store_commit(r->store, err);
+}
+
+static int run(int argc, char **argv)
+{
+    static const struct option opts[] = {{"from", required_argument, NULL, 'f'},
+                                         {"to", required_argument, NULL, 't'},
+                                         {"events", required_argument, NULL, 'e'},
+                                         {"out", required_argument, NULL, 'o'},
+                                         {NULL, 0, NULL, 0}};
+    const char *from = NULL, *to = NULL, *events = NULL, *out = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'f') from = optarg;
+        else if (c == 't') to = optarg;
+        else if (c == 'e') events = optarg;
+        else if (c == 'o') out = optarg;
+        else return cmd_usage(&cmd_simulate, "unknown option");
+    }
+    if (argc - optind != 1) return cmd_usage(&cmd_simulate, "expected one workspace directory");
+    int32_t dfrom, dto;
+    if (!from || cal_parse_date(from, strlen(from), &dfrom) != 0)
+        return cmd_usage(&cmd_simulate, "--from needs a date like 2027-01-01");
+    if (!to || cal_parse_date(to, strlen(to), &dto) != 0)
+        return cmd_usage(&cmd_simulate, "--to needs a date like 2027-12-31");
+    if (dto < dfrom) return cmd_usage(&cmd_simulate, "--to is before --from");
+
+    char err[ERRLEN], path[4200], tmp[4200];
+    run_t r = {.events_path = events};
+    buf_init(&r.line);
+    if (!(r.w = ws_open(argv[optind], err))) return cmd_fail("%s", err);
+    ws_path(r.w, WS_DB, path, sizeof path);
+    store_t *orig = store_open(path, STORE_OPEN, err);
+    if (!orig) {
+        ws_free(r.w);
+        return cmd_fail("%s", err);
+    }
+    /* simulate never changes the workspace: it runs on a copy */
+    const char *tdir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    snprintf(tmp, sizeof tmp, "%s/nudge-sim-XXXXXX", tdir);
+    int fd = mkstemp(tmp);
+    int status = 0;
+    if (fd < 0 || (close(fd), store_copy(orig, tmp, err)) != NUDGE_OK) {
+        if (fd < 0) errf(err, "%s: %s", tmp, strerror(errno));
+        store_close(orig);
+        ws_free(r.w);
+        if (fd >= 0) unlink(tmp);
+        return cmd_fail("%s", err);
+    }
+    store_close(orig);
+    r.store = store_open(tmp, STORE_SCRATCH, err);
+    sim_t sim = {0};
+    buf_init(&sim.line);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (!r.store) {
+        status = cmd_fail("%s", err);
+        goto done;
+    }
+    if (events) {
+        err[0] = '\0';
+        if (!(r.events = fopen(events, "rb"))) {
+            status = cmd_fail("%s: %s", events, strerror(errno));
+            goto done;
+        }
+        r.ev = index_events(events, r.w->tz, &r.nev, &r.rejected, err);
+        if (err[0]) {
+            status = cmd_fail("%s", err);
+            goto done;
+        }
+    }
+    if (out && !(sim.out = strcmp(out, "-") == 0 ? stdout : fopen(out, "w"))) {
+        status = cmd_fail("%s: %s", out, strerror(errno));
+        goto done;
+    }
+    r.e = engine_new(r.w, r.store);
+    engine_set_sink(r.e, sink, &sim);
+    buf_t report;
+    buf_init(&report);
+    int problems = engine_load(r.e, &report);
+    if (problems) fprintf(stderr, "%s%d journey or template files do not load; simulating without them\n",
+                          report.p, problems);
+    buf_free(&report);
+    int64_t start = tz_local_to_utc(r.w->tz, dfrom, 0), end = tz_local_to_utc(r.w->tz, dto + 1, 0);
+    if (simulate(&r, start, end, err) != NUDGE_OK) {
+        store_rollback(r.store);
+        status = cmd_fail("simulation stopped: %s", err);
+        goto done;
+    }
+    if (sim.out && fflush(sim.out) != 0) status = cmd_fail("%s: %s", out, strerror(errno));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    summary(&r, from, to, (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
+            sim.decided);
+    if (problems || engine_faults(r.e) || r.rejected) status = 1;
+done:
+    if (sim.out && sim.out != stdout) fclose(sim.out);
+    buf_free(&sim.line);
+    buf_free(&r.line);
+    sched_free(r.sched);
+    engine_free(r.e);
+    store_close(r.store);
+    if (r.events) fclose(r.events);
+    free(r.ev);
+    ws_free(r.w);
+    unlink(tmp);
+    return status;
+}
+
+const cmd_t cmd_simulate = {
+    .name = "simulate",
+    .usage = "DIR --from DATE --to DATE [--events FILE] [--out FILE]",
+    .summary = "run the journeys on a virtual clock and log every message decided",
+    .help = "  --from DATE    first day (workspace time zone); journeys act from its start\n"
+            "  --to DATE      last day, included\n"
+            "  --events FILE  events (JSONL) applied at their timestamps; earlier ones are\n"
+            "                 applied first as history, later ones are ignored\n"
+            "  --out FILE     the dispatch log, one JSON object per message ('-': stdout)\n\n"
+            "Runs on a copy of the store: the workspace is not changed. Prints a summary\n"
+            "per journey and channel. Exit status 1 when a journey failed to load or was\n"
+            "stopped, or an event was rejected (the log is complete all the same).\n",
+    .run = run,
+};

@@ -1,0 +1,642 @@
+/* engine.c - see engine.h */
+#include "engine.h"
+#include "cal.h"
+#include "lhost.h"
+
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct engine {
+    ws_t *ws;
+    store_t *store;
+    int64_t now;
+    journey_t **journeys;
+    journey_stats_t *stats;
+    int njourneys;
+    tmpl_t **tmpls;
+    int ntmpls;
+    char **attrs;            /* known custom attribute names */
+    int nattrs;
+    engine_sink_fn sink;
+    void *sink_ud;
+    member_t m;              /* scratch: the member being evaluated */
+    buf_t key, content, tmp;
+    int faults;
+};
+
+static void load_points(member_t *m, void *ud)
+{
+    engine_t *e = ud;
+    store_points_summary(e->store, m->rowid, tz_local_day(m->zone, e->now), &m->points, &m->points_expiry_day,
+                         &m->points_expiring);
+}
+
+static void add_attr(const char *name, void *ud)
+{
+    engine_t *e = ud;
+    e->attrs = xrealloc(e->attrs, sizeof *e->attrs * (size_t)(e->nattrs + 1));
+    e->attrs[e->nattrs++] = xstrdup(name);
+}
+
+engine_t *engine_new(ws_t *ws, store_t *store)
+{
+    engine_t *e = xcalloc(1, sizeof *e);
+    e->ws = ws;
+    e->store = store;
+    member_init(&e->m);
+    e->m.load_points = load_points;
+    e->m.load_points_ud = e;
+    buf_init(&e->key);
+    buf_init(&e->content);
+    buf_init(&e->tmp);
+    store_attr_names(store, add_attr, e);
+    return e;
+}
+
+void engine_free(engine_t *e)
+{
+    if (!e) return;
+    for (int i = 0; i < e->njourneys; i++) journey_free(e->journeys[i]);
+    free(e->journeys);
+    free(e->stats);
+    for (int i = 0; i < e->ntmpls; i++) tmpl_free(e->tmpls[i]);
+    free(e->tmpls);
+    for (int i = 0; i < e->nattrs; i++) free(e->attrs[i]);
+    free(e->attrs);
+    member_free(&e->m);
+    buf_free(&e->key);
+    buf_free(&e->content);
+    buf_free(&e->tmp);
+    free(e);
+}
+
+void engine_set_sink(engine_t *e, engine_sink_fn fn, void *ud)
+{
+    e->sink = fn;
+    e->sink_ud = ud;
+}
+
+int64_t *engine_clock(engine_t *e) { return &e->now; }
+int engine_njourneys(const engine_t *e) { return e->njourneys; }
+journey_t *engine_journey(engine_t *e, int i) { return e->journeys[i]; }
+const journey_stats_t *engine_stats(const engine_t *e, int i) { return &e->stats[i]; }
+int engine_faults(const engine_t *e) { return e->faults; }
+
+/* ---- loading ---- */
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorted *.lua names in dir (relative to the workspace). */
+static char **lua_files(const char *dir, int *n)
+{
+    DIR *d = opendir(dir);
+    char **v = NULL;
+    *n = 0;
+    if (!d) return NULL;
+    for (struct dirent *de; (de = readdir(d));) {
+        size_t len = strlen(de->d_name);
+        if (len < 5 || strcmp(de->d_name + len - 4, ".lua") != 0 || de->d_name[0] == '.') continue;
+        v = xrealloc(v, sizeof *v * (size_t)(*n + 1));
+        v[(*n)++] = xstrdup(de->d_name);
+    }
+    closedir(d);
+    if (*n) qsort(v, (size_t)*n, sizeof *v, cmp_str);
+    return v;
+}
+
+static void report_add(buf_t *report, const char *msg)
+{
+    buf_adds(report, msg);
+    buf_addc(report, '\n');
+}
+
+static int load_templates(engine_t *e, buf_t *report)
+{
+    char dir[4096], path[4200], rel[512], err[ERRLEN];
+    int n, problems = 0;
+    ws_path(e->ws, "templates", dir, sizeof dir);
+    char **files = lua_files(dir, &n);
+    for (int i = 0; i < n; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        snprintf(rel, sizeof rel, "templates/%s", files[i]);
+        size_t len;
+        char *src = read_file(path, &len, err);
+        tmpl_t *t = tmpl_new();
+        t->name = xstrndup(files[i], strlen(files[i]) - 4);
+        if (!src || lh_load_template(&e->ws->limits, rel, src, len, t, err) != NUDGE_OK) {
+            report_add(report, err);
+            problems++;
+            tmpl_free(t);
+        } else {
+            e->tmpls = xrealloc(e->tmpls, sizeof *e->tmpls * (size_t)(e->ntmpls + 1));
+            e->tmpls[e->ntmpls++] = t;
+        }
+        free(src);
+        free(files[i]);
+    }
+    free(files);
+    return problems;
+}
+
+static journey_t *load_journey(engine_t *e, const char *dir, const char *file, buf_t *report)
+{
+    char path[4200], rel[512], err[ERRLEN];
+    snprintf(path, sizeof path, "%s/%s", dir, file);
+    snprintf(rel, sizeof rel, "journeys/%s", file);
+    size_t len;
+    char *src = read_file(path, &len, err);
+    if (!src) {
+        report_add(report, err);
+        return NULL;
+    }
+    lh_t *h = lh_new(&e->ws->limits, &e->now, err);
+    journey_t *j = journey_new();
+    int rc = h ? NUDGE_OK : NUDGE_ERR;
+    if (h) {
+        for (int i = 0; i < e->nattrs; i++) lh_known_attr(h, e->attrs[i]);
+        size_t stem = strlen(file) - 4;
+        for (int i = 0; i < e->ws->nparams; i++) {
+            const ws_param_t *p = &e->ws->params[i];
+            if (strlen(p->journey) == stem && strncmp(p->journey, file, stem) == 0)
+                lh_param_override(h, p->key, p->value);
+        }
+        rc = lh_load_journey(h, rel, src, len, j, err);
+        if (!j->lh) lh_free(h);
+    }
+    free(src);
+    if (rc != NUDGE_OK) {
+        report_add(report, err);
+        journey_free(j);
+        return NULL;
+    }
+    return j;
+}
+
+int engine_load(engine_t *e, buf_t *report)
+{
+    char dir[4096], msg[ERRLEN * 2];
+    int problems = load_templates(e, report), n;
+    ws_path(e->ws, "journeys", dir, sizeof dir);
+    char **files = lua_files(dir, &n);
+    for (int i = 0; i < n; i++) {
+        journey_t *j = load_journey(e, dir, files[i], report);
+        free(files[i]);
+        if (!j) {
+            problems++;
+            continue;
+        }
+        for (int k = 0; k < e->njourneys; k++)
+            if (strcmp(e->journeys[k]->name, j->name) == 0) {
+                snprintf(msg, sizeof msg, "%s:%d: journey '%s' is already defined in %s", j->file, j->line, j->name,
+                         e->journeys[k]->file);
+                report_add(report, msg);
+                problems++;
+                journey_free(j);
+                j = NULL;
+                break;
+            }
+        if (!j) continue;
+        e->journeys = xrealloc(e->journeys, sizeof *e->journeys * (size_t)(e->njourneys + 1));
+        e->stats = xrealloc(e->stats, sizeof *e->stats * (size_t)(e->njourneys + 1));
+        memset(&e->stats[e->njourneys], 0, sizeof *e->stats);
+        e->journeys[e->njourneys++] = j;
+    }
+    free(files);
+    return problems;
+}
+
+static tmpl_t *find_tmpl(engine_t *e, const char *name)
+{
+    for (int i = 0; i < e->ntmpls; i++)
+        if (strcmp(e->tmpls[i]->name, name) == 0) return e->tmpls[i];
+    return NULL;
+}
+
+/* ---- placeholders ---- */
+
+typedef struct rctx {
+    engine_t *e;
+    const journey_t *j;
+    const step_t *st;
+    member_t *m;
+    const occasion_t *o;
+} rctx_t;
+
+static const char *kv_find(const kv_t *kv, int n, const char *key)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(kv[i].key, key) == 0) return kv[i].value;
+    return NULL;
+}
+
+static int resolve_occasion(const occasion_t *o, const char *name, buf_t *out)
+{
+    char d[16];
+    if (!o) return -1;
+    if (strcmp(name, "date") == 0 && o->day != CAL_NONE) {
+        cal_format_date(o->day, d);
+        buf_adds(out, d);
+    } else if (strcmp(name, "expiring_points") == 0 && o->expires_day != CAL_NONE) {
+        buf_printf(out, "%lld", (long long)o->points);
+    } else if (strcmp(name, "expires_on") == 0 && o->expires_day != CAL_NONE) {
+        cal_format_date(o->expires_day, d);
+        buf_adds(out, d);
+    } else if (o->event) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o->event, name);
+        if (cJSON_IsString(v)) buf_adds(out, v->valuestring);
+        else if (cJSON_IsNumber(v)) buf_printf(out, "%.15g", v->valuedouble);
+        else return -1;
+    } else {
+        return -1;
+    }
+    return 0;
+}
+
+static int resolve(const char *name, size_t len, buf_t *out, void *ud)
+{
+    rctx_t *r = ud;
+    char key[128];
+    if (len >= sizeof key) return -1;
+    memcpy(key, name, len);
+    key[len] = '\0';
+    const char *v;
+    if (r->st && (v = kv_find(r->st->data, r->st->ndata, key))) {
+        buf_adds(out, v);
+        return 0;
+    }
+    if (resolve_occasion(r->o, key, out) == 0) return 0;
+    int f = member_field_lookup(key, len);
+    if (f >= 0) {
+        member_field_text(r->m, f, r->e->now, out);
+        return 0;
+    }
+    if (member_attr_text(r->m, key, out) == 0) return 0;
+    if ((v = kv_find(r->j->params, r->j->nparams, key))) {
+        buf_adds(out, v);
+        return 0;
+    }
+    if (strcmp(key, "brand") == 0) {
+        buf_adds(out, r->e->ws->brand);
+        return 0;
+    }
+    for (int i = 0; i < r->e->nattrs; i++)
+        if (strcmp(r->e->attrs[i], key) == 0) return 0;   /* known, unset for this member */
+    return -1;
+}
+
+/* ---- running journeys ---- */
+
+static void disable(engine_t *e, journey_t *j, const char *why)
+{
+    if (j->disabled) return;
+    j->disabled = 1;
+    snprintf(j->error, sizeof j->error, "%s", why);
+    e->faults++;
+    fprintf(stderr, "nudge: %s\nnudge: journey '%s' is disabled; the other journeys go on\n", why, j->name);
+    store_journey_t sj;
+    store_journey_get(e->store, j->name, &sj);
+    sj.disabled = 1;
+    snprintf(sj.error, sizeof sj.error, "%s", why);
+    store_journey_put(e->store, j->name, &sj, NULL);
+}
+
+/* 1 true, 0 false, -1 the script failed (journey disabled). */
+static int test(engine_t *e, journey_t *j, int ref, member_t *m, const occasion_t *o)
+{
+    if (ref <= 0) return 1;
+    char err[ERRLEN];
+    int ok;
+    if (lh_predicate(j->lh, ref, m, o, &ok, err) != NUDGE_OK) {
+        disable(e, j, err);
+        return -1;
+    }
+    return ok;
+}
+
+static journey_stats_t *stats_of(engine_t *e, const journey_t *j)
+{
+    for (int i = 0; i < e->njourneys; i++)
+        if (e->journeys[i] == j) return &e->stats[i];
+    return NULL;
+}
+
+static void decide(engine_t *e, journey_t *j, const step_t *st, member_t *m, const occasion_t *o, const char *occ)
+{
+    journey_stats_t *s = stats_of(e, j);
+    tmpl_t *t = find_tmpl(e, st->tmpl);
+    buf_reset(&e->key);
+    buf_printf(&e->key, "%s:%s:%s:%s", j->name, st->id, m->s[MS_EXT_ID], occ);
+    decision_t d = {.journey = j, .step = st, .member = m, .channel = -1, .key = e->key.p, .at = e->now};
+    for (int i = 0; i < st->nchannels && t; i++)
+        if (t->has[st->channels[i]] && member_reachable(m, st->channels[i])) {
+            d.channel = st->channels[i];
+            break;
+        }
+    if (d.channel < 0) {
+        d.skipped = "unreachable";
+        s->unreachable++;
+    } else {
+        rctx_t r = {e, j, st, m, o};
+        buf_reset(&e->content);
+        tmpl_render(t, d.channel, resolve, &r, &e->content, NULL);
+        d.content = e->content.p;
+        s->sent[d.channel]++;
+    }
+    if (e->sink) e->sink(&d, e->sink_ud);
+}
+
+/* The instant a wait step ends: calendar days keep the local wall time
+ * (or move to the step's at), hours and minutes are added after that. */
+static int64_t wait_until(const engine_t *e, const step_t *st, const member_t *m)
+{
+    int32_t day = tz_local_day(m->zone, e->now) + st->wait_days;
+    int secs = st->wait_at_secs >= 0 ? st->wait_at_secs : tz_local_secs(m->zone, e->now);
+    int64_t t = tz_local_to_utc(m->zone, day, secs) + st->wait_secs;
+    if (t <= e->now) t = tz_local_to_utc(m->zone, day + 1, secs) + st->wait_secs;
+    return t;
+}
+
+static int run_steps(engine_t *e, journey_t *j, member_t *m, const occasion_t *o, const char *occ, int from,
+                     int in_flight, int64_t entered_at)
+{
+    char err[ERRLEN];
+    for (int i = from; i < j->nsteps; i++) {
+        const step_t *st = &j->steps[i];
+        int ok = test(e, j, st->when_ref, m, o);
+        if (ok < 0) return NUDGE_OK;     /* disabled: the member stays where they were */
+        if (!ok) continue;
+        if (st->kind == STEP_SEND) {
+            decide(e, j, st, m, o, occ);
+        } else if (st->kind == STEP_WAIT) {
+            if (i + 1 >= j->nsteps) break;
+            store_flight_t f;
+            memset(&f, 0, sizeof f);
+            snprintf(f.journey, sizeof f.journey, "%s", j->name);
+            f.member = m->rowid;
+            snprintf(f.occ, sizeof f.occ, "%s", occ);
+            f.step = i + 1;
+            snprintf(f.step_id, sizeof f.step_id, "%s", j->steps[i + 1].id);
+            f.wake_at = wait_until(e, st, m);
+            f.entered_at = entered_at;
+            buf_init(&f.ctx);
+            occasion_to_json(o, &f.ctx);
+            int rc = store_flight_put(e->store, &f, err);
+            buf_free(&f.ctx);
+            if (rc != NUDGE_OK) return errf(NULL, "%s", err);
+            return NUDGE_OK;
+        } else {
+            break;
+        }
+    }
+    if (in_flight && store_flight_delete(e->store, j->name, m->rowid, err) < 0) return NUDGE_ERR;
+    stats_of(e, j)->completed++;
+    return NUDGE_OK;
+}
+
+static int enter(engine_t *e, journey_t *j, member_t *m, const occasion_t *o, const char *occ, char *err)
+{
+    journey_stats_t *s = stats_of(e, j);
+    if (j->disabled) return NUDGE_OK;
+    if (journey_has_waits(j) && store_flight_exists(e->store, j->name, m->rowid)) {
+        s->busy++;
+        return NUDGE_OK;
+    }
+    if (j->reentry == REENTRY_ONCE && store_entry_exists(e->store, j->name, m->rowid)) return NUDGE_OK;
+    if (test(e, j, j->audience_ref, m, o) != 1) return NUDGE_OK;
+    if (j->reentry == REENTRY_ONCE && store_entry_add(e->store, j->name, m->rowid, occ, e->now, err) < 0)
+        return NUDGE_ERR;
+    s->entered++;
+    return run_steps(e, j, m, o, occ, 0, 0, e->now);
+}
+
+static int md_of(int32_t day)
+{
+    int y, m, d;
+    cal_to_ymd(day, &y, &m, &d);
+    return m * 100 + d;
+}
+
+static int run_candidates(engine_t *e, journey_t *j, int kind, const tz_t *zone, int32_t lo, int32_t hi,
+                          int32_t extra, occasion_t *o, const char *occ, char *err)
+{
+    store_iter_t *it = store_candidates(e->store, kind, tz_name(zone), lo, hi, extra, err);
+    if (!it) return NUDGE_ERR;
+    int rc, result = NUDGE_OK;
+    int64_t value;
+    while (!j->disabled && (rc = store_iter_next(it, &e->m, &value, err)) == 1) {
+        if (kind == CAND_POINTS_EXPIRY) {
+            o->points = value;
+            o->expires_day = lo;
+        }
+        if (enter(e, j, &e->m, o, occ, err) != NUDGE_OK) {
+            result = NUDGE_ERR;
+            break;
+        }
+    }
+    if (rc < 0) result = NUDGE_ERR;
+    store_iter_free(it);
+    return result;
+}
+
+int engine_moment(engine_t *e, journey_t *j, const tz_t *zone, int32_t day, char *err)
+{
+    if (j->disabled || !journey_fires_on(j, day)) return NUDGE_OK;
+    occasion_t o = {.day = day, .expires_day = CAL_NONE};
+    char occ[16];
+    cal_format_date(day, occ);
+    const trigger_t *t = &j->trig;
+    int32_t lo, hi;
+    if (t->kind == TRIG_AFTER || t->kind == TRIG_BEFORE) {
+        if (!journey_anchor_range(j, day, &lo, &hi)) return NUDGE_OK;
+        if (t->anchor == ANCHOR_POINTS_EXPIRY) {
+            for (int32_t d = lo; d <= hi; d++)
+                if (run_candidates(e, j, CAND_POINTS_EXPIRY, zone, d, d, 0, &o, occ, err) != NUDGE_OK)
+                    return NUDGE_ERR;
+            return NUDGE_OK;
+        }
+        int kind = t->anchor == ANCHOR_JOINED ? CAND_JOIN_DAY : CAND_LAST_ORDER_DAY;
+        return run_candidates(e, j, kind, zone, lo, hi, 0, &o, occ, err);
+    }
+    if (t->kind == TRIG_YEARLY) {
+        int y, m, d;
+        cal_to_ymd(day, &y, &m, &d);
+        int md = md_of(day);
+        /* Feb 29 anniversaries fall on Feb 28 in other years */
+        int alt = (m == 2 && d == 28 && !cal_is_leap(y)) ? 229 : md;
+        int kind = t->anchor == ANCHOR_BIRTHDAY ? CAND_BIRTH_MD : CAND_JOIN_MD;
+        return run_candidates(e, j, kind, zone, md, alt, day, &o, occ, err);
+    }
+    return run_candidates(e, j, CAND_ALL, zone, 0, 0, 0, &o, occ, err);
+}
+
+int engine_instant(engine_t *e, journey_t *j, char *err)
+{
+    int n;
+    char **zones = store_zones(e->store, &n);
+    int rc = NUDGE_OK;
+    for (int i = 0; i < n && rc == NUDGE_OK; i++) {
+        const tz_t *z = tz_get(zones[i], NULL);
+        if (!z) continue;
+        occasion_t o = {.day = tz_local_day(z, e->now), .expires_day = CAL_NONE};
+        char occ[16];
+        cal_format_date(o.day, occ);
+        rc = run_candidates(e, j, CAND_ALL, z, 0, 0, 0, &o, occ, err);
+    }
+    store_strv_free(zones, n);
+    return rc;
+}
+
+static journey_t *find_journey(engine_t *e, const char *name)
+{
+    for (int i = 0; i < e->njourneys; i++)
+        if (strcmp(e->journeys[i]->name, name) == 0) return e->journeys[i];
+    return NULL;
+}
+
+#define WAKE_BATCH 256
+
+int engine_wakeups(engine_t *e, char *err)
+{
+    store_flight_t *due = xcalloc(WAKE_BATCH, sizeof *due);
+    int rc = NUDGE_OK;
+    for (int i = 0; i < WAKE_BATCH; i++) buf_init(&due[i].ctx);
+    for (;;) {
+        int n = store_flights_due(e->store, e->now, due, WAKE_BATCH, err);
+        if (n <= 0) {
+            if (n < 0) rc = NUDGE_ERR;
+            break;
+        }
+        int progressed = 0;
+        for (int i = 0; i < n && rc == NUDGE_OK; i++) {
+            store_flight_t *f = &due[i];
+            journey_t *j = find_journey(e, f->journey);
+            if (j && j->disabled) continue;   /* waits until the journey is fixed */
+            progressed++;
+            int idx = j ? journey_step_index(j, f->step_id) : -1;
+            if (!j || idx < 0 || store_member_load(e->store, f->member, &e->m, err) != 1) {
+                /* the journey, its step or the member is gone */
+                rc = store_flight_delete(e->store, f->journey, f->member, err) < 0 ? NUDGE_ERR : NUDGE_OK;
+                continue;
+            }
+            occasion_t o;
+            cJSON *owned;
+            occasion_from_json(&o, f->ctx.p, &owned);
+            rc = run_steps(e, j, &e->m, &o, f->occ, idx, 1, f->entered_at);
+            cJSON_Delete(owned);
+        }
+        if (rc != NUDGE_OK || !progressed || n < WAKE_BATCH) break;
+    }
+    for (int i = 0; i < WAKE_BATCH; i++) buf_free(&due[i].ctx);
+    free(due);
+    return rc;
+}
+
+int engine_event(engine_t *e, event_t *ev, int trigger, const tz_t **new_zone, char *err)
+{
+    int created = 0;
+    int r = event_apply(e->store, e->ws, ev, &e->m, &created, err);
+    if (r != EVENT_APPLIED) return r;
+    if (created && new_zone) *new_zone = e->m.zone;
+    if (!trigger) return r;
+    for (int i = 0; i < e->njourneys; i++) {
+        journey_t *j = e->journeys[i];
+        if (j->disabled || !journey_exits_on(j, ev->type)) continue;
+        int n = store_flight_delete(e->store, j->name, e->m.rowid, err);
+        if (n < 0) return NUDGE_ERR;
+        e->stats[i].exited += n;
+    }
+    for (int i = 0; i < e->njourneys; i++) {
+        journey_t *j = e->journeys[i];
+        if (j->trig.kind != TRIG_EVENT || strcmp(j->trig.event, ev->type) != 0) continue;
+        occasion_t o = {.day = CAL_NONE, .expires_day = CAL_NONE, .event = ev->json, .event_id = ev->id};
+        if (enter(e, j, &e->m, &o, ev->id, err) != NUDGE_OK) return NUDGE_ERR;
+    }
+    return r;
+}
+
+/* ---- checks ---- */
+
+typedef struct chk {
+    engine_t *e;
+    journey_t *j;
+    const step_t *st;
+    const tmpl_t *t;
+    buf_t *report;
+    int problems;
+} chk_t;
+
+static void chk_placeholder(const char *name, size_t len, void *ud)
+{
+    chk_t *c = ud;
+    char key[128], msg[ERRLEN * 2];
+    snprintf(key, sizeof key, "%.*s", (int)len, name);
+    if (kv_find(c->st->data, c->st->ndata, key) || journey_occasion_has(c->j, key) ||
+        member_field_lookup(key, len) >= 0 || kv_find(c->j->params, c->j->nparams, key) ||
+        strcmp(key, "brand") == 0)
+        return;
+    for (int i = 0; i < c->e->nattrs; i++)
+        if (strcmp(c->e->attrs[i], key) == 0) return;
+    snprintf(msg, sizeof msg,
+             "%s: {{%s}} is not a member field, custom attribute, journey parameter or step data "
+             "(used by %s:%d, step '%s')", c->t->file, key, c->j->file, c->st->line, c->st->id);
+    report_add(c->report, msg);
+    c->problems++;
+}
+
+static void chk_field(int line, const char *field, void *ud)
+{
+    chk_t *c = ud;
+    char msg[ERRLEN];
+    snprintf(msg, sizeof msg, "%s:%d: '%s' is not a member field or a custom attribute of this workspace",
+             c->j->file, line, field);
+    report_add(c->report, msg);
+    c->problems++;
+}
+
+int engine_check(engine_t *e, buf_t *report)
+{
+    chk_t c = {.e = e, .report = report};
+    char msg[ERRLEN * 2];
+    for (int i = 0; i < e->njourneys; i++) {
+        journey_t *j = c.j = e->journeys[i];
+        size_t len;
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s", e->ws->dir, j->file);
+        char *src = read_file(path, &len, NULL);
+        if (src) {
+            lh_unknown_fields(j->lh, j->audience_ref, src, chk_field, &c);
+            for (int k = 0; k < j->nsteps; k++) lh_unknown_fields(j->lh, j->steps[k].when_ref, src, chk_field, &c);
+        }
+        free(src);
+        for (int k = 0; k < j->nsteps; k++) {
+            const step_t *st = c.st = &j->steps[k];
+            if (st->kind != STEP_SEND) continue;
+            const tmpl_t *t = c.t = find_tmpl(e, st->tmpl);
+            if (!t) {
+                snprintf(msg, sizeof msg, "%s:%d: send '%s': unknown template '%s' (no templates/%s.lua)", j->file,
+                         st->line, st->id, st->tmpl, st->tmpl);
+                report_add(report, msg);
+                c.problems++;
+                continue;
+            }
+            for (int ch = 0; ch < st->nchannels; ch++) {
+                if (t->has[st->channels[ch]]) {
+                    tmpl_placeholders(t, st->channels[ch], chk_placeholder, &c);
+                    continue;
+                }
+                snprintf(msg, sizeof msg, "%s:%d: send '%s': template '%s' has no %s version (add %s = ... to %s)",
+                         j->file, st->line, st->id, st->tmpl, channel_names[st->channels[ch]],
+                         channel_names[st->channels[ch]], t->file);
+                report_add(report, msg);
+                c.problems++;
+            }
+        }
+    }
+    return c.problems;
+}

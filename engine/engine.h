@@ -1,0 +1,73 @@
+/* engine.h - decisions: who enters which journey, which step runs, which
+ * channel a message takes and what it says.
+ *
+ * The engine is driven from outside: the scheduler hands it calendar
+ * moments and due wake-ups, and event sources hand it events. Live and
+ * simulated runs use the same engine; only the clock and the sink that
+ * receives decided messages differ. */
+#ifndef NUDGE_ENGINE_H
+#define NUDGE_ENGINE_H
+
+#include <stdint.h>
+#include "event.h"
+#include "journey.h"
+#include "store.h"
+#include "tmpl.h"
+#include "ws.h"
+
+typedef struct engine engine_t;
+
+/* One message decided by a send step. channel is -1 and skipped names
+ * the reason when the message will not go out. */
+typedef struct decision {
+    const journey_t *journey;
+    const step_t *step;
+    member_t *member;
+    int channel;
+    const char *skipped;
+    const char *key;         /* idempotency key */
+    const char *content;     /* rendered JSON value, NULL when skipped */
+    int64_t at;
+} decision_t;
+
+typedef void (*engine_sink_fn)(const decision_t *d, void *ud);
+
+typedef struct journey_stats {
+    int64_t entered, exited, completed, busy, unreachable;
+    int64_t sent[CH_COUNT];
+} journey_stats_t;
+
+engine_t *engine_new(ws_t *ws, store_t *store);
+void engine_free(engine_t *e);
+
+/* Loads every journey and template of the workspace. Problems (with
+ * file:line) are appended to report, one per line; returns their count.
+ * A journey with a problem is not loaded; the others are. */
+int engine_load(engine_t *e, buf_t *report);
+
+/* Static checks for `nudge check` on the loaded journeys: templates and
+ * channels exist, placeholders and member fields are known. */
+int engine_check(engine_t *e, buf_t *report);
+
+void engine_set_sink(engine_t *e, engine_sink_fn fn, void *ud);
+int64_t *engine_clock(engine_t *e);
+int engine_njourneys(const engine_t *e);
+journey_t *engine_journey(engine_t *e, int i);
+const journey_stats_t *engine_stats(const engine_t *e, int i);
+/* Journeys disabled at run time; their messages are in report. */
+int engine_faults(const engine_t *e);
+
+/* An event at the engine's clock: applies it, then exits and event
+ * triggers when trigger is set. Returns as event_apply. *new_zone is set
+ * to the member's zone when the event created a member (the scheduler
+ * may not know that zone yet). */
+int engine_event(engine_t *e, event_t *ev, int trigger, const tz_t **new_zone, char *err);
+
+/* Journey j's calendar moment on local day `day` in zone. */
+int engine_moment(engine_t *e, journey_t *j, const tz_t *zone, int32_t day, char *err);
+/* A one-off instant (once() with an offset): every member of every zone. */
+int engine_instant(engine_t *e, journey_t *j, char *err);
+/* Members whose wait ends at or before the clock continue. */
+int engine_wakeups(engine_t *e, char *err);
+
+#endif

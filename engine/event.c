@@ -1,0 +1,222 @@
+/* event.c - see event.h */
+#include "event.h"
+#include "cal.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *str_or_num(const cJSON *v, char *buf, size_t n)
+{
+    if (cJSON_IsString(v)) return v->valuestring;
+    if (cJSON_IsNumber(v)) {
+        if (v->valuedouble == floor(v->valuedouble) && fabs(v->valuedouble) < 1e15)
+            snprintf(buf, n, "%.0f", v->valuedouble);
+        else
+            snprintf(buf, n, "%.15g", v->valuedouble);
+        return buf;
+    }
+    if (cJSON_IsBool(v)) return cJSON_IsTrue(v) ? "1" : "0";
+    if (cJSON_IsNull(v)) return "";
+    return NULL;
+}
+
+static int need_positive_int(const cJSON *o, const char *key, int64_t *out, char *err)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v) return errf(err, "%s is missing", key);
+    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) || v->valuedouble <= 0 ||
+        v->valuedouble > 1e12)
+        return errf(err, "%s must be a positive whole number", key);
+    *out = (int64_t)v->valuedouble;
+    return NUDGE_OK;
+}
+
+int event_parse(event_t *ev, const char *text, size_t len, const tz_t *deflt, char *err)
+{
+    memset(ev, 0, sizeof *ev);
+    ev->text = text;
+    const char *end = NULL;
+    ev->json = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    if (!ev->json) {
+        size_t off = end ? (size_t)(end - text) : 0;
+        return errf(err, "not valid JSON (near byte %zu)", off + 1);
+    }
+    cJSON *o = ev->json;
+    if (!cJSON_IsObject(o)) return errf(err, "an event must be a JSON object");
+    cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "type");
+    if (!cJSON_IsString(v) || !*v->valuestring) return errf(err, "type is missing or not a string");
+    ev->type = v->valuestring;
+    v = cJSON_GetObjectItemCaseSensitive(o, "member");
+    ev->member = v ? str_or_num(v, ev->memberbuf, sizeof ev->memberbuf) : NULL;
+    if (!ev->member || !*ev->member) return errf(err, "member is missing");
+    v = cJSON_GetObjectItemCaseSensitive(o, "at");
+    if (!cJSON_IsString(v)) return errf(err, "at is missing (an ISO 8601 time like 2027-01-22T10:00:00+08:00)");
+    char e2[ERRLEN];
+    if (tz_parse_time(v->valuestring, deflt, &ev->at, NULL, e2) != 0) return errf(err, "at: %s", e2);
+    v = cJSON_GetObjectItemCaseSensitive(o, "id");
+    if (v) {
+        ev->id = str_or_num(v, ev->idbuf, sizeof ev->idbuf);
+        if (!ev->id || !*ev->id) return errf(err, "id must be a non-empty string");
+    } else {
+        /* same content, same id: re-importing a file without ids is a no-op */
+        char *canon = cJSON_PrintUnformatted(o);
+        snprintf(ev->idbuf, sizeof ev->idbuf, "h:%016llx",
+                 (unsigned long long)fnv1a64(canon, strlen(canon), FNV_SEED));
+        cJSON_free(canon);
+        ev->id = ev->idbuf;
+    }
+    int64_t n;
+    if (strcmp(ev->type, "order.paid") == 0) {
+        v = cJSON_GetObjectItemCaseSensitive(o, "order_id");
+        char tmp[32];
+        const char *oid = v ? str_or_num(v, tmp, sizeof tmp) : NULL;
+        if (!oid || !*oid) return errf(err, "order_id is missing");
+        v = cJSON_GetObjectItemCaseSensitive(o, "amount");
+        double amt = cJSON_IsNumber(v) ? v->valuedouble : cJSON_IsString(v) ? strtod(v->valuestring, NULL) : -1;
+        if (!v || amt < 0 || !isfinite(amt) || amt > 1e10) return errf(err, "amount must be a number >= 0");
+    } else if (strcmp(ev->type, "points.earned") == 0) {
+        if (need_positive_int(o, "points", &n, err) != NUDGE_OK) return NUDGE_ERR;
+        v = cJSON_GetObjectItemCaseSensitive(o, "expires_at");
+        int32_t d;
+        if (v && (!cJSON_IsString(v) || cal_parse_date(v->valuestring, strlen(v->valuestring), &d) != 0))
+            return errf(err, "expires_at must be a date like 2027-12-31");
+    } else if (strcmp(ev->type, "points.redeemed") == 0) {
+        if (need_positive_int(o, "points", &n, err) != NUDGE_OK) return NUDGE_ERR;
+    }
+    return NUDGE_OK;
+}
+
+void event_free(event_t *ev)
+{
+    cJSON_Delete(ev->json);
+    ev->json = NULL;
+}
+
+void event_attrs_merge(char **attrs, const char *name, const char *value)
+{
+    cJSON *o = *attrs ? cJSON_Parse(*attrs) : NULL;
+    if (!cJSON_IsObject(o)) {
+        cJSON_Delete(o);
+        o = cJSON_CreateObject();
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(o, name);
+    if (value && *value) cJSON_AddStringToObject(o, name, value);
+    char *s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    free(*attrs);
+    *attrs = xstrdup(s);
+    cJSON_free(s);
+}
+
+static int apply_joined(store_t *s, const ws_t *w, event_t *ev, member_t *m, int *created, char *err)
+{
+    char e2[ERRLEN];
+    int found = store_member_find(s, ev->member, m, err);
+    if (found < 0) return NUDGE_ERR;
+    if (!found) {
+        member_clear(m);
+        m->zone = w->tz;
+        *created = 1;
+    }
+    m->s[MS_EXT_ID] = ev->member;
+    /* values as text, kept alive until the save below */
+    char **held = NULL;
+    int nheld = 0;
+    char *attrs = m->s[MS_ATTRS] ? xstrdup(m->s[MS_ATTRS]) : NULL;
+    int rc = NUDGE_OK, attrs_changed = 0, has_joined = 0;
+    cJSON *tzv = cJSON_GetObjectItemCaseSensitive(ev->json, "tz");
+    for (int pass = 0; pass < 2 && rc == NUDGE_OK; pass++) {
+        /* tz first: a bare join date is midnight in the member's zone */
+        for (cJSON *f = pass ? ev->json->child : tzv; f && rc == NUDGE_OK; f = pass ? f->next : NULL) {
+            const char *k = f->string;
+            if (!strcmp(k, "type") || !strcmp(k, "member") || !strcmp(k, "at") || !strcmp(k, "id") ||
+                (pass && !strcmp(k, "tz")))
+                continue;
+            has_joined |= !strcmp(k, "joined_at");
+            char tmp[32];
+            const char *val = str_or_num(f, tmp, sizeof tmp);
+            if (!val) {
+                rc = errf(err, "%s must be text or a number", k);
+                break;
+            }
+            held = xrealloc(held, sizeof *held * (size_t)(nheld + 1));
+            val = held[nheld++] = xstrdup(val);
+            int r = member_assign(m, k, val, w->tz, e2);
+            if (r < 0) {
+                rc = errf(err, "%s", e2);
+            } else if (r == 1) {
+                event_attrs_merge(&attrs, k, val);
+                attrs_changed = 1;
+                rc = store_attr_name_add(s, k, err);
+            }
+        }
+    }
+    if (rc == NUDGE_OK && !has_joined && m->joined_at == TIME_NONE) m->joined_at = ev->at;
+    if (rc == NUDGE_OK) {
+        if (attrs_changed) m->s[MS_ATTRS] = attrs;
+        member_derive(m);
+        rc = store_member_save(s, m, err);
+    }
+    for (int i = 0; i < nheld; i++) free(held[i]);
+    free(held);
+    free(attrs);
+    m->s[MS_ATTRS] = NULL;   /* pointed into attrs */
+    return rc;
+}
+
+int event_apply(store_t *s, const ws_t *w, event_t *ev, member_t *m, int *created, char *err)
+{
+    *created = 0;
+    if (store_event_known(s, ev->id)) return EVENT_DUPLICATE;
+    int rc = NUDGE_OK;
+    if (strcmp(ev->type, "member.joined") == 0) {
+        if (apply_joined(s, w, ev, m, created, err) != NUDGE_OK) return NUDGE_ERR;
+        /* reload so m owns its strings again */
+        if (store_member_find(s, ev->member, m, err) != 1) return NUDGE_ERR;
+    } else {
+        int found = store_member_find(s, ev->member, m, err);
+        if (found < 0) return NUDGE_ERR;
+        if (!found) return errf(err, "unknown member '%s' (import the member first, or send member.joined)", ev->member);
+        const cJSON *o = ev->json;
+        if (strcmp(ev->type, "order.paid") == 0) {
+            char tmp[32];
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "order_id");
+            const char *oid = str_or_num(v, tmp, sizeof tmp);
+            v = cJSON_GetObjectItemCaseSensitive(o, "amount");
+            double amt = cJSON_IsNumber(v) ? v->valuedouble : strtod(v->valuestring, NULL);
+            int64_t cents = llround(amt * 100.0);
+            int r = store_order_add(s, oid, m->rowid, ev->at, cents, err);
+            if (r <= 0) return r;   /* a known order_id is a duplicate */
+            m->order_count++;
+            m->spent_cents += cents;
+            if (m->last_order_at == TIME_NONE || ev->at > m->last_order_at) m->last_order_at = ev->at;
+        } else if (strcmp(ev->type, "points.earned") == 0) {
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "expires_at");
+            int32_t day = INT32_MAX - 1;   /* no expiry date: never expires */
+            if (v) cal_parse_date(v->valuestring, strlen(v->valuestring), &day);
+            int64_t pts = (int64_t)cJSON_GetObjectItemCaseSensitive(o, "points")->valuedouble;
+            rc = store_points_add(s, m->rowid, ev->at, day, pts, err);
+        } else if (strcmp(ev->type, "points.redeemed") == 0) {
+            int64_t pts = (int64_t)cJSON_GetObjectItemCaseSensitive(o, "points")->valuedouble, bal;
+            rc = store_points_redeem(s, m->rowid, tz_local_day(m->zone, ev->at), pts, &bal, err);
+        } else if (strcmp(ev->type, "wechat.subscribed") == 0) {
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "wechat_openid");
+            if (cJSON_IsString(v) && *v->valuestring) m->s[MS_OPENID] = v->valuestring;
+            m->wechat_subscribed = 1;
+        } else if (strcmp(ev->type, "wechat.unsubscribed") == 0) {
+            m->wechat_subscribed = 0;
+        } else if (strcmp(ev->type, "sms.opted_out") == 0) {
+            m->sms_opt_out = 1;
+        } else if (strcmp(ev->type, "email.opted_out") == 0) {
+            m->email_opt_out = 1;
+        }
+        if (rc != NUDGE_OK) return NUDGE_ERR;
+        member_derive(m);
+        if (store_member_save(s, m, err) != NUDGE_OK) return NUDGE_ERR;
+    }
+    if (store_event_add(s, ev->id, ev->type, m->rowid, ev->at, ev->text, err) < 0) return NUDGE_ERR;
+    return EVENT_APPLIED;
+}

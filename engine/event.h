@@ -1,0 +1,47 @@
+/* event.h - member events: parsing one JSON object and applying its
+ * effect on member state.
+ *
+ * {"type": ..., "member": ..., "at": ISO 8601, "id": optional, ...}
+ * Built-in types change state (member.joined, order.paid, points.earned,
+ * points.redeemed, wechat.subscribed/unsubscribed, sms.opted_out,
+ * email.opted_out); any other type is stored and can trigger journeys.
+ * An event without an id is identified by a fingerprint of its content,
+ * so importing the same file twice changes nothing. */
+#ifndef NUDGE_EVENT_H
+#define NUDGE_EVENT_H
+
+#include <stdint.h>
+#include "member.h"
+#include "store.h"
+#include "ws.h"
+
+struct cJSON;
+
+typedef struct event {
+    struct cJSON *json;      /* owned */
+    const char *id;          /* given, or "h:<fingerprint>" */
+    const char *type;
+    const char *member;
+    int64_t at;
+    const char *text;        /* the line as given (not owned) */
+    char idbuf[24], memberbuf[32];
+} event_t;
+
+/* Parses and validates one event. Errors name the field and the reason. */
+int event_parse(event_t *ev, const char *text, size_t len, const tz_t *deflt, char *err);
+void event_free(event_t *ev);
+
+enum { EVENT_DUPLICATE = 0, EVENT_APPLIED = 1 };
+
+/* Applies ev to the store and records it, in the caller's transaction.
+ * m is scratch; afterwards it holds the member as the event left them.
+ * *created is set when member.joined made a new member. Returns
+ * EVENT_APPLIED, EVENT_DUPLICATE (a known id or order_id: nothing
+ * changed) or NUDGE_ERR (rejected: nothing changed, err says why). */
+int event_apply(store_t *s, const ws_t *w, event_t *ev, member_t *m, int *created, char *err);
+
+/* Merges custom attribute name=value into the attrs JSON text *attrs
+ * (heap, replaced). */
+void event_attrs_merge(char **attrs, const char *name, const char *value);
+
+#endif

@@ -1,0 +1,772 @@
+/* store.c - see store.h. All of nudge's SQL is here. */
+#include "store.h"
+#include "cal.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *const schema =
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS members("
+    " id INTEGER PRIMARY KEY, ext_id TEXT NOT NULL UNIQUE, name TEXT, phone TEXT, email TEXT,"
+    " wechat_openid TEXT, birthday TEXT, gender TEXT, tz TEXT, tier TEXT, tags TEXT, store TEXT,"
+    " attrs TEXT, zone TEXT NOT NULL, wechat_subscribed INTEGER NOT NULL DEFAULT 0,"
+    " sms_opt_out INTEGER NOT NULL DEFAULT 0, email_opt_out INTEGER NOT NULL DEFAULT 0,"
+    " joined_at INTEGER, order_count INTEGER NOT NULL DEFAULT 0,"
+    " spent_cents INTEGER NOT NULL DEFAULT 0, last_order_at INTEGER,"
+    " join_day INTEGER, join_md INTEGER, birth_md INTEGER, last_order_day INTEGER);"
+    "CREATE INDEX IF NOT EXISTS members_join ON members(zone, join_day);"
+    "CREATE INDEX IF NOT EXISTS members_join_md ON members(zone, join_md);"
+    "CREATE INDEX IF NOT EXISTS members_birth ON members(zone, birth_md);"
+    "CREATE INDEX IF NOT EXISTS members_last_order ON members(zone, last_order_day);"
+    "CREATE TABLE IF NOT EXISTS attr_names(name TEXT PRIMARY KEY) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS points(id INTEGER PRIMARY KEY, member INTEGER NOT NULL,"
+    " earned_at INTEGER, expires_day INTEGER NOT NULL, points INTEGER NOT NULL,"
+    " left_points INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS points_member ON points(member, expires_day);"
+    "CREATE INDEX IF NOT EXISTS points_expiry ON points(expires_day) WHERE left_points > 0;"
+    "CREATE TABLE IF NOT EXISTS orders(order_id TEXT PRIMARY KEY, member INTEGER NOT NULL,"
+    " at INTEGER NOT NULL, cents INTEGER NOT NULL) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS events(id INTEGER PRIMARY KEY, ext_id TEXT NOT NULL UNIQUE,"
+    " type TEXT NOT NULL, member INTEGER, at INTEGER NOT NULL, body TEXT);"
+    "CREATE TABLE IF NOT EXISTS journeys(name TEXT PRIMARY KEY, first_loaded_at INTEGER,"
+    " cursor INTEGER, disabled INTEGER NOT NULL DEFAULT 0, error TEXT) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS flights(journey TEXT NOT NULL, member INTEGER NOT NULL,"
+    " occ TEXT NOT NULL, step INTEGER NOT NULL, step_id TEXT NOT NULL, wake_at INTEGER NOT NULL,"
+    " entered_at INTEGER NOT NULL, ctx TEXT, PRIMARY KEY(journey, member)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS flights_wake ON flights(wake_at);"
+    "CREATE TABLE IF NOT EXISTS entries(journey TEXT NOT NULL, member INTEGER NOT NULL,"
+    " occ TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY(journey, member, occ)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS messages(id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE,"
+    " at INTEGER NOT NULL, member INTEGER NOT NULL, journey TEXT NOT NULL, step TEXT NOT NULL,"
+    " channel TEXT, template TEXT, content TEXT, status TEXT NOT NULL, reason TEXT);";
+
+#define MEMBER_COLS \
+    "m.id, m.ext_id, m.name, m.phone, m.email, m.wechat_openid, m.birthday, m.gender, m.tz," \
+    " m.tier, m.tags, m.store, m.attrs, m.zone, m.wechat_subscribed, m.sms_opt_out," \
+    " m.email_opt_out, m.joined_at, m.order_count, m.spent_cents, m.last_order_at"
+
+enum stmt {
+    S_BEGIN, S_COMMIT, S_ROLLBACK,
+    S_META_GET, S_META_SET,
+    S_MEMBER_FIND, S_MEMBER_LOAD, S_MEMBER_INSERT, S_MEMBER_UPDATE, S_MEMBER_COUNT,
+    S_ATTR_ADD, S_ATTR_ALL, S_ZONES,
+    S_CAND_JOIN_DAY, S_CAND_JOIN_MD, S_CAND_BIRTH_MD, S_CAND_LAST_ORDER, S_CAND_POINTS, S_CAND_ALL,
+    S_POINTS_ADD, S_POINTS_LIVE, S_POINTS_SET_LEFT,
+    S_ORDER_ADD, S_EVENT_ADD, S_EVENT_KNOWN,
+    S_JOURNEY_GET, S_JOURNEY_PUT, S_JOURNEY_RESET,
+    S_FLIGHT_PUT, S_FLIGHT_DELETE, S_FLIGHT_EXISTS, S_FLIGHT_NEXT, S_FLIGHT_DUE, S_FLIGHT_COUNTS,
+    S_ENTRY_ADD, S_ENTRY_EXISTS,
+    S_MSG_ADD, S_MSG_COUNTS,
+    S_COUNT
+};
+
+static const char *const sql[S_COUNT] = {
+    [S_BEGIN] = "BEGIN",
+    [S_COMMIT] = "COMMIT",
+    [S_ROLLBACK] = "ROLLBACK",
+    [S_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+    [S_META_SET] = "INSERT INTO meta(key, value) VALUES(?1, ?2)"
+                   " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+    [S_MEMBER_FIND] = "SELECT " MEMBER_COLS " FROM members m WHERE m.ext_id = ?1",
+    [S_MEMBER_LOAD] = "SELECT " MEMBER_COLS " FROM members m WHERE m.id = ?1",
+    [S_MEMBER_INSERT] =
+        "INSERT INTO members(ext_id, name, phone, email, wechat_openid, birthday, gender, tz, tier,"
+        " tags, store, attrs, zone, wechat_subscribed, sms_opt_out, email_opt_out, joined_at,"
+        " order_count, spent_cents, last_order_at, join_day, join_md, birth_md, last_order_day)"
+        " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24)",
+    [S_MEMBER_UPDATE] =
+        "UPDATE members SET ext_id=?1, name=?2, phone=?3, email=?4, wechat_openid=?5, birthday=?6,"
+        " gender=?7, tz=?8, tier=?9, tags=?10, store=?11, attrs=?12, zone=?13, wechat_subscribed=?14,"
+        " sms_opt_out=?15, email_opt_out=?16, joined_at=?17, order_count=?18, spent_cents=?19,"
+        " last_order_at=?20, join_day=?21, join_md=?22, birth_md=?23, last_order_day=?24"
+        " WHERE id = ?25",
+    [S_MEMBER_COUNT] = "SELECT count(*) FROM members",
+    [S_ATTR_ADD] = "INSERT OR IGNORE INTO attr_names(name) VALUES(?1)",
+    [S_ATTR_ALL] = "SELECT name FROM attr_names ORDER BY name",
+    [S_ZONES] = "SELECT DISTINCT zone FROM members ORDER BY zone",
+    [S_CAND_JOIN_DAY] = "SELECT " MEMBER_COLS ", 0 FROM members m"
+                        " WHERE m.zone = ?1 AND m.join_day BETWEEN ?2 AND ?3 ORDER BY m.id",
+    [S_CAND_JOIN_MD] = "SELECT " MEMBER_COLS ", 0 FROM members m"
+                       " WHERE m.zone = ?1 AND m.join_md IN (?2, ?3) AND m.join_day < ?4 ORDER BY m.id",
+    [S_CAND_BIRTH_MD] = "SELECT " MEMBER_COLS ", 0 FROM members m"
+                        " WHERE m.zone = ?1 AND m.birth_md IN (?2, ?3) ORDER BY m.id",
+    [S_CAND_LAST_ORDER] = "SELECT " MEMBER_COLS ", 0 FROM members m"
+                          " WHERE m.zone = ?1 AND m.last_order_day BETWEEN ?2 AND ?3 ORDER BY m.id",
+    [S_CAND_POINTS] = "SELECT " MEMBER_COLS ", sum(p.left_points) FROM points p"
+                      " JOIN members m ON m.id = p.member"
+                      " WHERE p.expires_day = ?2 AND p.left_points > 0 AND m.zone = ?1"
+                      " GROUP BY m.id ORDER BY m.id",
+    [S_CAND_ALL] = "SELECT " MEMBER_COLS ", 0 FROM members m WHERE m.zone = ?1 ORDER BY m.id",
+    [S_POINTS_ADD] = "INSERT INTO points(member, earned_at, expires_day, points, left_points)"
+                     " VALUES(?1, ?2, ?3, ?4, ?4)",
+    [S_POINTS_LIVE] = "SELECT id, expires_day, left_points FROM points"
+                      " WHERE member = ?1 AND expires_day >= ?2 AND left_points > 0"
+                      " ORDER BY expires_day, id",
+    [S_POINTS_SET_LEFT] = "UPDATE points SET left_points = ?2 WHERE id = ?1",
+    [S_ORDER_ADD] = "INSERT OR IGNORE INTO orders(order_id, member, at, cents) VALUES(?1,?2,?3,?4)",
+    [S_EVENT_ADD] = "INSERT OR IGNORE INTO events(ext_id, type, member, at, body) VALUES(?1,?2,?3,?4,?5)",
+    [S_EVENT_KNOWN] = "SELECT 1 FROM events WHERE ext_id = ?1",
+    [S_JOURNEY_GET] = "SELECT first_loaded_at, cursor, disabled, error FROM journeys WHERE name = ?1",
+    [S_JOURNEY_PUT] = "INSERT INTO journeys(name, first_loaded_at, cursor, disabled, error)"
+                      " VALUES(?1,?2,?3,?4,?5) ON CONFLICT(name) DO UPDATE SET"
+                      " first_loaded_at=excluded.first_loaded_at, cursor=excluded.cursor,"
+                      " disabled=excluded.disabled, error=excluded.error",
+    [S_JOURNEY_RESET] = "UPDATE journeys SET cursor = ?1, first_loaded_at = ?1",
+    [S_FLIGHT_PUT] = "INSERT INTO flights(journey, member, occ, step, step_id, wake_at, entered_at, ctx)"
+                     " VALUES(?1,?2,?3,?4,?5,?6,?7,?8) ON CONFLICT(journey, member) DO UPDATE SET"
+                     " occ=excluded.occ, step=excluded.step, step_id=excluded.step_id,"
+                     " wake_at=excluded.wake_at, entered_at=excluded.entered_at, ctx=excluded.ctx",
+    [S_FLIGHT_DELETE] = "DELETE FROM flights WHERE journey = ?1 AND member = ?2",
+    [S_FLIGHT_EXISTS] = "SELECT 1 FROM flights WHERE journey = ?1 AND member = ?2",
+    [S_FLIGHT_NEXT] = "SELECT min(wake_at) FROM flights WHERE wake_at > ?1",
+    [S_FLIGHT_DUE] = "SELECT journey, member, occ, step, step_id, wake_at, entered_at, ctx FROM flights"
+                     " WHERE wake_at <= ?1 ORDER BY wake_at, journey, member LIMIT ?2",
+    [S_FLIGHT_COUNTS] = "SELECT journey, step_id, count(*) FROM flights GROUP BY 1, 2 ORDER BY 1, 2",
+    [S_ENTRY_ADD] = "INSERT OR IGNORE INTO entries(journey, member, occ, at) VALUES(?1,?2,?3,?4)",
+    [S_ENTRY_EXISTS] = "SELECT 1 FROM entries WHERE journey = ?1 AND member = ?2 LIMIT 1",
+    [S_MSG_ADD] = "INSERT OR IGNORE INTO messages(key, at, member, journey, step, channel, template,"
+                  " content, status, reason) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
+    [S_MSG_COUNTS] = "SELECT coalesce(channel, '-'), status, count(*) FROM messages GROUP BY 1, 2 ORDER BY 1, 2",
+};
+
+struct store {
+    sqlite3 *db;
+    char *path;
+    sqlite3_stmt *st[S_COUNT];
+};
+
+struct store_iter {
+    store_t *s;
+    sqlite3_stmt *st;   /* borrowed from the table; reset on free */
+    int kind;
+};
+
+static int dberr(store_t *s, char *err, const char *what)
+{
+    return errf(err, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+}
+
+static sqlite3_stmt *stmt(store_t *s, enum stmt i)
+{
+    if (!s->st[i]) {
+        if (sqlite3_prepare_v3(s->db, sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) != SQLITE_OK) {
+            /* the SQL is ours and fixed: failing to prepare it is a bug */
+            fprintf(stderr, "nudge: cannot prepare statement %d: %s\n", (int)i, sqlite3_errmsg(s->db));
+            abort();
+        }
+    }
+    return s->st[i];
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v) sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+    else sqlite3_bind_null(st, i);
+}
+
+static void bind_time(sqlite3_stmt *st, int i, int64_t v)
+{
+    if (v == TIME_NONE) sqlite3_bind_null(st, i);
+    else sqlite3_bind_int64(st, i, v);
+}
+
+static void bind_day(sqlite3_stmt *st, int i, int32_t v)
+{
+    if (v == CAL_NONE) sqlite3_bind_null(st, i);
+    else sqlite3_bind_int(st, i, v);
+}
+
+/* Runs a statement that returns no rows; resets it. */
+static int run(store_t *s, sqlite3_stmt *st, char *err, const char *what)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) return dberr(s, err, what);
+    return NUDGE_OK;
+}
+
+store_t *store_open(const char *path, int mode, char *err)
+{
+    if (mode == STORE_CREATE && access(path, F_OK) == 0) {
+        errf(err, "%s already exists", path);
+        return NULL;
+    }
+    if (mode != STORE_CREATE && access(path, F_OK) != 0) {
+        errf(err, "%s: no such store (run 'nudge init' first)", path);
+        return NULL;
+    }
+    store_t *s = xcalloc(1, sizeof *s);
+    s->path = xstrdup(path);
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+        errf(err, "%s: %s", path, s->db ? sqlite3_errmsg(s->db) : "cannot open");
+        store_close(s);
+        return NULL;
+    }
+    sqlite3_busy_timeout(s->db, 5000);
+    const char *pragmas = mode == STORE_SCRATCH
+        ? "PRAGMA journal_mode=MEMORY; PRAGMA synchronous=OFF; PRAGMA cache_size=-65536;"
+          "PRAGMA temp_store=MEMORY;"
+        : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536;"
+          "PRAGMA temp_store=MEMORY; PRAGMA foreign_keys=OFF;";
+    char *msg = NULL;
+    if (sqlite3_exec(s->db, pragmas, NULL, NULL, &msg) != SQLITE_OK ||
+        sqlite3_exec(s->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
+        errf(err, "%s: %s", path, msg ? msg : sqlite3_errmsg(s->db));
+        sqlite3_free(msg);
+        store_close(s);
+        return NULL;
+    }
+    return s;
+}
+
+void store_close(store_t *s)
+{
+    if (!s) return;
+    for (int i = 0; i < S_COUNT; i++) sqlite3_finalize(s->st[i]);
+    sqlite3_close(s->db);
+    free(s->path);
+    free(s);
+}
+
+const char *store_path(const store_t *s)
+{
+    return s->path;
+}
+
+int store_copy(store_t *s, const char *path, char *err)
+{
+    sqlite3 *dst;
+    unlink(path);
+    if (sqlite3_open(path, &dst) != SQLITE_OK) {
+        errf(err, "%s: %s", path, sqlite3_errmsg(dst));
+        sqlite3_close(dst);
+        return NUDGE_ERR;
+    }
+    sqlite3_backup *b = sqlite3_backup_init(dst, "main", s->db, "main");
+    int rc = b ? sqlite3_backup_step(b, -1) : SQLITE_ERROR;
+    if (b) sqlite3_backup_finish(b);
+    if (rc != SQLITE_DONE) {
+        errf(err, "copying %s to %s: %s", s->path, path, sqlite3_errmsg(dst));
+        sqlite3_close(dst);
+        return NUDGE_ERR;
+    }
+    /* the copy inherits WAL mode; a scratch copy wants none */
+    sqlite3_exec(dst, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL);
+    sqlite3_close(dst);
+    return NUDGE_OK;
+}
+
+int store_begin(store_t *s, char *err)
+{
+    return run(s, stmt(s, S_BEGIN), err, "begin");
+}
+
+int store_commit(store_t *s, char *err)
+{
+    return run(s, stmt(s, S_COMMIT), err, "commit");
+}
+
+void store_rollback(store_t *s)
+{
+    if (!sqlite3_get_autocommit(s->db)) run(s, stmt(s, S_ROLLBACK), NULL, "rollback");
+}
+
+int store_meta_get(store_t *s, const char *key, buf_t *out)
+{
+    sqlite3_stmt *st = stmt(s, S_META_GET);
+    bind_text(st, 1, key);
+    int found = 0;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        const char *v = (const char *)sqlite3_column_text(st, 0);
+        buf_reset(out);
+        if (v) buf_adds(out, v);
+        found = 1;
+    }
+    sqlite3_reset(st);
+    return found;
+}
+
+int store_meta_set(store_t *s, const char *key, const char *value, char *err)
+{
+    sqlite3_stmt *st = stmt(s, S_META_SET);
+    bind_text(st, 1, key);
+    bind_text(st, 2, value);
+    return run(s, st, err, "saving settings");
+}
+
+/* ---- members ---- */
+
+/* Columns 0..20 of MEMBER_COLS into m. */
+static void read_member(sqlite3_stmt *st, member_t *m)
+{
+    static const int strcol[MS_NSTR] = {
+        [MS_EXT_ID] = 1, [MS_NAME] = 2, [MS_PHONE] = 3, [MS_EMAIL] = 4, [MS_OPENID] = 5,
+        [MS_BIRTHDAY] = 6, [MS_GENDER] = 7, [MS_TZ] = 8, [MS_TIER] = 9, [MS_TAGS] = 10,
+        [MS_STORE] = 11, [MS_ATTRS] = 12,
+    };
+    const char *vals[MS_NSTR];
+    size_t lens[MS_NSTR];
+    member_clear(m);
+    for (int i = 0; i < MS_NSTR; i++) {
+        vals[i] = (const char *)sqlite3_column_text(st, strcol[i]);
+        lens[i] = vals[i] ? (size_t)sqlite3_column_bytes(st, strcol[i]) : 0;
+    }
+    member_set_strs(m, vals, lens);
+    m->rowid = sqlite3_column_int64(st, 0);
+    const char *zone = (const char *)sqlite3_column_text(st, 13);
+    m->zone = tz_get(zone ? zone : "UTC", NULL);
+    if (!m->zone) m->zone = tz_get("UTC", NULL);
+    m->wechat_subscribed = sqlite3_column_int(st, 14);
+    m->sms_opt_out = sqlite3_column_int(st, 15);
+    m->email_opt_out = sqlite3_column_int(st, 16);
+    m->joined_at = sqlite3_column_type(st, 17) == SQLITE_NULL ? TIME_NONE : sqlite3_column_int64(st, 17);
+    m->order_count = sqlite3_column_int64(st, 18);
+    m->spent_cents = sqlite3_column_int64(st, 19);
+    m->last_order_at = sqlite3_column_type(st, 20) == SQLITE_NULL ? TIME_NONE : sqlite3_column_int64(st, 20);
+    member_derive(m);
+}
+
+static int member_query(store_t *s, sqlite3_stmt *st, member_t *m, char *err)
+{
+    int rc = sqlite3_step(st);
+    int found = 0;
+    if (rc == SQLITE_ROW) {
+        read_member(st, m);
+        found = 1;
+    } else if (rc != SQLITE_DONE) {
+        found = dberr(s, err, "reading a member");
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return found;
+}
+
+int store_member_find(store_t *s, const char *ext_id, member_t *m, char *err)
+{
+    sqlite3_stmt *st = stmt(s, S_MEMBER_FIND);
+    bind_text(st, 1, ext_id);
+    return member_query(s, st, m, err);
+}
+
+int store_member_load(store_t *s, int64_t rowid, member_t *m, char *err)
+{
+    sqlite3_stmt *st = stmt(s, S_MEMBER_LOAD);
+    sqlite3_bind_int64(st, 1, rowid);
+    return member_query(s, st, m, err);
+}
+
+int store_member_save(store_t *s, member_t *m, char *err)
+{
+    sqlite3_stmt *st = stmt(s, m->rowid ? S_MEMBER_UPDATE : S_MEMBER_INSERT);
+    static const int order[12] = {MS_EXT_ID, MS_NAME, MS_PHONE, MS_EMAIL, MS_OPENID, MS_BIRTHDAY,
+                                   MS_GENDER, MS_TZ, MS_TIER, MS_TAGS, MS_STORE, MS_ATTRS};
+    for (int i = 0; i < 12; i++) bind_text(st, i + 1, m->s[order[i]]);
+    bind_text(st, 13, tz_name(m->zone));
+    sqlite3_bind_int(st, 14, m->wechat_subscribed);
+    sqlite3_bind_int(st, 15, m->sms_opt_out);
+    sqlite3_bind_int(st, 16, m->email_opt_out);
+    bind_time(st, 17, m->joined_at);
+    sqlite3_bind_int64(st, 18, m->order_count);
+    sqlite3_bind_int64(st, 19, m->spent_cents);
+    bind_time(st, 20, m->last_order_at);
+    bind_day(st, 21, m->join_day);
+    bind_day(st, 22, m->join_md);
+    bind_day(st, 23, m->birth_md);
+    bind_day(st, 24, m->last_order_day);
+    if (m->rowid) sqlite3_bind_int64(st, 25, m->rowid);
+    if (run(s, st, err, "saving a member") != NUDGE_OK) return NUDGE_ERR;
+    if (!m->rowid) m->rowid = sqlite3_last_insert_rowid(s->db);
+    return NUDGE_OK;
+}
+
+static int64_t count_query(store_t *s, enum stmt i)
+{
+    sqlite3_stmt *st = stmt(s, i);
+    int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return n;
+}
+
+int64_t store_member_count(store_t *s)
+{
+    return count_query(s, S_MEMBER_COUNT);
+}
+
+int store_attr_name_add(store_t *s, const char *name, char *err)
+{
+    sqlite3_stmt *st = stmt(s, S_ATTR_ADD);
+    bind_text(st, 1, name);
+    return run(s, st, err, "recording an attribute name");
+}
+
+void store_attr_names(store_t *s, void (*fn)(const char *name, void *ud), void *ud)
+{
+    sqlite3_stmt *st = stmt(s, S_ATTR_ALL);
+    while (sqlite3_step(st) == SQLITE_ROW) fn((const char *)sqlite3_column_text(st, 0), ud);
+    sqlite3_reset(st);
+}
+
+char **store_zones(store_t *s, int *n)
+{
+    sqlite3_stmt *st = stmt(s, S_ZONES);
+    char **v = NULL;
+    *n = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        v = xrealloc(v, sizeof *v * (size_t)(*n + 1));
+        v[(*n)++] = xstrdup((const char *)sqlite3_column_text(st, 0));
+    }
+    sqlite3_reset(st);
+    return v;
+}
+
+void store_strv_free(char **v, int n)
+{
+    for (int i = 0; i < n; i++) free(v[i]);
+    free(v);
+}
+
+/* ---- candidates ---- */
+
+store_iter_t *store_candidates(store_t *s, int kind, const char *zone, int32_t lo, int32_t hi,
+                               int32_t extra, char *err)
+{
+    static const enum stmt map[] = {
+        [CAND_JOIN_DAY] = S_CAND_JOIN_DAY, [CAND_JOIN_MD] = S_CAND_JOIN_MD,
+        [CAND_BIRTH_MD] = S_CAND_BIRTH_MD, [CAND_LAST_ORDER_DAY] = S_CAND_LAST_ORDER,
+        [CAND_POINTS_EXPIRY] = S_CAND_POINTS, [CAND_ALL] = S_CAND_ALL,
+    };
+    if (kind < 0 || kind > CAND_ALL) {
+        errf(err, "unknown candidate query %d", kind);
+        return NULL;
+    }
+    sqlite3_stmt *st = stmt(s, map[kind]);
+    sqlite3_reset(st);
+    sqlite3_bind_text(st, 1, zone, -1, SQLITE_TRANSIENT);
+    if (kind != CAND_ALL) sqlite3_bind_int(st, 2, lo);
+    if (kind != CAND_ALL && kind != CAND_POINTS_EXPIRY) sqlite3_bind_int(st, 3, hi);
+    if (kind == CAND_JOIN_MD) sqlite3_bind_int(st, 4, extra);
+    store_iter_t *it = xcalloc(1, sizeof *it);
+    it->s = s;
+    it->st = st;
+    it->kind = kind;
+    return it;
+}
+
+int store_iter_next(store_iter_t *it, member_t *m, int64_t *value, char *err)
+{
+    int rc = sqlite3_step(it->st);
+    if (rc == SQLITE_DONE) return 0;
+    if (rc != SQLITE_ROW) return dberr(it->s, err, "reading candidates");
+    read_member(it->st, m);
+    if (value) *value = sqlite3_column_int64(it->st, 21);
+    return 1;
+}
+
+void store_iter_free(store_iter_t *it)
+{
+    if (!it) return;
+    sqlite3_reset(it->st);
+    sqlite3_clear_bindings(it->st);
+    free(it);
+}
+
+/* ---- points ---- */
+
+int store_points_add(store_t *s, int64_t member, int64_t earned_at, int32_t expires_day,
+                     int64_t points, char *err)
+{
+    sqlite3_stmt *st = stmt(s, S_POINTS_ADD);
+    sqlite3_bind_int64(st, 1, member);
+    sqlite3_bind_int64(st, 2, earned_at);
+    sqlite3_bind_int(st, 3, expires_day);
+    sqlite3_bind_int64(st, 4, points);
+    return run(s, st, err, "adding points");
+}
+
+typedef struct batch { int64_t id, left; int32_t day; } batch_t;
+
+static int live_batches(store_t *s, int64_t member, int32_t today, batch_t **out)
+{
+    sqlite3_stmt *st = stmt(s, S_POINTS_LIVE);
+    sqlite3_bind_int64(st, 1, member);
+    sqlite3_bind_int(st, 2, today);
+    int n = 0, cap = 0;
+    *out = NULL;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 8;
+            *out = xrealloc(*out, sizeof **out * (size_t)cap);
+        }
+        (*out)[n].id = sqlite3_column_int64(st, 0);
+        (*out)[n].day = sqlite3_column_int(st, 1);
+        (*out)[n].left = sqlite3_column_int64(st, 2);
+        n++;
+    }
+    sqlite3_reset(st);
+    return n;
+}
+
+int store_points_redeem(store_t *s, int64_t member, int32_t today, int64_t points,
+                        int64_t *balance, char *err)
+{
+    batch_t *b;
+    int n = live_batches(s, member, today, &b);
+    int64_t total = 0;
+    for (int i = 0; i < n; i++) total += b[i].left;
+    if (balance) *balance = total;
+    if (total < points) {
+        free(b);
+        return errf(err, "redeems %lld points but the balance is %lld", (long long)points,
+                    (long long)total);
+    }
+    int64_t need = points;
+    for (int i = 0; i < n && need > 0; i++) {
+        int64_t take = b[i].left < need ? b[i].left : need;
+        sqlite3_stmt *st = stmt(s, S_POINTS_SET_LEFT);
+        sqlite3_bind_int64(st, 1, b[i].id);
+        sqlite3_bind_int64(st, 2, b[i].left - take);
+        if (run(s, st, err, "redeeming points") != NUDGE_OK) {
+            free(b);
+            return NUDGE_ERR;
+        }
+        need -= take;
+    }
+    free(b);
+    return NUDGE_OK;
+}
+
+void store_points_summary(store_t *s, int64_t member, int32_t today, int64_t *balance,
+                          int32_t *next_day, int64_t *next_points)
+{
+    batch_t *b;
+    int n = live_batches(s, member, today, &b);
+    *balance = *next_points = 0;
+    *next_day = CAL_NONE;
+    for (int i = 0; i < n; i++) {
+        *balance += b[i].left;
+        if (*next_day == CAL_NONE) *next_day = b[i].day;
+        if (b[i].day == *next_day) *next_points += b[i].left;
+    }
+    free(b);
+}
+
+/* ---- orders and events ---- */
+
+int store_order_add(store_t *s, const char *order_id, int64_t member, int64_t at, int64_t cents,
+                    char *err)
+{
+    sqlite3_stmt *st = stmt(s, S_ORDER_ADD);
+    bind_text(st, 1, order_id);
+    sqlite3_bind_int64(st, 2, member);
+    sqlite3_bind_int64(st, 3, at);
+    sqlite3_bind_int64(st, 4, cents);
+    if (run(s, st, err, "recording an order") != NUDGE_OK) return NUDGE_ERR;
+    return sqlite3_changes(s->db) ? 1 : 0;
+}
+
+int store_event_add(store_t *s, const char *ext_id, const char *type, int64_t member, int64_t at,
+                    const char *body, char *err)
+{
+    sqlite3_stmt *st = stmt(s, S_EVENT_ADD);
+    bind_text(st, 1, ext_id);
+    bind_text(st, 2, type);
+    if (member) sqlite3_bind_int64(st, 3, member);
+    sqlite3_bind_int64(st, 4, at);
+    bind_text(st, 5, body);
+    if (run(s, st, err, "recording an event") != NUDGE_OK) return NUDGE_ERR;
+    return sqlite3_changes(s->db) ? 1 : 0;
+}
+
+int store_event_known(store_t *s, const char *ext_id)
+{
+    sqlite3_stmt *st = stmt(s, S_EVENT_KNOWN);
+    bind_text(st, 1, ext_id);
+    int known = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_reset(st);
+    return known;
+}
+
+/* ---- journeys ---- */
+
+int store_journey_get(store_t *s, const char *name, store_journey_t *j)
+{
+    sqlite3_stmt *st = stmt(s, S_JOURNEY_GET);
+    bind_text(st, 1, name);
+    int found = 0;
+    memset(j, 0, sizeof *j);
+    j->first_loaded_at = j->cursor = TIME_NONE;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        if (sqlite3_column_type(st, 0) != SQLITE_NULL) j->first_loaded_at = sqlite3_column_int64(st, 0);
+        if (sqlite3_column_type(st, 1) != SQLITE_NULL) j->cursor = sqlite3_column_int64(st, 1);
+        j->disabled = sqlite3_column_int(st, 2);
+        const char *e = (const char *)sqlite3_column_text(st, 3);
+        if (e) snprintf(j->error, sizeof j->error, "%s", e);
+        found = 1;
+    }
+    sqlite3_reset(st);
+    return found;
+}
+
+int store_journey_put(store_t *s, const char *name, const store_journey_t *j, char *err)
+{
+    sqlite3_stmt *st = stmt(s, S_JOURNEY_PUT);
+    bind_text(st, 1, name);
+    bind_time(st, 2, j->first_loaded_at);
+    bind_time(st, 3, j->cursor);
+    sqlite3_bind_int(st, 4, j->disabled);
+    bind_text(st, 5, j->error[0] ? j->error : NULL);
+    return run(s, st, err, "saving a journey");
+}
+
+int store_journey_reset_cursors(store_t *s, int64_t cursor, char *err)
+{
+    sqlite3_stmt *st = stmt(s, S_JOURNEY_RESET);
+    sqlite3_bind_int64(st, 1, cursor);
+    return run(s, st, err, "resetting journey cursors");
+}
+
+/* ---- flights ---- */
+
+int store_flight_put(store_t *s, const store_flight_t *f, char *err)
+{
+    sqlite3_stmt *st = stmt(s, S_FLIGHT_PUT);
+    bind_text(st, 1, f->journey);
+    sqlite3_bind_int64(st, 2, f->member);
+    bind_text(st, 3, f->occ);
+    sqlite3_bind_int(st, 4, f->step);
+    bind_text(st, 5, f->step_id);
+    sqlite3_bind_int64(st, 6, f->wake_at);
+    sqlite3_bind_int64(st, 7, f->entered_at);
+    bind_text(st, 8, f->ctx.p ? f->ctx.p : "{}");
+    return run(s, st, err, "saving a member's place in a journey");
+}
+
+int store_flight_delete(store_t *s, const char *journey, int64_t member, char *err)
+{
+    sqlite3_stmt *st = stmt(s, S_FLIGHT_DELETE);
+    bind_text(st, 1, journey);
+    sqlite3_bind_int64(st, 2, member);
+    if (run(s, st, err, "removing a member from a journey") != NUDGE_OK) return NUDGE_ERR;
+    return sqlite3_changes(s->db);
+}
+
+int store_flight_exists(store_t *s, const char *journey, int64_t member)
+{
+    sqlite3_stmt *st = stmt(s, S_FLIGHT_EXISTS);
+    bind_text(st, 1, journey);
+    sqlite3_bind_int64(st, 2, member);
+    int found = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return found;
+}
+
+int64_t store_flight_next_wake(store_t *s, int64_t after)
+{
+    sqlite3_stmt *st = stmt(s, S_FLIGHT_NEXT);
+    sqlite3_bind_int64(st, 1, after);
+    int64_t t = TIME_NONE;
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+        t = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return t;
+}
+
+static void copy_col(char *dst, size_t n, sqlite3_stmt *st, int col)
+{
+    const char *v = (const char *)sqlite3_column_text(st, col);
+    snprintf(dst, n, "%s", v ? v : "");
+}
+
+int store_flights_due(store_t *s, int64_t t, store_flight_t *out, int limit, char *err)
+{
+    sqlite3_stmt *st = stmt(s, S_FLIGHT_DUE);
+    sqlite3_bind_int64(st, 1, t);
+    sqlite3_bind_int(st, 2, limit);
+    int n = 0, rc;
+    while (n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        store_flight_t *f = &out[n++];
+        copy_col(f->journey, sizeof f->journey, st, 0);
+        f->member = sqlite3_column_int64(st, 1);
+        copy_col(f->occ, sizeof f->occ, st, 2);
+        f->step = sqlite3_column_int(st, 3);
+        copy_col(f->step_id, sizeof f->step_id, st, 4);
+        f->wake_at = sqlite3_column_int64(st, 5);
+        f->entered_at = sqlite3_column_int64(st, 6);
+        buf_reset(&f->ctx);
+        const char *c = (const char *)sqlite3_column_text(st, 7);
+        buf_adds(&f->ctx, c ? c : "{}");
+    }
+    sqlite3_reset(st);
+    if (n < limit && rc != SQLITE_DONE) return dberr(s, err, "reading due journey steps");
+    return n;
+}
+
+void store_flight_counts(store_t *s, void (*fn)(const char *j, const char *step, int64_t n, void *ud),
+                         void *ud)
+{
+    sqlite3_stmt *st = stmt(s, S_FLIGHT_COUNTS);
+    while (sqlite3_step(st) == SQLITE_ROW)
+        fn((const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
+           sqlite3_column_int64(st, 2), ud);
+    sqlite3_reset(st);
+}
+
+/* ---- entries ---- */
+
+int store_entry_add(store_t *s, const char *journey, int64_t member, const char *occ, int64_t at,
+                    char *err)
+{
+    sqlite3_stmt *st = stmt(s, S_ENTRY_ADD);
+    bind_text(st, 1, journey);
+    sqlite3_bind_int64(st, 2, member);
+    bind_text(st, 3, occ);
+    sqlite3_bind_int64(st, 4, at);
+    if (run(s, st, err, "recording a journey entry") != NUDGE_OK) return NUDGE_ERR;
+    return sqlite3_changes(s->db) ? 1 : 0;
+}
+
+int store_entry_exists(store_t *s, const char *journey, int64_t member)
+{
+    sqlite3_stmt *st = stmt(s, S_ENTRY_EXISTS);
+    bind_text(st, 1, journey);
+    sqlite3_bind_int64(st, 2, member);
+    int found = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return found;
+}
+
+/* ---- messages ---- */
+
+int store_message_add(store_t *s, const store_msg_t *m, char *err)
+{
+    sqlite3_stmt *st = stmt(s, S_MSG_ADD);
+    bind_text(st, 1, m->key);
+    sqlite3_bind_int64(st, 2, m->at);
+    sqlite3_bind_int64(st, 3, m->member);
+    bind_text(st, 4, m->journey);
+    bind_text(st, 5, m->step);
+    bind_text(st, 6, m->channel);
+    bind_text(st, 7, m->tmpl);
+    bind_text(st, 8, m->content);
+    bind_text(st, 9, m->status);
+    bind_text(st, 10, m->reason);
+    if (run(s, st, err, "recording a message") != NUDGE_OK) return NUDGE_ERR;
+    return sqlite3_changes(s->db) ? 1 : 0;
+}
+
+void store_message_counts(store_t *s, void (*fn)(const char *channel, const char *status, int64_t n,
+                                                 void *ud), void *ud)
+{
+    sqlite3_stmt *st = stmt(s, S_MSG_COUNTS);
+    while (sqlite3_step(st) == SQLITE_ROW)
+        fn((const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
+           sqlite3_column_int64(st, 2), ud);
+    sqlite3_reset(st);
+}

@@ -1,0 +1,140 @@
+/* store.h - the workspace's sqlite store. Every SQL statement of nudge
+ * lives in store.c, prepared once, in one table.
+ *
+ * Time anchors the scheduler needs (local join day, birthday month-day,
+ * local day of the last order, points expiry day) are kept as indexed
+ * columns maintained on write, so a calendar moment is a range query over
+ * an index, never a scan of all members. */
+#ifndef NUDGE_STORE_H
+#define NUDGE_STORE_H
+
+#include <stdint.h>
+#include "member.h"
+#include "util.h"
+
+typedef struct store store_t;
+
+enum store_mode {
+    STORE_OPEN,     /* an existing workspace store */
+    STORE_CREATE,   /* create the file; fails if it exists */
+    STORE_SCRATCH,  /* an existing throwaway copy: no fsync, no WAL */
+};
+
+store_t *store_open(const char *path, int mode, char *err);
+void store_close(store_t *s);
+const char *store_path(const store_t *s);
+
+/* Write a consistent copy of the whole store to path (sqlite backup). */
+int store_copy(store_t *s, const char *path, char *err);
+
+int store_begin(store_t *s, char *err);
+int store_commit(store_t *s, char *err);
+void store_rollback(store_t *s);
+
+int store_meta_get(store_t *s, const char *key, buf_t *out);       /* 1 found, 0 not */
+int store_meta_set(store_t *s, const char *key, const char *value, char *err);
+
+/* ---- members ---- */
+/* 1 found (m filled), 0 not found, -1 error. The zone is resolved with
+ * tz_get; a stored zone the system no longer knows falls back to UTC. */
+int store_member_find(store_t *s, const char *ext_id, member_t *m, char *err);
+int store_member_load(store_t *s, int64_t rowid, member_t *m, char *err);
+/* Insert (rowid 0, sets rowid) or update; derived columns come from m. */
+int store_member_save(store_t *s, member_t *m, char *err);
+int64_t store_member_count(store_t *s);
+/* Custom attribute names seen in imported data. */
+int store_attr_name_add(store_t *s, const char *name, char *err);
+/* Calls fn for each known custom attribute name. */
+void store_attr_names(store_t *s, void (*fn)(const char *name, void *ud), void *ud);
+/* Distinct effective zones of all members; caller frees with
+ * store_strv_free. */
+char **store_zones(store_t *s, int *n);
+void store_strv_free(char **v, int n);
+
+/* ---- candidates of a calendar moment ---- */
+enum store_cand {
+    CAND_JOIN_DAY,        /* join_day in [lo, hi] */
+    CAND_JOIN_MD,         /* join_md in {lo, hi}, joined before day extra */
+    CAND_BIRTH_MD,        /* birth_md in {lo, hi} */
+    CAND_LAST_ORDER_DAY,  /* last_order_day in [lo, hi] */
+    CAND_POINTS_EXPIRY,   /* a batch with points left expiring on day lo */
+    CAND_ALL,             /* every member of the zone */
+};
+typedef struct store_iter store_iter_t;
+store_iter_t *store_candidates(store_t *s, int kind, const char *zone, int32_t lo, int32_t hi,
+                               int32_t extra, char *err);
+/* 1 a member in m (and for CAND_POINTS_EXPIRY the points left in batches
+ * of that day in *value), 0 done, -1 error. */
+int store_iter_next(store_iter_t *it, member_t *m, int64_t *value, char *err);
+void store_iter_free(store_iter_t *it);
+
+/* ---- points ---- */
+int store_points_add(store_t *s, int64_t member, int64_t earned_at, int32_t expires_day,
+                     int64_t points, char *err);
+/* Consumes the soonest-expiring batches not expired on day today. Fails
+ * (and changes nothing) when the balance is short; *balance gets it. */
+int store_points_redeem(store_t *s, int64_t member, int32_t today, int64_t points,
+                        int64_t *balance, char *err);
+/* Balance of batches not expired on day today; the next expiry day and
+ * the points left expiring on it. */
+void store_points_summary(store_t *s, int64_t member, int32_t today, int64_t *balance,
+                          int32_t *next_day, int64_t *next_points);
+
+/* ---- orders and events ---- */
+/* 1 recorded, 0 that order_id was already recorded */
+int store_order_add(store_t *s, const char *order_id, int64_t member, int64_t at, int64_t cents,
+                    char *err);
+/* 1 recorded, 0 that event id is known */
+int store_event_add(store_t *s, const char *ext_id, const char *type, int64_t member, int64_t at,
+                    const char *body, char *err);
+int store_event_known(store_t *s, const char *ext_id);
+
+/* ---- journeys ---- */
+typedef struct store_journey {
+    int64_t first_loaded_at;  /* TIME_NONE when never loaded */
+    int64_t cursor;           /* calendar moments before this are done */
+    int disabled;
+    char error[ERRLEN];
+} store_journey_t;
+int store_journey_get(store_t *s, const char *name, store_journey_t *j);   /* 1 / 0 */
+int store_journey_put(store_t *s, const char *name, const store_journey_t *j, char *err);
+/* Sets every journey's cursor (simulation starts at its --from). */
+int store_journey_reset_cursors(store_t *s, int64_t cursor, char *err);
+
+/* ---- members in flight ---- */
+typedef struct store_flight {
+    char journey[128];
+    int64_t member;
+    char occ[64];
+    int step;
+    char step_id[64];
+    int64_t wake_at, entered_at;
+    buf_t ctx;                 /* occasion JSON */
+} store_flight_t;
+int store_flight_put(store_t *s, const store_flight_t *f, char *err);
+int store_flight_delete(store_t *s, const char *journey, int64_t member, char *err);
+int store_flight_exists(store_t *s, const char *journey, int64_t member);
+/* The earliest wake-up strictly after `after`; TIME_NONE when none. */
+int64_t store_flight_next_wake(store_t *s, int64_t after);
+/* Due flights (wake_at <= t), oldest first, at most limit. Returns the
+ * number filled into out[] (each ctx buf initialised by the caller). */
+int store_flights_due(store_t *s, int64_t t, store_flight_t *out, int limit, char *err);
+/* Calls fn(journey, step_id, count) per journey and step. */
+void store_flight_counts(store_t *s, void (*fn)(const char *j, const char *step, int64_t n, void *ud),
+                         void *ud);
+
+/* ---- entries (re-entry rule "once") ---- */
+int store_entry_add(store_t *s, const char *journey, int64_t member, const char *occ, int64_t at,
+                    char *err);   /* 1 added, 0 existed */
+int store_entry_exists(store_t *s, const char *journey, int64_t member);
+
+/* ---- messages decided ---- */
+typedef struct store_msg {
+    const char *key, *journey, *step, *channel, *tmpl, *content, *status, *reason;
+    int64_t member, at;
+} store_msg_t;
+int store_message_add(store_t *s, const store_msg_t *m, char *err);  /* 1 / 0 duplicate key */
+void store_message_counts(store_t *s, void (*fn)(const char *channel, const char *status, int64_t n,
+                                                 void *ud), void *ud);
+
+#endif

@@ -1,0 +1,148 @@
+/* tmpl.c - see tmpl.h */
+#include "tmpl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+tmpl_t *tmpl_new(void)
+{
+    return xcalloc(1, sizeof(tmpl_t));
+}
+
+void tmpl_free(tmpl_t *t)
+{
+    if (!t) return;
+    free(t->name);
+    free(t->file);
+    free(t->wechat_template_id);
+    free(t->wechat_url);
+    for (int i = 0; i < t->nwechat_data; i++) {
+        free(t->wechat_data[i].key);
+        free(t->wechat_data[i].text);
+        free(t->wechat_data[i].color);
+    }
+    free(t->wechat_data);
+    free(t->sms_text);
+    free(t->edm_subject);
+    free(t->edm_text);
+    free(t->edm_html);
+    free(t);
+}
+
+/* Walks "{{ name }}" occurrences; calls emit for literal runs and names. */
+static void scan(const char *s, void (*lit)(const char *, size_t, void *),
+                 void (*name)(const char *, size_t, void *), void *ud)
+{
+    while (*s) {
+        const char *o = strstr(s, "{{");
+        if (!o) break;
+        const char *c = strstr(o + 2, "}}");
+        if (!c) break;
+        if (lit) lit(s, (size_t)(o - s), ud);
+        const char *b = o + 2, *e = c;
+        while (b < e && (*b == ' ' || *b == '\t')) b++;
+        while (e > b && (e[-1] == ' ' || e[-1] == '\t')) e--;
+        name(b, (size_t)(e - b), ud);
+        s = c + 2;
+    }
+    if (lit && *s) lit(s, strlen(s), ud);
+}
+
+struct expand {
+    tmpl_resolve_fn fn;
+    void *ud;
+    buf_t *out, *missing;
+};
+
+static void ex_lit(const char *s, size_t n, void *ud)
+{
+    buf_add(((struct expand *)ud)->out, s, n);
+}
+
+static void ex_name(const char *s, size_t n, void *ud)
+{
+    struct expand *x = ud;
+    if (x->fn(s, n, x->out, x->ud) != 0 && x->missing) {
+        if (x->missing->len) buf_adds(x->missing, ", ");
+        buf_add(x->missing, s, n);
+    }
+}
+
+void tmpl_expand(const char *text, tmpl_resolve_fn fn, void *ud, buf_t *out, buf_t *missing)
+{
+    struct expand x = {fn, ud, out, missing};
+    if (text) scan(text, ex_lit, ex_name, &x);
+}
+
+static void add_expanded_json(buf_t *out, const char *text, tmpl_resolve_fn fn, void *ud, buf_t *missing)
+{
+    buf_t tmp;
+    buf_init(&tmp);
+    buf_add(&tmp, "", 0);
+    tmpl_expand(text, fn, ud, &tmp, missing);
+    buf_add_json_str(out, tmp.p);
+    buf_free(&tmp);
+}
+
+void tmpl_render(const tmpl_t *t, int ch, tmpl_resolve_fn fn, void *ud, buf_t *out, buf_t *missing)
+{
+    switch (ch) {
+    case CH_SMS:
+        add_expanded_json(out, t->sms_text, fn, ud, missing);
+        break;
+    case CH_WECHAT:
+        buf_adds(out, "{\"template_id\":");
+        add_expanded_json(out, t->wechat_template_id, fn, ud, missing);
+        if (t->wechat_url) {
+            buf_adds(out, ",\"url\":");
+            add_expanded_json(out, t->wechat_url, fn, ud, missing);
+        }
+        buf_adds(out, ",\"data\":{");
+        for (int i = 0; i < t->nwechat_data; i++) {
+            const tmpl_field_t *f = &t->wechat_data[i];
+            if (i) buf_addc(out, ',');
+            buf_add_json_str(out, f->key);
+            buf_adds(out, ":{\"value\":");
+            add_expanded_json(out, f->text, fn, ud, missing);
+            if (f->color) {
+                buf_adds(out, ",\"color\":");
+                buf_add_json_str(out, f->color);
+            }
+            buf_addc(out, '}');
+        }
+        buf_adds(out, "}}");
+        break;
+    case CH_EDM:
+        buf_adds(out, "{\"subject\":");
+        add_expanded_json(out, t->edm_subject, fn, ud, missing);
+        buf_adds(out, ",\"text\":");
+        add_expanded_json(out, t->edm_text, fn, ud, missing);
+        buf_adds(out, ",\"html\":");
+        add_expanded_json(out, t->edm_html, fn, ud, missing);
+        buf_addc(out, '}');
+        break;
+    }
+}
+
+void tmpl_placeholders(const tmpl_t *t, int ch, void (*fn)(const char *name, size_t len, void *ud), void *ud)
+{
+    const char *texts[8];
+    int n = 0;
+    switch (ch) {
+    case CH_SMS: texts[n++] = t->sms_text; break;
+    case CH_WECHAT:
+        texts[n++] = t->wechat_template_id;
+        texts[n++] = t->wechat_url;
+        for (int i = 0; i < t->nwechat_data; i++) {
+            if (t->wechat_data[i].text) scan(t->wechat_data[i].text, NULL, fn, ud);
+        }
+        break;
+    case CH_EDM:
+        texts[n++] = t->edm_subject;
+        texts[n++] = t->edm_text;
+        texts[n++] = t->edm_html;
+        break;
+    }
+    for (int i = 0; i < n; i++)
+        if (texts[i]) scan(texts[i], NULL, fn, ud);
+}

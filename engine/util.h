@@ -1,0 +1,54 @@
+/* util.h - allocation that never returns NULL, growable buffers, errors.
+ *
+ * Out-of-memory in C is not a recoverable condition for nudge: the x*
+ * wrappers abort with a message instead of making every caller check.
+ * Expected failures elsewhere return NUDGE_ERR and fill an error buffer. */
+#ifndef NUDGE_UTIL_H
+#define NUDGE_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdarg.h>
+
+#define NUDGE_OK   0
+#define NUDGE_ERR -1
+
+#define ERRLEN 512
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+
+/* printf into a caller's error buffer; always returns NUDGE_ERR so a
+ * failure path can be one line: return errf(err, "...", ...); */
+int errf(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A growable byte buffer; always NUL-terminated. */
+typedef struct buf {
+    char *p;
+    size_t len, cap;
+} buf_t;
+
+void buf_init(buf_t *b);
+void buf_free(buf_t *b);
+void buf_reset(buf_t *b);
+void buf_add(buf_t *b, const char *s, size_t n);
+void buf_adds(buf_t *b, const char *s);
+void buf_addc(buf_t *b, char c);
+void buf_printf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* s as a JSON string literal, quotes included */
+void buf_add_json_str(buf_t *b, const char *s);
+
+/* 64-bit FNV-1a, for content fingerprints (never for security). */
+uint64_t fnv1a64(const void *p, size_t n, uint64_t seed);
+#define FNV_SEED 0xcbf29ce484222325ULL
+
+/* Read a whole file into a NUL-terminated heap string. */
+char *read_file(const char *path, size_t *len, char *err);
+
+/* Trim ASCII white space in place; returns s. */
+char *strtrim(char *s);
+
+#endif

@@ -1,0 +1,172 @@
+/* ws.c - see ws.h */
+#include "ws.h"
+#include "store.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+void ws_path(const ws_t *w, const char *name, char *out, size_t n)
+{
+    snprintf(out, n, "%s/%s", w->dir, name);
+}
+
+static int mkdir_p(const char *dir, char *err)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s", dir);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return errf(err, "%s: %s", tmp, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return errf(err, "%s: %s", tmp, strerror(errno));
+    return NUDGE_OK;
+}
+
+static const char conf_template[] =
+    "# nudge workspace configuration\n"
+    "#\n"
+    "# brand: the name used in messages ({{brand}} in templates, the SMS signature)\n"
+    "brand = %s\n"
+    "# timezone: the default for members without a tz of their own (IANA name)\n"
+    "timezone = %s\n"
+    "\n"
+    "[lua]\n"
+    "# instructions a journey may run per member evaluation before it is stopped\n"
+    "instruction_budget = 1000000\n"
+    "# memory a journey's Lua state may use\n"
+    "memory_mb = 32\n"
+    "\n"
+    "# Journey parameters: override a journey's params { ... } defaults without\n"
+    "# editing the journey, one section per journey file name.\n"
+    "# [params.new_member_day21]\n"
+    "# send_at = 10:30\n";
+
+int ws_init(const char *dir, const char *brand, const char *tzname, char *err)
+{
+    char path[4096], e2[ERRLEN];
+    if (!tz_get(tzname, e2)) return errf(err, "--tz: %s", e2);
+    for (const char **f = (const char *[]){WS_CONF, WS_DB, NULL}; *f; f++) {
+        snprintf(path, sizeof path, "%s/%s", dir, *f);
+        if (access(path, F_OK) == 0)
+            return errf(err, "%s is already a nudge workspace (%s exists); nothing changed", dir, *f);
+    }
+    if (mkdir_p(dir, err) != NUDGE_OK) return NUDGE_ERR;
+    const char *subdirs[] = {"journeys", "templates"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, subdirs[i]);
+        if (mkdir_p(path, err) != NUDGE_OK) return NUDGE_ERR;
+    }
+    snprintf(path, sizeof path, "%s/%s", dir, WS_DB);
+    store_t *s = store_open(path, STORE_CREATE, err);
+    if (!s) return NUDGE_ERR;
+    store_meta_set(s, "brand", brand, NULL);
+    store_meta_set(s, "timezone", tzname, NULL);
+    store_close(s);
+    snprintf(path, sizeof path, "%s/%s", dir, WS_CONF);
+    FILE *f = fopen(path, "wx");
+    if (!f) return errf(err, "%s: %s", path, strerror(errno));
+    fprintf(f, conf_template, brand, tzname);
+    if (fclose(f) != 0) return errf(err, "%s: %s", path, strerror(errno));
+    return NUDGE_OK;
+}
+
+static int set_lua(ws_t *w, const char *key, const char *val, const char *where, char *err)
+{
+    char *end;
+    long long v = strtoll(val, &end, 10);
+    if (*end || v <= 0) return errf(err, "%s: %s must be a positive whole number", where, key);
+    if (strcmp(key, "instruction_budget") == 0) w->limits.instructions = v;
+    else if (strcmp(key, "memory_mb") == 0) w->limits.mem_bytes = (size_t)v << 20;
+    else return errf(err, "%s: unknown setting '%s' in [lua] (instruction_budget, memory_mb)", where, key);
+    return NUDGE_OK;
+}
+
+static int parse_conf(ws_t *w, const char *path, char *text, char *err)
+{
+    char section[128] = "";
+    int lineno = 0;
+    for (char *line = text, *next; line; line = next) {
+        next = strchr(line, '\n');
+        if (next) *next++ = '\0';
+        lineno++;
+        strtrim(line);
+        char where[4200];
+        snprintf(where, sizeof where, "%s:%d", path, lineno);
+        if (!*line || *line == '#' || *line == ';') continue;
+        if (*line == '[') {
+            char *e = strchr(line, ']');
+            if (!e || e[1]) return errf(err, "%s: a section header looks like [lua]", where);
+            *e = '\0';
+            snprintf(section, sizeof section, "%s", line + 1);
+            if (strcmp(section, "lua") != 0 && strncmp(section, "params.", 7) != 0)
+                return errf(err, "%s: unknown section [%s] (lua, params.JOURNEY)", where, section);
+            continue;
+        }
+        char *eq = strchr(line, '=');
+        if (!eq) return errf(err, "%s: expected key = value", where);
+        *eq = '\0';
+        char *key = strtrim(line), *val = strtrim(eq + 1);
+        if (!*section) {
+            if (strcmp(key, "brand") == 0) {
+                free(w->brand);
+                w->brand = xstrdup(val);
+            } else if (strcmp(key, "timezone") == 0) {
+                char e2[ERRLEN];
+                if (!(w->tz = tz_get(val, e2))) return errf(err, "%s: timezone: %s", where, e2);
+            } else {
+                return errf(err, "%s: unknown setting '%s' (brand, timezone)", where, key);
+            }
+        } else if (strcmp(section, "lua") == 0) {
+            if (set_lua(w, key, val, where, err) != NUDGE_OK) return NUDGE_ERR;
+        } else {
+            w->params = xrealloc(w->params, sizeof *w->params * (size_t)(w->nparams + 1));
+            ws_param_t *p = &w->params[w->nparams++];
+            p->journey = xstrdup(section + 7);
+            p->key = xstrdup(key);
+            p->value = xstrdup(val);
+        }
+    }
+    if (!w->tz) return errf(err, "%s: timezone is not set", path);
+    return NUDGE_OK;
+}
+
+ws_t *ws_open(const char *dir, char *err)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, WS_CONF);
+    char *text = read_file(path, NULL, err);
+    if (!text) {
+        errf(err, "%s is not a nudge workspace (no %s; create one with 'nudge init %s')", dir, WS_CONF, dir);
+        return NULL;
+    }
+    ws_t *w = xcalloc(1, sizeof *w);
+    w->dir = xstrdup(dir);
+    w->brand = xstrdup("");
+    int rc = parse_conf(w, path, text, err);
+    free(text);
+    if (rc != NUDGE_OK) {
+        ws_free(w);
+        return NULL;
+    }
+    return w;
+}
+
+void ws_free(ws_t *w)
+{
+    if (!w) return;
+    for (int i = 0; i < w->nparams; i++) {
+        free(w->params[i].journey);
+        free(w->params[i].key);
+        free(w->params[i].value);
+    }
+    free(w->params);
+    free(w->brand);
+    free(w->dir);
+    free(w);
+}

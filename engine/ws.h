@@ -1,0 +1,47 @@
+/* ws.h - a workspace: one brand's directory with its configuration
+ * (nudge.conf), journeys/, templates/ and the store (nudge.db).
+ *
+ * nudge.conf is "key = value" lines with [sections] and # comments:
+ *
+ *     brand = 示例品牌
+ *     timezone = Asia/Shanghai
+ *     [lua]
+ *     instruction_budget = 1000000
+ *     memory_mb = 32
+ *     [params.new_member_day21]
+ *     first_days = 14
+ */
+#ifndef NUDGE_WS_H
+#define NUDGE_WS_H
+
+#include "lhost.h"
+#include "tz.h"
+
+typedef struct ws_param {
+    char *journey, *key, *value;
+} ws_param_t;
+
+typedef struct ws {
+    char *dir;
+    char *brand;
+    const tz_t *tz;
+    lh_limits_t limits;
+    ws_param_t *params;
+    int nparams;
+} ws_t;
+
+/* Creates a workspace in dir (made if missing). Refuses, changing
+ * nothing, when dir already holds a workspace. */
+int ws_init(const char *dir, const char *brand, const char *tzname, char *err);
+
+/* Reads dir's nudge.conf; errors name the file and line. */
+ws_t *ws_open(const char *dir, char *err);
+void ws_free(ws_t *w);
+
+/* dir/name into out (PATH_MAX-sized buffer of size n). */
+void ws_path(const ws_t *w, const char *name, char *out, size_t n);
+
+#define WS_CONF "nudge.conf"
+#define WS_DB "nudge.db"
+
+#endif

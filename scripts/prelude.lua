@@ -1,0 +1,170 @@
+-- The nudge journey language. Loaded into every journey's sandbox before
+-- the journey file; docs/journeys.md is its reference.
+--
+-- Constructors check their arguments and fail with the caller's file:line,
+-- and record that line so the engine can name it in later messages.
+
+local debug = ...
+local getinfo = debug.getinfo
+local internal = { overrides = {}, params = nil }
+
+local function caller_line(level)
+  local info = getinfo(level + 1, "l")
+  return info and info.currentline or 0
+end
+
+local function fail(msg, level)
+  error(msg, (level or 2) + 1)
+end
+
+-- durations ---------------------------------------------------------------
+
+local Duration = {}
+
+local function duration(unit, n, fname)
+  if math.type(n) ~= "integer" or n < 0 then
+    fail(fname .. "() takes a whole number of " .. unit .. ", got " .. tostring(n), 3)
+  end
+  return setmetatable({ unit = unit, n = n }, Duration)
+end
+
+function days(n) return duration("days", n, "days") end
+function weeks(n) local d = duration("weeks", n, "weeks"); return setmetatable({ unit = "days", n = d.n * 7 }, Duration) end
+function months(n) return duration("months", n, "months") end
+function hours(n) return duration("hours", n, "hours") end
+function minutes(n) return duration("minutes", n, "minutes") end
+
+-- triggers ----------------------------------------------------------------
+
+local function date_offset(kind, field, d)
+  if type(field) ~= "string" then
+    fail(kind .. "() needs a date field first, e.g. " .. kind .. "(\"joined_at\", days(21))", 3)
+  end
+  if getmetatable(d) ~= Duration or (d.unit ~= "days" and d.unit ~= "months") then
+    fail(kind .. "() needs days(n), weeks(n) or months(n) as its second argument", 3)
+  end
+  local t = { trigger = kind, field = field, line = caller_line(3) }
+  if d.unit == "days" then t.days = d.n else t.months = d.n end
+  return t
+end
+
+function after(field, d) return date_offset("after", field, d) end
+function before(field, d) return date_offset("before", field, d) end
+
+function on(event_type)
+  if type(event_type) ~= "string" or event_type == "" then
+    fail("on() needs an event type, e.g. on(\"order.paid\")")
+  end
+  return { trigger = "on", event = event_type, line = caller_line(2) }
+end
+
+function yearly(field)
+  if type(field) ~= "string" then fail("yearly() needs a date field, e.g. yearly(\"birthday\")") end
+  return { trigger = "yearly", field = field, line = caller_line(2) }
+end
+
+function daily() return { trigger = "daily", line = caller_line(2) } end
+
+local weekdays = {
+  monday = 0, tuesday = 1, wednesday = 2, thursday = 3, friday = 4, saturday = 5, sunday = 6,
+  ["周一"] = 0, ["周二"] = 1, ["周三"] = 2, ["周四"] = 3, ["周五"] = 4, ["周六"] = 5, ["周日"] = 6,
+}
+
+function weekly(day)
+  local wd = weekdays[type(day) == "string" and day:lower() or day]
+  if not wd then fail("weekly() needs a weekday like \"monday\" or \"周一\", got " .. tostring(day)) end
+  return { trigger = "weekly", weekday = wd, line = caller_line(2) }
+end
+
+function monthly(day)
+  if math.type(day) ~= "integer" or day < 1 or day > 31 then
+    fail("monthly() needs a day of the month from 1 to 31, got " .. tostring(day))
+  end
+  return { trigger = "monthly", day = day, line = caller_line(2) }
+end
+
+function once(when)
+  if type(when) ~= "string" then
+    fail("once() needs a date and time, e.g. once(\"2027-11-11 20:00\")")
+  end
+  return { trigger = "once", when = when, line = caller_line(2) }
+end
+
+-- steps -------------------------------------------------------------------
+
+local function step(kind, t, level)
+  if type(t) ~= "table" then fail(kind .. " takes a table: " .. kind .. " { ... }", level + 1) end
+  local s = {}
+  for k, v in pairs(t) do s[k] = v end
+  s.kind = kind
+  s.line = caller_line(level + 1)
+  return s
+end
+
+function send(t)
+  local s = step("send", t, 2)
+  if type(s.channels) == "string" then s.channels = { s.channels } end
+  return s
+end
+
+function wait(t)
+  if getmetatable(t) == Duration then
+    local s = { kind = "wait", line = caller_line(2) }
+    s[t.unit] = t.n
+    if t.unit == "months" then fail("wait does not take months; use days") end
+    return s
+  end
+  return step("wait", t, 2)
+end
+
+function exit(t)
+  return step("exit", t or {}, 2)
+end
+
+-- journeys and parameters ---------------------------------------------------
+
+function journey(name)
+  if type(name) ~= "string" or name == "" then
+    fail("journey needs a name: journey \"birthday\" { ... }")
+  end
+  local line = caller_line(2)
+  return function(spec)
+    if type(spec) ~= "table" then fail("journey \"" .. name .. "\" takes a table: { trigger = ..., steps = {...} }") end
+    spec.name = name
+    spec.line = line
+    spec.__journey = true
+    return spec
+  end
+end
+
+local function convert(key, default, text)
+  local ty = type(default)
+  if ty == "number" then
+    local n = tonumber(text)
+    if not n then fail("parameter " .. key .. " must be a number, the workspace sets \"" .. text .. "\"", 4) end
+    return n
+  elseif ty == "boolean" then
+    if text == "true" or text == "1" or text == "yes" then return true end
+    if text == "false" or text == "0" or text == "no" then return false end
+    fail("parameter " .. key .. " must be true or false, the workspace sets \"" .. text .. "\"", 4)
+  end
+  return text
+end
+
+-- params { name = default, ... }: the journey's knobs. A workspace (or a
+-- playbook) overrides them by name without editing the journey.
+function params(defaults)
+  if type(defaults) ~= "table" then fail("params takes a table of defaults: params { send_at = \"10:00\" }") end
+  local p = {}
+  for k, v in pairs(defaults) do p[k] = v end
+  for k, text in pairs(internal.overrides) do
+    if defaults[k] == nil then
+      fail("the workspace sets parameter '" .. k .. "' but this journey has no such parameter")
+    end
+    p[k] = convert(k, defaults[k], text)
+  end
+  internal.params = p
+  return p
+end
+
+return internal

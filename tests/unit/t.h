@@ -1,0 +1,35 @@
+/* t.h - the unit tests' tiny harness: CHECK records, never aborts, and
+ * main() ends with T_DONE() printing "N passed, N failed". */
+#ifndef NUDGE_T_H
+#define NUDGE_T_H
+
+#include <stdio.h>
+#include <string.h>
+
+static int t_pass, t_fail;
+
+#define CHECK(cond) do { \
+    if (cond) t_pass++; \
+    else { t_fail++; fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); } \
+} while (0)
+
+#define CHECK_EQ_INT(a, b) do { \
+    long long _a = (long long)(a), _b = (long long)(b); \
+    if (_a == _b) t_pass++; \
+    else { t_fail++; fprintf(stderr, "%s:%d: %s == %s failed: %lld != %lld\n", \
+                             __FILE__, __LINE__, #a, #b, _a, _b); } \
+} while (0)
+
+#define CHECK_EQ_STR(a, b) do { \
+    const char *_a = (a), *_b = (b); \
+    if (_a && _b && strcmp(_a, _b) == 0) t_pass++; \
+    else { t_fail++; fprintf(stderr, "%s:%d: %s == %s failed: \"%s\" != \"%s\"\n", \
+                             __FILE__, __LINE__, #a, #b, _a ? _a : "(null)", _b ? _b : "(null)"); } \
+} while (0)
+
+#define T_DONE() do { \
+    printf("%s: %d passed, %d failed\n", __FILE__, t_pass, t_fail); \
+    return t_fail ? 1 : 0; \
+} while (0)
+
+#endif
