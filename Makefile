@@ -8,7 +8,7 @@
 
 PKGS     := lua5.4 libevent libcurl libcjson sqlite3
 DEB_PKGS := build-essential pkg-config liblua5.4-dev libevent-dev \
-            libcurl4-openssl-dev libcjson-dev libsqlite3-dev tzdata
+            libcurl4-openssl-dev libcjson-dev libsqlite3-dev tzdata jq valgrind
 
 CC       ?= cc
 OPT      ?= -O2
@@ -23,7 +23,7 @@ OBJS     := $(SRCS:engine/%.c=$(B)/obj/%.o) $(B)/obj/prelude.o
 HDRS     := $(wildcard engine/*.h)
 UNIT     := $(patsubst tests/unit/%.c,$(B)/unit/%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all deps demo test test-plain test-asan unit e2e bench clean
+.PHONY: all deps demo test test-plain test-asan unit e2e valgrind bench clean
 
 all: $(B)/nudge $(B)/gen
 
@@ -70,12 +70,15 @@ unit: $(UNIT)
 e2e: $(B)/nudge $(B)/gen
 	@NUDGE=$(B)/nudge GEN=$(B)/gen tests/run-e2e.sh
 
+valgrind: all
+	@tests/run-valgrind.sh
+
 test-plain: all
 	@$(MAKE) --no-print-directory unit e2e
 
 test-asan:
-	@$(MAKE) --no-print-directory B=build-asan OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" \
-	    LDFLAGS="-fsanitize=address,undefined" all unit e2e
+	@$(MAKE) --no-print-directory B=build-asan \
+	    OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" all unit e2e
 
 test: deps
 	@tests/run-all.sh

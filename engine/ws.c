@@ -79,11 +79,13 @@ int ws_init(const char *dir, const char *brand, const char *tzname, char *err)
 static int set_lua(ws_t *w, const char *key, const char *val, const char *where, char *err)
 {
     char *end;
+    int budget = strcmp(key, "instruction_budget") == 0;
+    if (!budget && strcmp(key, "memory_mb") != 0)
+        return errf(err, "%s: unknown setting '%s' in [lua] (instruction_budget, memory_mb)", where, key);
     long long v = strtoll(val, &end, 10);
-    if (*end || v <= 0) return errf(err, "%s: %s must be a positive whole number", where, key);
-    if (strcmp(key, "instruction_budget") == 0) w->limits.instructions = v;
-    else if (strcmp(key, "memory_mb") == 0) w->limits.mem_bytes = (size_t)v << 20;
-    else return errf(err, "%s: unknown setting '%s' in [lua] (instruction_budget, memory_mb)", where, key);
+    if (!*val || *end || v <= 0) return errf(err, "%s: %s must be a positive whole number", where, key);
+    if (budget) w->limits.instructions = v;
+    else w->limits.mem_bytes = (size_t)v << 20;
     return NUDGE_OK;
 }
 

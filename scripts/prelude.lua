@@ -28,11 +28,13 @@ local function duration(unit, n, fname)
   return setmetatable({ unit = unit, n = n }, Duration)
 end
 
-function days(n) return duration("days", n, "days") end
+-- No tail calls in constructors: a tail call drops the frame that error
+-- levels and line numbers count on.
+function days(n) local d = duration("days", n, "days"); return d end
 function weeks(n) local d = duration("weeks", n, "weeks"); return setmetatable({ unit = "days", n = d.n * 7 }, Duration) end
-function months(n) return duration("months", n, "months") end
-function hours(n) return duration("hours", n, "hours") end
-function minutes(n) return duration("minutes", n, "minutes") end
+function months(n) local d = duration("months", n, "months"); return d end
+function hours(n) local d = duration("hours", n, "hours"); return d end
+function minutes(n) local d = duration("minutes", n, "minutes"); return d end
 
 -- triggers ----------------------------------------------------------------
 
@@ -48,8 +50,8 @@ local function date_offset(kind, field, d)
   return t
 end
 
-function after(field, d) return date_offset("after", field, d) end
-function before(field, d) return date_offset("before", field, d) end
+function after(field, d) local t = date_offset("after", field, d); return t end
+function before(field, d) local t = date_offset("before", field, d); return t end
 
 function on(event_type)
   if type(event_type) ~= "string" or event_type == "" then
@@ -114,11 +116,13 @@ function wait(t)
     if t.unit == "months" then fail("wait does not take months; use days") end
     return s
   end
-  return step("wait", t, 2)
+  local s = step("wait", t, 2)
+  return s
 end
 
 function exit(t)
-  return step("exit", t or {}, 2)
+  local s = step("exit", t or {}, 2)
+  return s
 end
 
 -- journeys and parameters ---------------------------------------------------

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Import: bad rows are reported with line and reason and skipped, the rest
+# is loaded, nothing stored is lost, and importing again changes nothing.
+. "$(dirname "$0")/lib.sh"
+
+W=$(new_ws import Asia/Shanghai)
+printf '\xef\xbb\xbf' > "$T/members.csv"
+cat >> "$T/members.csv" <<'CSV'
+name,id,phone,email,birthday,tz,wechat_subscribed,city,joined_at
+王芳,M1,13800000001,m1@example.com,1990-05-01,,1,上海,2026-01-01
+李娜,M2,138-0000-0002,,1991-02-29,,0,北京,2026-01-02
+张伟,M3,13800000003,,1992-03-03,Asia/Shangai,0,广州,2026-01-03
+刘洋,M4,13800000004,not-an-email,,,0,深圳,2026-01-04
+陈静,,13800000005,,,,0,成都,2026-01-05
+"杨,洋",M6,13800000006,,,,yes,杭州,2026-01-06
+"赵
+敏",M7,13800000007,,,,0,"南京",2026-13-01
+黄磊,M8,13800000008
+周杰,M9,13800000009,m9@example.com,1989-12-31,America/New_York,1,纽约,2026-02-01T08:00:00
+CSV
+out=$("$NUDGE" import "$W" "$T/members.csv" 2>&1)
+check_status "rejected rows give status 1" 1 $?
+check_contains "summary" "$out" "9 rows read, 2 inserted, 0 updated, 0 unchanged, 7 rejected"
+check_contains "bad date" "$out" "members.csv:3: birthday '1991-02-29' is not a valid YYYY-MM-DD date"
+check_contains "bad zone" "$out" "members.csv:4: tz: unknown time zone 'Asia/Shangai'"
+check_contains "bad email" "$out" "members.csv:5: email 'not-an-email' is not an email address"
+check_contains "empty id" "$out" "members.csv:6: id is empty"
+check_contains "bad flag" "$out" "members.csv:7: wechat_subscribed 'yes' must be 0 or 1"
+check_contains "multi-line record keeps its line" "$out" "members.csv:8: joined_at: '2026-13-01' is not a valid date"
+check_contains "short row" "$out" "members.csv:10: 3 fields, but the header has 9"
+
+# fix the file: the good rows are unchanged, the fixed ones come in
+sed -i 's/1991-02-29/1991-02-28/; s/Asia\/Shangai/Asia\/Shanghai/; s/not-an-email/m4@example.com/; s/^陈静,,/陈静,M5,/; s/,yes,/,1,/; s/2026-13-01/2026-12-01/; s/^黄磊,M8,13800000008$/黄磊,M8,13800000008,,,,0,西安,2026-01-08/' "$T/members.csv"
+out=$("$NUDGE" import "$W" "$T/members.csv" 2>&1)
+check_status "clean import" 0 $?
+check_contains "second pass" "$out" "9 rows read, 7 inserted, 0 updated, 2 unchanged, 0 rejected"
+out=$("$NUDGE" import "$W" "$T/members.csv" 2>&1)
+check_contains "re-import changes nothing" "$out" "9 rows read, 0 inserted, 0 updated, 9 unchanged, 0 rejected"
+sed -i 's/^王芳,M1,13800000001/王芳,M1,13900000001/' "$T/members.csv"
+out=$("$NUDGE" import "$W" "$T/members.csv" 2>&1)
+check_contains "one update" "$out" "9 rows read, 0 inserted, 1 updated, 8 unchanged, 0 rejected"
+# a file with only some columns updates those and keeps the rest
+printf 'id,tier\nM1,gold\n' > "$T/tiers.csv"
+"$NUDGE" import "$W" "$T/tiers.csv" >/dev/null
+cat > "$W/journeys/probe.lua" <<'EOF2'
+return journey "probe" {
+  trigger = on("probe"),
+  steps = { send { template = "p", channels = { "sms" } } },
+}
+EOF2
+cat > "$W/templates/p.lua" <<'EOF2'
+return { sms = "{{name}}|{{phone}}|{{tier}}|{{city}}|{{birthday}}|{{joined_at}}" }
+EOF2
+echo '{"type":"probe","member":"M1","at":"2027-01-01T12:00:00+08:00"}' > "$T/probe.jsonl"
+"$NUDGE" simulate "$W" --from 2027-01-01 --to 2027-01-01 --events "$T/probe.jsonl" --out "$T/log.jsonl" >/dev/null
+check_eq "partial update keeps other fields" '"王芳|13900000001|gold|上海|1990-05-01|2026-01-01T00:00:00+08:00"' \
+    "$(jq -c .content "$T/log.jsonl")"
+
+cat > "$T/events.jsonl" <<'JSONL'
+{"id":"e1","type":"order.paid","member":"M1","at":"2026-03-01T10:00:00+08:00","order_id":"SO1","amount":128.5}
+{"id":"e2","type":"order.paid","member":"M404","at":"2026-03-01T10:00:00+08:00","order_id":"SO2","amount":1}
+{"id":"e3","type":"order.paid","member":"M1","at":"2026-03-01T10:00:00+08:00","amount":1}
+{"id":"e4","type":"points.earned","member":"M1","at":"2026-03-01T10:00:00+08:00","points":100,"expires_at":"2027-02-30"}
+{"id":"e5","type":"points.earned","member":"M1","at":"2026-03-01T10:00:00+08:00","points":100,"expires_at":"2027-12-31"}
+{"id":"e6","type":"points.redeemed","member":"M1","at":"2026-04-01T10:00:00+08:00","points":500}
+{"type":"order.paid","member":"M1","at":"yesterday","order_id":"SO3","amount":1}
+{"type": "order.paid", "member": "M1",
+{"id":"e7","type":"order.paid","member":"M1","at":"2026-03-02T10:00:00+08:00","order_id":"SO1","amount":128.5}
+{"id":"e8","type":"store.visit","member":"M2","at":"2026-03-03T10:00:00+08:00","store":"SH-001"}
+JSONL
+out=$("$NUDGE" import "$W" "$T/events.jsonl" 2>&1)
+check_status "rejected events give status 1" 1 $?
+check_contains "events summary" "$out" "10 events read, 3 applied, 1 already known, 6 rejected"
+check_contains "unknown member" "$out" "events.jsonl:2: unknown member 'M404'"
+check_contains "missing field" "$out" "events.jsonl:3: order_id is missing"
+check_contains "bad expiry" "$out" "events.jsonl:4: expires_at must be a date like 2027-12-31"
+check_contains "over-redemption" "$out" "events.jsonl:6: redeems 500 points but the balance is 100"
+check_contains "bad time" "$out" "events.jsonl:7: at: 'yesterday' is not an ISO 8601 date or time"
+check_contains "bad json" "$out" "events.jsonl:8: not valid JSON"
+out=$("$NUDGE" import "$W" "$T/events.jsonl" 2>&1)
+check_contains "events re-import" "$out" "10 events read, 0 applied, 4 already known, 6 rejected"
+finish

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# init refuses an existing workspace and changes nothing; simulate never
+# changes the workspace; status reports; commands explain themselves.
+. "$(dirname "$0")/lib.sh"
+
+W=$(new_ws ws Asia/Shanghai birthday)
+before=$(cat "$W/nudge.conf" | sha256sum)
+out=$("$NUDGE" init "$W" --brand other 2>&1)
+check_status "init refuses" 1 $?
+check_contains "init message" "$out" "is already a nudge workspace"
+check_eq "config untouched" "$before" "$(cat "$W/nudge.conf" | sha256sum)"
+out=$("$NUDGE" init "$T/x" --tz Mars/Base 2>&1)
+check_status "bad zone" 1 $?
+check_contains "bad zone message" "$out" "--tz: unknown time zone 'Mars/Base'"
+
+printf 'id,name,phone,birthday\nW1,王芳,13800000001,1990-01-15\n' > "$T/m.csv"
+"$NUDGE" import "$W" "$T/m.csv" >/dev/null
+db=$(sha256sum < "$W/nudge.db")
+"$NUDGE" simulate "$W" --from 2027-01-01 --to 2027-12-31 --out "$T/log.jsonl" >/dev/null
+check_eq "simulate leaves the store alone" "$db" "$(sha256sum < "$W/nudge.db")"
+check_eq "one birthday" "1" "$(wc -l < "$T/log.jsonl")"
+out=$("$NUDGE" status "$W")
+check_contains "status members" "$out" "members: 1"
+check_contains "status journeys" "$out" "birthday"
+for c in init import check simulate status; do
+    out=$("$NUDGE" $c --help)
+    check_contains "$c --help" "$out" "usage: nudge $c"
+done
+out=$("$NUDGE" simulate "$W" --from 2027-02-30 --to 2027-03-01 2>&1)
+check_status "bad date is a usage error" 2 $?
+check_contains "bad date message" "$out" "--from needs a date like 2027-01-01"
+out=$("$NUDGE" check "$T/nowhere" 2>&1)
+check_status "not a workspace" 1 $?
+check_contains "not a workspace message" "$out" "is not a nudge workspace"
+out=$("$NUDGE" frobnicate 2>&1)
+check_status "unknown command" 2 $?
+sed -i 's/^brand = /brnad = /' "$W/nudge.conf"
+out=$("$NUDGE" check "$W" 2>&1)
+check_contains "config errors name the line" "$out" "nudge.conf:4: unknown setting 'brnad' (brand, timezone)"
+sed -i 's/^brnad = /brand = /; s/^memory_mb = 32/memory_mb = lots/' "$W/nudge.conf"
+out=$("$NUDGE" check "$W" 2>&1)
+check_contains "config value errors name the line" "$out" "nudge.conf:12: memory_mb must be a positive whole number"
+finish
