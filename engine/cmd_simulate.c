@@ -210,7 +210,7 @@ static int simulate(run_t *r, int64_t start, int64_t end, char *err)
             if (apply_event(r, &r->ev[r->ei], 1, err) != NUDGE_OK) return NUDGE_ERR;
         if (engine_wakeups(r->e, err) != NUDGE_OK) return NUDGE_ERR;
         if (sched_run_due(r->sched, err) != NUDGE_OK) return NUDGE_ERR;
-        if (++instants % 4096 == 0 &&
+        if (++instants % 65536 == 0 &&
             (store_commit(r->store, err) != NUDGE_OK || store_begin(r->store, err) != NUDGE_OK))
             return NUDGE_ERR;
     }

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define WAKE_BATCH 256
+
 struct engine {
     ws_t *ws;
     store_t *store;
@@ -24,6 +26,7 @@ struct engine {
     void *sink_ud;
     member_t m;              /* scratch: the member being evaluated */
     buf_t key, content, tmp;
+    store_flight_t *due;     /* wake-up batch, allocated once */
     int faults;
 };
 
@@ -66,6 +69,10 @@ void engine_free(engine_t *e)
     free(e->tmpls);
     for (int i = 0; i < e->nattrs; i++) free(e->attrs[i]);
     free(e->attrs);
+    if (e->due) {
+        for (int i = 0; i < WAKE_BATCH; i++) buf_free(&e->due[i].ctx);
+        free(e->due);
+    }
     member_free(&e->m);
     buf_free(&e->key);
     buf_free(&e->content);
@@ -499,13 +506,14 @@ static journey_t *find_journey(engine_t *e, const char *name)
     return NULL;
 }
 
-#define WAKE_BATCH 256
-
 int engine_wakeups(engine_t *e, char *err)
 {
-    store_flight_t *due = xcalloc(WAKE_BATCH, sizeof *due);
+    if (!e->due) {
+        e->due = xcalloc(WAKE_BATCH, sizeof *e->due);
+        for (int i = 0; i < WAKE_BATCH; i++) buf_init(&e->due[i].ctx);
+    }
+    store_flight_t *due = e->due;
     int rc = NUDGE_OK;
-    for (int i = 0; i < WAKE_BATCH; i++) buf_init(&due[i].ctx);
     for (;;) {
         int n = store_flights_due(e->store, e->now, due, WAKE_BATCH, err);
         if (n <= 0) {
@@ -532,8 +540,6 @@ int engine_wakeups(engine_t *e, char *err)
         }
         if (rc != NUDGE_OK || !progressed || n < WAKE_BATCH) break;
     }
-    for (int i = 0; i < WAKE_BATCH; i++) buf_free(&due[i].ctx);
-    free(due);
     return rc;
 }
 

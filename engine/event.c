@@ -167,6 +167,16 @@ static int apply_joined(store_t *s, const ws_t *w, event_t *ev, member_t *m, int
     return rc;
 }
 
+int event_builtin(const char *type)
+{
+    static const char *const builtin[] = {"member.joined", "order.paid", "points.earned", "points.redeemed",
+                                          "wechat.subscribed", "wechat.unsubscribed", "sms.opted_out",
+                                          "email.opted_out", NULL};
+    for (int i = 0; builtin[i]; i++)
+        if (strcmp(type, builtin[i]) == 0) return 1;
+    return 0;
+}
+
 int event_apply(store_t *s, const ws_t *w, event_t *ev, member_t *m, int *created, char *err)
 {
     *created = 0;
@@ -215,8 +225,14 @@ int event_apply(store_t *s, const ws_t *w, event_t *ev, member_t *m, int *create
         }
         if (rc != NUDGE_OK) return NUDGE_ERR;
         member_derive(m);
-        if (store_member_save(s, m, err) != NUDGE_OK) return NUDGE_ERR;
+        if (strcmp(ev->type, "order.paid") == 0) rc = store_member_save_orders(s, m, err);
+        else if (strncmp(ev->type, "wechat.", 7) == 0 || strstr(ev->type, ".opted_out"))
+            rc = store_member_save_reach(s, m, err);
+        if (rc != NUDGE_OK) return NUDGE_ERR;
     }
-    if (store_event_add(s, ev->id, ev->type, m->rowid, ev->at, ev->text, err) < 0) return NUDGE_ERR;
+    /* built-in types live on in the state they changed; others keep their
+     * body for journeys and audits */
+    if (store_event_add(s, ev->id, ev->type, m->rowid, ev->at, event_builtin(ev->type) ? NULL : ev->text, err) < 0)
+        return NUDGE_ERR;
     return EVENT_APPLIED;
 }

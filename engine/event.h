@@ -40,6 +40,9 @@ enum { EVENT_DUPLICATE = 0, EVENT_APPLIED = 1 };
  * changed) or NUDGE_ERR (rejected: nothing changed, err says why). */
 int event_apply(store_t *s, const ws_t *w, event_t *ev, member_t *m, int *created, char *err);
 
+/* 1 for the built-in types that change member state. */
+int event_builtin(const char *type);
+
 /* Merges custom attribute name=value into the attrs JSON text *attrs
  * (heap, replaced). */
 void event_attrs_merge(char **attrs, const char *name, const char *value);

@@ -181,7 +181,8 @@ int import_members(store_t *s, const ws_t *w, const char *path, int progress, FI
     member_init(&m);
     char **f, why[ERRLEN];
     size_t n;
-    int rc, result = store_begin(s, err);
+    int rc, result = store_bulk_begin(s, err);
+    if (result == NUDGE_OK) result = store_begin(s, err);
     while (result == NUDGE_OK && (rc = csv_next(c, &f, &n, why)) != 0) {
         st->read++;
         long line = csv_line(c);
@@ -233,6 +234,7 @@ int import_members(store_t *s, const ws_t *w, const char *path, int progress, FI
     }
     if (result == NUDGE_OK) result = store_commit(s, err);
     else store_rollback(s);
+    if (store_bulk_end(s, result == NUDGE_OK ? err : NULL) != NUDGE_OK) result = NUDGE_ERR;
     progress_show(&pg, st->read, csv_offset(c), 1);
     member_free(&m);
     free_cols(cols, ncols);

@@ -1,5 +1,6 @@
 /* main.c - nudge's command line: dispatches to the commands table. */
 #include "cmd.h"
+#include "tmpl.h"
 #include "tz.h"
 
 #include <stdarg.h>
@@ -74,5 +75,6 @@ int main(int argc, char **argv)
         rc = 2;
     }
     tz_free_all();
+    tmpl_release();
     return rc;
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 static const char *const schema =
@@ -13,7 +14,7 @@ static const char *const schema =
     "CREATE TABLE IF NOT EXISTS members("
     " id INTEGER PRIMARY KEY, ext_id TEXT NOT NULL UNIQUE, name TEXT, phone TEXT, email TEXT,"
     " wechat_openid TEXT, birthday TEXT, gender TEXT, tz TEXT, tier TEXT, tags TEXT, store TEXT,"
-    " attrs TEXT, zone TEXT NOT NULL, wechat_subscribed INTEGER NOT NULL DEFAULT 0,"
+    " attrs TEXT, zone INTEGER NOT NULL, wechat_subscribed INTEGER NOT NULL DEFAULT 0,"
     " sms_opt_out INTEGER NOT NULL DEFAULT 0, email_opt_out INTEGER NOT NULL DEFAULT 0,"
     " joined_at INTEGER, order_count INTEGER NOT NULL DEFAULT 0,"
     " spent_cents INTEGER NOT NULL DEFAULT 0, last_order_at INTEGER,"
@@ -22,6 +23,8 @@ static const char *const schema =
     "CREATE INDEX IF NOT EXISTS members_join_md ON members(zone, join_md);"
     "CREATE INDEX IF NOT EXISTS members_birth ON members(zone, birth_md);"
     "CREATE INDEX IF NOT EXISTS members_last_order ON members(zone, last_order_day);"
+    "CREATE INDEX IF NOT EXISTS members_zone ON members(zone);"
+    "CREATE TABLE IF NOT EXISTS zones(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
     "CREATE TABLE IF NOT EXISTS attr_names(name TEXT PRIMARY KEY) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS points(id INTEGER PRIMARY KEY, member INTEGER NOT NULL,"
     " earned_at INTEGER, expires_day INTEGER NOT NULL, points INTEGER NOT NULL,"
@@ -52,8 +55,8 @@ static const char *const schema =
 enum stmt {
     S_BEGIN, S_COMMIT, S_ROLLBACK,
     S_META_GET, S_META_SET,
-    S_MEMBER_FIND, S_MEMBER_LOAD, S_MEMBER_INSERT, S_MEMBER_UPDATE, S_MEMBER_COUNT,
-    S_ATTR_ADD, S_ATTR_ALL, S_ZONES,
+    S_MEMBER_FIND, S_MEMBER_LOAD, S_MEMBER_INSERT, S_MEMBER_UPDATE, S_MEMBER_ORDERS, S_MEMBER_REACH,
+    S_MEMBER_COUNT, S_ATTR_ADD, S_ATTR_ALL, S_ZONES, S_ZONE_ADD,
     S_CAND_JOIN_DAY, S_CAND_JOIN_MD, S_CAND_BIRTH_MD, S_CAND_LAST_ORDER, S_CAND_POINTS, S_CAND_ALL,
     S_POINTS_ADD, S_POINTS_LIVE, S_POINTS_SET_LEFT,
     S_ORDER_ADD, S_EVENT_ADD, S_EVENT_KNOWN,
@@ -84,23 +87,31 @@ static const char *const sql[S_COUNT] = {
         " sms_opt_out=?15, email_opt_out=?16, joined_at=?17, order_count=?18, spent_cents=?19,"
         " last_order_at=?20, join_day=?21, join_md=?22, birth_md=?23, last_order_day=?24"
         " WHERE id = ?25",
+    [S_MEMBER_ORDERS] = "UPDATE members SET order_count=?2, spent_cents=?3, last_order_at=?4, last_order_day=?5"
+                        " WHERE id = ?1",
+    [S_MEMBER_REACH] = "UPDATE members SET wechat_openid=?2, wechat_subscribed=?3, sms_opt_out=?4,"
+                       " email_opt_out=?5 WHERE id = ?1",
     [S_MEMBER_COUNT] = "SELECT count(*) FROM members",
     [S_ATTR_ADD] = "INSERT OR IGNORE INTO attr_names(name) VALUES(?1)",
     [S_ATTR_ALL] = "SELECT name FROM attr_names ORDER BY name",
-    [S_ZONES] = "SELECT DISTINCT zone FROM members ORDER BY zone",
-    [S_CAND_JOIN_DAY] = "SELECT " MEMBER_COLS ", 0 FROM members m"
-                        " WHERE m.zone = ?1 AND m.join_day BETWEEN ?2 AND ?3 ORDER BY m.id",
-    [S_CAND_JOIN_MD] = "SELECT " MEMBER_COLS ", 0 FROM members m"
-                       " WHERE m.zone = ?1 AND m.join_md IN (?2, ?3) AND m.join_day < ?4 ORDER BY m.id",
-    [S_CAND_BIRTH_MD] = "SELECT " MEMBER_COLS ", 0 FROM members m"
-                        " WHERE m.zone = ?1 AND m.birth_md IN (?2, ?3) ORDER BY m.id",
-    [S_CAND_LAST_ORDER] = "SELECT " MEMBER_COLS ", 0 FROM members m"
-                          " WHERE m.zone = ?1 AND m.last_order_day BETWEEN ?2 AND ?3 ORDER BY m.id",
-    [S_CAND_POINTS] = "SELECT " MEMBER_COLS ", sum(p.left_points) FROM points p"
+    [S_ZONES] = "SELECT id, name FROM zones ORDER BY id",
+    [S_ZONE_ADD] = "INSERT INTO zones(name) VALUES(?1)",
+    /* each moment reads one anchor index, pinned so the planner cannot
+     * wander off to a scan; rows come in index order (deterministic) */
+    [S_CAND_JOIN_DAY] = "SELECT " MEMBER_COLS ", 0 FROM members m INDEXED BY members_join"
+                        " WHERE m.zone = ?1 AND m.join_day BETWEEN ?2 AND ?3",
+    [S_CAND_JOIN_MD] = "SELECT " MEMBER_COLS ", 0 FROM members m INDEXED BY members_join_md"
+                       " WHERE m.zone = ?1 AND m.join_md IN (?2, ?3) AND m.join_day < ?4",
+    [S_CAND_BIRTH_MD] = "SELECT " MEMBER_COLS ", 0 FROM members m INDEXED BY members_birth"
+                        " WHERE m.zone = ?1 AND m.birth_md IN (?2, ?3)",
+    [S_CAND_LAST_ORDER] = "SELECT " MEMBER_COLS ", 0 FROM members m INDEXED BY members_last_order"
+                          " WHERE m.zone = ?1 AND m.last_order_day BETWEEN ?2 AND ?3",
+    [S_CAND_POINTS] = "SELECT " MEMBER_COLS ", sum(p.left_points) FROM points p INDEXED BY points_expiry"
                       " JOIN members m ON m.id = p.member"
                       " WHERE p.expires_day = ?2 AND p.left_points > 0 AND m.zone = ?1"
                       " GROUP BY m.id ORDER BY m.id",
-    [S_CAND_ALL] = "SELECT " MEMBER_COLS ", 0 FROM members m WHERE m.zone = ?1 ORDER BY m.id",
+    /* a broadcast reads its zone in rowid order: sequential pages */
+    [S_CAND_ALL] = "SELECT " MEMBER_COLS ", 0 FROM members m INDEXED BY members_zone WHERE m.zone = ?1",
     [S_POINTS_ADD] = "INSERT INTO points(member, earned_at, expires_day, points, left_points)"
                      " VALUES(?1, ?2, ?3, ?4, ?4)",
     [S_POINTS_LIVE] = "SELECT id, expires_day, left_points FROM points"
@@ -133,11 +144,24 @@ static const char *const sql[S_COUNT] = {
     [S_MSG_COUNTS] = "SELECT coalesce(channel, '-'), status, count(*) FROM messages GROUP BY 1, 2 ORDER BY 1, 2",
 };
 
+/* Zones are stored as small integers: the anchor indexes lead with the
+ * zone, and integer keys compare far faster than names. */
+typedef struct zone_ent {
+    int64_t id;
+    const tz_t *tz;
+} zone_ent_t;
+
 struct store {
     sqlite3 *db;
     char *path;
     sqlite3_stmt *st[S_COUNT];
+    zone_ent_t *zones;
+    int nzones;
+    int bulk;                  /* anchor indexes dropped for a bulk load */
 };
+
+static const char *const anchor_indexes[] = {"members_join", "members_join_md", "members_birth",
+                                             "members_last_order", "members_zone"};
 
 struct store_iter {
     store_t *s;
@@ -190,6 +214,52 @@ static int run(store_t *s, sqlite3_stmt *st, char *err, const char *what)
     return NUDGE_OK;
 }
 
+static void load_zones(store_t *s)
+{
+    sqlite3_stmt *st = stmt(s, S_ZONES);
+    s->nzones = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        const tz_t *tz = tz_get((const char *)sqlite3_column_text(st, 1), NULL);
+        s->zones = xrealloc(s->zones, sizeof *s->zones * (size_t)(s->nzones + 1));
+        /* a zone the system no longer knows reads as UTC */
+        s->zones[s->nzones++] = (zone_ent_t){sqlite3_column_int64(st, 0), tz ? tz : tz_get("UTC", NULL)};
+    }
+    sqlite3_reset(st);
+}
+
+static const tz_t *zone_of(store_t *s, int64_t id)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < s->nzones; i++)
+            if (s->zones[i].id == id) return s->zones[i].tz;
+        load_zones(s);
+    }
+    return tz_get("UTC", NULL);
+}
+
+/* The id of zone tz, registering it on first use; -1 on error. */
+static int64_t zone_id(store_t *s, const tz_t *tz, char *err)
+{
+    for (int i = 0; i < s->nzones; i++)
+        if (s->zones[i].tz == tz) return s->zones[i].id;
+    sqlite3_stmt *st = stmt(s, S_ZONE_ADD);
+    bind_text(st, 1, tz_name(tz));
+    if (run(s, st, err, "registering a time zone") != NUDGE_OK) return -1;
+    s->zones = xrealloc(s->zones, sizeof *s->zones * (size_t)(s->nzones + 1));
+    s->zones[s->nzones] = (zone_ent_t){sqlite3_last_insert_rowid(s->db), tz};
+    return s->zones[s->nzones++].id;
+}
+
+static int64_t zone_id_by_name(store_t *s, const char *name)
+{
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < s->nzones; i++)
+            if (strcmp(tz_name(s->zones[i].tz), name) == 0) return s->zones[i].id;
+        load_zones(s);
+    }
+    return -1;
+}
+
 store_t *store_open(const char *path, int mode, char *err)
 {
     if (mode == STORE_CREATE && access(path, F_OK) == 0) {
@@ -221,12 +291,14 @@ store_t *store_open(const char *path, int mode, char *err)
         store_close(s);
         return NULL;
     }
+    load_zones(s);
     return s;
 }
 
 void store_close(store_t *s)
 {
     if (!s) return;
+    free(s->zones);
     for (int i = 0; i < S_COUNT; i++) sqlite3_finalize(s->st[i]);
     sqlite3_close(s->db);
     free(s->path);
@@ -238,10 +310,42 @@ const char *store_path(const store_t *s)
     return s->path;
 }
 
+/* The fast way: after a checkpoint the main file holds everything, and a
+ * read transaction keeps it that way while its bytes are copied. */
+static int copy_file(store_t *s, const char *path)
+{
+    if (sqlite3_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL) != SQLITE_OK) return -1;
+    if (sqlite3_exec(s->db, "BEGIN; SELECT count(*) FROM meta;", NULL, NULL, NULL) != SQLITE_OK) return -1;
+    int rc = -1;
+    int in = open(s->path, O_RDONLY), out = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (in >= 0 && out >= 0) {
+        enum { CHUNK = 1 << 20 };
+        char *b = xmalloc(CHUNK);
+        ssize_t n;
+        rc = 0;
+        while (rc == 0 && (n = read(in, b, CHUNK)) > 0)
+            if (write(out, b, (size_t)n) != n) rc = -1;
+        if (n < 0) rc = -1;
+        free(b);
+    }
+    if (in >= 0) close(in);
+    if (out >= 0 && close(out) != 0) rc = -1;
+    sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
+    return rc;
+}
+
 int store_copy(store_t *s, const char *path, char *err)
 {
     sqlite3 *dst;
     unlink(path);
+    if (copy_file(s, path) == 0 && sqlite3_open(path, &dst) == SQLITE_OK) {
+        /* the copy is a throwaway: no WAL */
+        int ok = sqlite3_exec(dst, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL) == SQLITE_OK;
+        sqlite3_close(dst);
+        if (ok) return NUDGE_OK;
+    }
+    unlink(path);
+    /* the portable way */
     if (sqlite3_open(path, &dst) != SQLITE_OK) {
         errf(err, "%s: %s", path, sqlite3_errmsg(dst));
         sqlite3_close(dst);
@@ -255,7 +359,6 @@ int store_copy(store_t *s, const char *path, char *err)
         sqlite3_close(dst);
         return NUDGE_ERR;
     }
-    /* the copy inherits WAL mode; a scratch copy wants none */
     sqlite3_exec(dst, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL);
     sqlite3_close(dst);
     return NUDGE_OK;
@@ -302,7 +405,7 @@ int store_meta_set(store_t *s, const char *key, const char *value, char *err)
 /* ---- members ---- */
 
 /* Columns 0..20 of MEMBER_COLS into m. */
-static void read_member(sqlite3_stmt *st, member_t *m)
+static void read_member(store_t *s, sqlite3_stmt *st, member_t *m)
 {
     static const int strcol[MS_NSTR] = {
         [MS_EXT_ID] = 1, [MS_NAME] = 2, [MS_PHONE] = 3, [MS_EMAIL] = 4, [MS_OPENID] = 5,
@@ -318,9 +421,7 @@ static void read_member(sqlite3_stmt *st, member_t *m)
     }
     member_set_strs(m, vals, lens);
     m->rowid = sqlite3_column_int64(st, 0);
-    const char *zone = (const char *)sqlite3_column_text(st, 13);
-    m->zone = tz_get(zone ? zone : "UTC", NULL);
-    if (!m->zone) m->zone = tz_get("UTC", NULL);
+    m->zone = zone_of(s, sqlite3_column_int64(st, 13));
     m->wechat_subscribed = sqlite3_column_int(st, 14);
     m->sms_opt_out = sqlite3_column_int(st, 15);
     m->email_opt_out = sqlite3_column_int(st, 16);
@@ -336,7 +437,7 @@ static int member_query(store_t *s, sqlite3_stmt *st, member_t *m, char *err)
     int rc = sqlite3_step(st);
     int found = 0;
     if (rc == SQLITE_ROW) {
-        read_member(st, m);
+        read_member(s, st, m);
         found = 1;
     } else if (rc != SQLITE_DONE) {
         found = dberr(s, err, "reading a member");
@@ -362,11 +463,13 @@ int store_member_load(store_t *s, int64_t rowid, member_t *m, char *err)
 
 int store_member_save(store_t *s, member_t *m, char *err)
 {
+    int64_t zid = zone_id(s, m->zone, err);
+    if (zid < 0) return NUDGE_ERR;
     sqlite3_stmt *st = stmt(s, m->rowid ? S_MEMBER_UPDATE : S_MEMBER_INSERT);
     static const int order[12] = {MS_EXT_ID, MS_NAME, MS_PHONE, MS_EMAIL, MS_OPENID, MS_BIRTHDAY,
                                    MS_GENDER, MS_TZ, MS_TIER, MS_TAGS, MS_STORE, MS_ATTRS};
     for (int i = 0; i < 12; i++) bind_text(st, i + 1, m->s[order[i]]);
-    bind_text(st, 13, tz_name(m->zone));
+    sqlite3_bind_int64(st, 13, zid);
     sqlite3_bind_int(st, 14, m->wechat_subscribed);
     sqlite3_bind_int(st, 15, m->sms_opt_out);
     sqlite3_bind_int(st, 16, m->email_opt_out);
@@ -411,16 +514,58 @@ void store_attr_names(store_t *s, void (*fn)(const char *name, void *ud), void *
     sqlite3_reset(st);
 }
 
+int store_member_save_orders(store_t *s, const member_t *m, char *err)
+{
+    sqlite3_stmt *st = stmt(s, S_MEMBER_ORDERS);
+    sqlite3_bind_int64(st, 1, m->rowid);
+    sqlite3_bind_int64(st, 2, m->order_count);
+    sqlite3_bind_int64(st, 3, m->spent_cents);
+    bind_time(st, 4, m->last_order_at);
+    bind_day(st, 5, m->last_order_day);
+    return run(s, st, err, "saving a member's orders");
+}
+
+int store_member_save_reach(store_t *s, const member_t *m, char *err)
+{
+    sqlite3_stmt *st = stmt(s, S_MEMBER_REACH);
+    sqlite3_bind_int64(st, 1, m->rowid);
+    bind_text(st, 2, m->s[MS_OPENID]);
+    sqlite3_bind_int(st, 3, m->wechat_subscribed);
+    sqlite3_bind_int(st, 4, m->sms_opt_out);
+    sqlite3_bind_int(st, 5, m->email_opt_out);
+    return run(s, st, err, "saving a member's channels");
+}
+
+int store_bulk_begin(store_t *s, char *err)
+{
+    if (store_member_count(s) != 0) return NUDGE_OK;
+    for (size_t i = 0; i < sizeof anchor_indexes / sizeof anchor_indexes[0]; i++) {
+        char q[128];
+        snprintf(q, sizeof q, "DROP INDEX IF EXISTS %s", anchor_indexes[i]);
+        if (sqlite3_exec(s->db, q, NULL, NULL, NULL) != SQLITE_OK) return dberr(s, err, "preparing a bulk load");
+    }
+    s->bulk = 1;
+    return NUDGE_OK;
+}
+
+int store_bulk_end(store_t *s, char *err)
+{
+    if (!s->bulk) return NUDGE_OK;
+    s->bulk = 0;
+    /* the schema recreates whatever index is missing */
+    if (sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK) return dberr(s, err, "indexing members");
+    return NUDGE_OK;
+}
+
 char **store_zones(store_t *s, int *n)
 {
-    sqlite3_stmt *st = stmt(s, S_ZONES);
     char **v = NULL;
+    load_zones(s);
     *n = 0;
-    while (sqlite3_step(st) == SQLITE_ROW) {
+    for (int i = 0; i < s->nzones; i++) {
         v = xrealloc(v, sizeof *v * (size_t)(*n + 1));
-        v[(*n)++] = xstrdup((const char *)sqlite3_column_text(st, 0));
+        v[(*n)++] = xstrdup(tz_name(s->zones[i].tz));
     }
-    sqlite3_reset(st);
     return v;
 }
 
@@ -446,7 +591,7 @@ store_iter_t *store_candidates(store_t *s, int kind, const char *zone, int32_t l
     }
     sqlite3_stmt *st = stmt(s, map[kind]);
     sqlite3_reset(st);
-    sqlite3_bind_text(st, 1, zone, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 1, zone_id_by_name(s, zone));
     if (kind != CAND_ALL) sqlite3_bind_int(st, 2, lo);
     if (kind != CAND_ALL && kind != CAND_POINTS_EXPIRY) sqlite3_bind_int(st, 3, hi);
     if (kind == CAND_JOIN_MD) sqlite3_bind_int(st, 4, extra);
@@ -462,7 +607,7 @@ int store_iter_next(store_iter_t *it, member_t *m, int64_t *value, char *err)
     int rc = sqlite3_step(it->st);
     if (rc == SQLITE_DONE) return 0;
     if (rc != SQLITE_ROW) return dberr(it->s, err, "reading candidates");
-    read_member(it->st, m);
+    read_member(it->s, it->st, m);
     if (value) *value = sqlite3_column_int64(it->st, 21);
     return 1;
 }

@@ -41,12 +41,21 @@ int store_member_find(store_t *s, const char *ext_id, member_t *m, char *err);
 int store_member_load(store_t *s, int64_t rowid, member_t *m, char *err);
 /* Insert (rowid 0, sets rowid) or update; derived columns come from m. */
 int store_member_save(store_t *s, member_t *m, char *err);
+/* Saves only what an order or a channel change touches (cheaper: the
+ * anchor indexes of the other columns are left alone). */
+int store_member_save_orders(store_t *s, const member_t *m, char *err);
+int store_member_save_reach(store_t *s, const member_t *m, char *err);
 int64_t store_member_count(store_t *s);
+/* A bulk load into an empty members table drops the anchor indexes and
+ * store_bulk_end builds them once at the end (far faster than keeping
+ * them up to date row by row). No-op when members exist. */
+int store_bulk_begin(store_t *s, char *err);
+int store_bulk_end(store_t *s, char *err);
 /* Custom attribute names seen in imported data. */
 int store_attr_name_add(store_t *s, const char *name, char *err);
 /* Calls fn for each known custom attribute name. */
 void store_attr_names(store_t *s, void (*fn)(const char *name, void *ud), void *ud);
-/* Distinct effective zones of all members; caller frees with
+/* Every zone members have been stored in; caller frees with
  * store_strv_free. */
 char **store_zones(store_t *s, int *n);
 void store_strv_free(char **v, int n);

@@ -74,14 +74,21 @@ void tmpl_expand(const char *text, tmpl_resolve_fn fn, void *ud, buf_t *out, buf
     if (text) scan(text, ex_lit, ex_name, &x);
 }
 
+/* One scratch buffer for all renders: rendering is on the hot path and
+ * nudge renders from one thread. */
+static buf_t scratch;
+
 static void add_expanded_json(buf_t *out, const char *text, tmpl_resolve_fn fn, void *ud, buf_t *missing)
 {
-    buf_t tmp;
-    buf_init(&tmp);
-    buf_add(&tmp, "", 0);
-    tmpl_expand(text, fn, ud, &tmp, missing);
-    buf_add_json_str(out, tmp.p);
-    buf_free(&tmp);
+    buf_reset(&scratch);
+    buf_add(&scratch, "", 0);
+    tmpl_expand(text, fn, ud, &scratch, missing);
+    buf_add_json_str(out, scratch.p);
+}
+
+void tmpl_release(void)
+{
+    buf_free(&scratch);
 }
 
 void tmpl_render(const tmpl_t *t, int ch, tmpl_resolve_fn fn, void *ud, buf_t *out, buf_t *missing)

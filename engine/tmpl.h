@@ -43,6 +43,9 @@ void tmpl_render(const tmpl_t *t, int channel, tmpl_resolve_fn fn, void *ud, buf
 void tmpl_placeholders(const tmpl_t *t, int channel,
                        void (*fn)(const char *name, size_t len, void *ud), void *ud);
 
+/* Frees the renderer's scratch memory (at exit, for leak checkers). */
+void tmpl_release(void);
+
 /* Expands placeholders of one string (used by tmpl_render). */
 void tmpl_expand(const char *text, tmpl_resolve_fn fn, void *ud, buf_t *out, buf_t *missing);
 
