@@ -45,6 +45,9 @@ $(B)/libnudge.a: $(OBJS)
 $(B)/nudge: engine/main.c $(B)/libnudge.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+$(B)/bench-audience: bench/audience.c $(B)/libnudge.a
+	$(CC) $(CFLAGS) -Iengine -o $@ $< $(B)/libnudge.a $(LDLIBS)
+
 $(B)/gen: bench/gen.c | $(B)/obj
 	$(CC) $(CFLAGS) -o $@ $< -lm
 
@@ -86,8 +89,8 @@ test: deps
 demo: deps all
 	@bench/demo.sh $(B)
 
-bench: deps all
-	@bench/run.sh
+bench: deps all $(B)/bench-audience
+	@bench/run.sh $(B)
 
 clean:
 	rm -rf build build-asan

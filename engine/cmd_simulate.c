@@ -174,6 +174,8 @@ static void summary(run_t *r, const char *from, const char *to, double secs, lon
         printf("%-24s %9lld %9lld %9lld %9lld %11lld %8lld%s\n", j->name, (long long)s->entered,
                (long long)s->sent[CH_WECHAT], (long long)s->sent[CH_SMS], (long long)s->sent[CH_EDM],
                (long long)s->unreachable, (long long)s->exited, j->disabled ? "  DISABLED" : "");
+        tot.candidates += s->candidates;
+        tot.evaluations += s->evaluations;
         tot.entered += s->entered;
         tot.unreachable += s->unreachable;
         tot.exited += s->exited;
@@ -182,7 +184,9 @@ static void summary(run_t *r, const char *from, const char *to, double secs, lon
     printf("%-24s %9lld %9lld %9lld %9lld %11lld %8lld\n", "total", (long long)tot.entered,
            (long long)tot.sent[CH_WECHAT], (long long)tot.sent[CH_SMS], (long long)tot.sent[CH_EDM],
            (long long)tot.unreachable, (long long)tot.exited);
-    printf("\n%lld messages decided in %.2f s (%.0f/s)\n", decided, secs, secs > 0 ? (double)decided / secs : 0.0);
+    printf("\n%lld candidates, %lld Lua evaluations, %lld messages decided in %.2f s (%.0f/s)\n",
+           (long long)tot.candidates, (long long)tot.evaluations, decided, secs,
+           secs > 0 ? (double)decided / secs : 0.0);
 }
 
 static int simulate(run_t *r, int64_t start, int64_t end, char *err)

@@ -314,9 +314,12 @@ static void disable(engine_t *e, journey_t *j, const char *why)
 }
 
 /* 1 true, 0 false, -1 the script failed (journey disabled). */
+static journey_stats_t *stats_of(engine_t *e, const journey_t *j);
+
 static int test(engine_t *e, journey_t *j, int ref, member_t *m, const occasion_t *o)
 {
     if (ref <= 0) return 1;
+    stats_of(e, j)->evaluations++;
     char err[ERRLEN];
     int ok;
     if (lh_predicate(j->lh, ref, m, o, &ok, err) != NUDGE_OK) {
@@ -410,6 +413,7 @@ static int enter(engine_t *e, journey_t *j, member_t *m, const occasion_t *o, co
 {
     journey_stats_t *s = stats_of(e, j);
     if (j->disabled) return NUDGE_OK;
+    s->candidates++;
     if (journey_has_waits(j) && store_flight_exists(e->store, j->name, m->rowid)) {
         s->busy++;
         return NUDGE_OK;

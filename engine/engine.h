@@ -33,6 +33,8 @@ typedef struct decision {
 typedef void (*engine_sink_fn)(const decision_t *d, void *ud);
 
 typedef struct journey_stats {
+    int64_t candidates;      /* members offered by triggers */
+    int64_t evaluations;     /* audience and condition calls into Lua */
     int64_t entered, exited, completed, busy, unreachable;
     int64_t sent[CH_COUNT];
 } journey_stats_t;
