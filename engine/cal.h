@@ -10,7 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CAL_NONE INT32_MIN /* "no date" in day-number columns */
+#define CAL_NONE INT32_MIN       /* "no date" in day-number columns */
+#define CAL_NEVER (INT32_MAX - 1) /* an expiry that never comes */
 
 int cal_is_leap(int y);
 int cal_days_in_month(int y, int m);              /* m 1..12 */

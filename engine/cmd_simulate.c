@@ -206,7 +206,7 @@ static int simulate(run_t *r, int64_t start, int64_t end, char *err)
         int64_t next = r->ei < r->nev ? r->ev[r->ei].at : TIME_NONE;
         int64_t m = sched_next(r->sched);
         if (m != TIME_NONE && (next == TIME_NONE || m < next)) next = m;
-        int64_t w = store_flight_next_wake(r->store, *now);
+        int64_t w = engine_next_wake(r->e);
         if (w != TIME_NONE && (next == TIME_NONE || w < next)) next = w;
         if (next == TIME_NONE || next >= end) break;
         if (next > *now) *now = next;
@@ -296,7 +296,7 @@ static int run(int argc, char **argv)
         goto done;
     }
     r.e = engine_new(r.w, r.store);
-    engine_set_sink(r.e, sink, &sim);
+    engine_set_sink(r.e, sink, &sim, sim.out != NULL);
     buf_t report;
     buf_init(&report);
     int problems = engine_load(r.e, &report);

@@ -41,7 +41,7 @@ struct csv {
     char *rec;         /* field bytes, each field NUL-terminated */
     size_t rlen, rcap;
     size_t field_start;   /* offset in rec of the field being read */
-    int plain_cr;      /* the field ends in a CR read outside quotes */
+    int plain_cr;      /* the field ended at a line end outside quotes */
     size_t *starts;    /* offset in rec of each finished field */
     char **fields;
     size_t nfields, fcap;

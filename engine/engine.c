@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define WAKE_BATCH 256
 
@@ -24,6 +25,9 @@ struct engine {
     int nattrs;
     engine_sink_fn sink;
     void *sink_ud;
+    int render;              /* the sink reads content */
+    int64_t next_wake;       /* earliest wake-up after the clock, if known */
+    int wake_known;
     member_t m;              /* scratch: the member being evaluated */
     buf_t key, content, tmp;
     store_flight_t *due;     /* wake-up batch, allocated once */
@@ -80,10 +84,20 @@ void engine_free(engine_t *e)
     free(e);
 }
 
-void engine_set_sink(engine_t *e, engine_sink_fn fn, void *ud)
+void engine_set_sink(engine_t *e, engine_sink_fn fn, void *ud, int render)
 {
     e->sink = fn;
     e->sink_ud = ud;
+    e->render = render;
+}
+
+int64_t engine_next_wake(engine_t *e)
+{
+    if (!e->wake_known) {
+        e->next_wake = store_flight_next_wake(e->store, e->now);
+        e->wake_known = 1;
+    }
+    return e->next_wake;
 }
 
 int64_t *engine_clock(engine_t *e) { return &e->now; }
@@ -185,6 +199,36 @@ static journey_t *load_journey(engine_t *e, const char *dir, const char *file, b
     return j;
 }
 
+/* A [params.X] section that overrides nothing is a typo to report, not
+ * a setting to ignore. */
+static int check_params(engine_t *e, buf_t *report)
+{
+    int problems = 0;
+    char msg[ERRLEN * 2], path[4200];
+    for (int i = 0; i < e->ws->nparams; i++) {
+        const ws_param_t *p = &e->ws->params[i];
+        int seen = 0;
+        for (int k = 0; k < i; k++) seen |= strcmp(e->ws->params[k].journey, p->journey) == 0;
+        if (seen) continue;
+        snprintf(path, sizeof path, "%s/journeys/%s.lua", e->ws->dir, p->journey);
+        const journey_t *j = NULL;
+        snprintf(msg, sizeof msg, "journeys/%s.lua", p->journey);
+        for (int k = 0; k < e->njourneys; k++)
+            if (strcmp(e->journeys[k]->file, msg) == 0) j = e->journeys[k];
+        if (access(path, F_OK) != 0)
+            snprintf(msg, sizeof msg, "%s/%s: [params.%s]: there is no journeys/%s.lua", e->ws->dir, WS_CONF,
+                     p->journey, p->journey);
+        else if (j && j->nparams == 0)
+            snprintf(msg, sizeof msg, "%s/%s: [params.%s]: journeys/%s.lua has no params { } to override",
+                     e->ws->dir, WS_CONF, p->journey, p->journey);
+        else
+            continue;
+        report_add(report, msg);
+        problems++;
+    }
+    return problems;
+}
+
 int engine_load(engine_t *e, buf_t *report)
 {
     char dir[4096], msg[ERRLEN * 2];
@@ -215,7 +259,7 @@ int engine_load(engine_t *e, buf_t *report)
         e->journeys[e->njourneys++] = j;
     }
     free(files);
-    return problems;
+    return problems + check_params(e, report);
 }
 
 static tmpl_t *find_tmpl(engine_t *e, const char *name)
@@ -254,7 +298,10 @@ static int resolve_occasion(const occasion_t *o, const char *name, buf_t *out)
     } else if (strcmp(name, "expires_on") == 0 && o->expires_day != CAL_NONE) {
         cal_format_date(o->expires_day, d);
         buf_adds(out, d);
-    } else if (o->event) {
+    } else if (strcmp(name, "event_id") == 0 && o->event_id) {
+        buf_adds(out, o->event_id);
+    } else if (o->event && strcmp(name, "id") != 0 && strcmp(name, "member") != 0) {
+        /* {{id}} is always the member's; the event's is {{event_id}} */
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(o->event, name);
         if (cJSON_IsString(v)) buf_adds(out, v->valuestring);
         else if (cJSON_IsNumber(v)) buf_printf(out, "%.15g", v->valuedouble);
@@ -340,22 +387,30 @@ static void decide(engine_t *e, journey_t *j, const step_t *st, member_t *m, con
 {
     journey_stats_t *s = stats_of(e, j);
     tmpl_t *t = find_tmpl(e, st->tmpl);
+    const char *parts[] = {j->name, st->id, m->s[MS_EXT_ID], occ};
     buf_reset(&e->key);
-    buf_printf(&e->key, "%s:%s:%s:%s", j->name, st->id, m->s[MS_EXT_ID], occ);
+    for (int i = 0; i < 4; i++) {
+        if (i) buf_addc(&e->key, ':');
+        buf_adds(&e->key, parts[i]);
+    }
     decision_t d = {.journey = j, .step = st, .member = m, .channel = -1, .key = e->key.p, .at = e->now};
     for (int i = 0; i < st->nchannels && t; i++)
         if (t->has[st->channels[i]] && member_reachable(m, st->channels[i])) {
             d.channel = st->channels[i];
             break;
         }
-    if (d.channel < 0) {
+    if (!t) {
+        d.skipped = "no_template";   /* nudge check reports it; do not guess */
+    } else if (d.channel < 0) {
         d.skipped = "unreachable";
         s->unreachable++;
     } else {
-        rctx_t r = {e, j, st, m, o};
-        buf_reset(&e->content);
-        tmpl_render(t, d.channel, resolve, &r, &e->content, NULL);
-        d.content = e->content.p;
+        if (e->render) {
+            rctx_t r = {e, j, st, m, o};
+            buf_reset(&e->content);
+            tmpl_render(t, d.channel, resolve, &r, &e->content, NULL);
+            d.content = e->content.p;
+        }
         s->sent[d.channel]++;
     }
     if (e->sink) e->sink(&d, e->sink_ud);
@@ -398,6 +453,7 @@ static int run_steps(engine_t *e, journey_t *j, member_t *m, const occasion_t *o
             occasion_to_json(o, &f.ctx);
             int rc = store_flight_put(e->store, &f, err);
             buf_free(&f.ctx);
+            if (e->wake_known && (e->next_wake == TIME_NONE || f.wake_at < e->next_wake)) e->next_wake = f.wake_at;
             if (rc != NUDGE_OK) return errf(NULL, "%s", err);
             return NUDGE_OK;
         } else {
@@ -518,6 +574,9 @@ int engine_wakeups(engine_t *e, char *err)
     }
     store_flight_t *due = e->due;
     int rc = NUDGE_OK;
+    int64_t next = engine_next_wake(e);
+    if (next == TIME_NONE || next > e->now) return NUDGE_OK;
+    e->wake_known = 0;   /* ask the store again after this round */
     for (;;) {
         int n = store_flights_due(e->store, e->now, due, WAKE_BATCH, err);
         if (n <= 0) {

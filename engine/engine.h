@@ -51,7 +51,11 @@ int engine_load(engine_t *e, buf_t *report);
  * channels exist, placeholders and member fields are known. */
 int engine_check(engine_t *e, buf_t *report);
 
-void engine_set_sink(engine_t *e, engine_sink_fn fn, void *ud);
+/* render: the sink reads decision content (otherwise it is not built). */
+void engine_set_sink(engine_t *e, engine_sink_fn fn, void *ud, int render);
+/* The earliest instant after the clock at which a waiting member wakes;
+ * TIME_NONE when nobody waits. Cached: cheap to ask at every instant. */
+int64_t engine_next_wake(engine_t *e);
 int64_t *engine_clock(engine_t *e);
 int engine_njourneys(const engine_t *e);
 journey_t *engine_journey(engine_t *e, int i);

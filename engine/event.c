@@ -177,62 +177,79 @@ int event_builtin(const char *type)
     return 0;
 }
 
+#define ORDER_KNOWN 1   /* apply_change: a known order_id, nothing changed */
+
+/* The state change of a non-joined event on member m (found): NUDGE_OK,
+ * ORDER_KNOWN or NUDGE_ERR. */
+static int apply_change(store_t *s, event_t *ev, member_t *m, char *err)
+{
+    const cJSON *o = ev->json;
+    int rc = NUDGE_OK;
+    if (strcmp(ev->type, "order.paid") == 0) {
+        char tmp[32];
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "order_id");
+        const char *oid = str_or_num(v, tmp, sizeof tmp);
+        v = cJSON_GetObjectItemCaseSensitive(o, "amount");
+        double amt = cJSON_IsNumber(v) ? v->valuedouble : strtod(v->valuestring, NULL);
+        int64_t cents = llround(amt * 100.0);
+        int r = store_order_add(s, oid, m->rowid, ev->at, cents, err);
+        if (r <= 0) return r < 0 ? NUDGE_ERR : ORDER_KNOWN;
+        m->order_count++;
+        m->spent_cents += cents;
+        if (m->last_order_at == TIME_NONE || ev->at > m->last_order_at) m->last_order_at = ev->at;
+        member_derive(m);
+        return store_member_save_orders(s, m, err);
+    }
+    if (strcmp(ev->type, "points.earned") == 0) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "expires_at");
+        int32_t day = CAL_NEVER;   /* no expiry date */
+        if (v) cal_parse_date(v->valuestring, strlen(v->valuestring), &day);
+        int64_t pts = (int64_t)cJSON_GetObjectItemCaseSensitive(o, "points")->valuedouble;
+        return store_points_add(s, m->rowid, ev->at, day, pts, err);
+    }
+    if (strcmp(ev->type, "points.redeemed") == 0) {
+        int64_t pts = (int64_t)cJSON_GetObjectItemCaseSensitive(o, "points")->valuedouble, bal;
+        return store_points_redeem(s, m->rowid, tz_local_day(m->zone, ev->at), pts, &bal, err);
+    }
+    if (strcmp(ev->type, "wechat.subscribed") == 0) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "wechat_openid");
+        if (cJSON_IsString(v) && *v->valuestring) m->s[MS_OPENID] = v->valuestring;
+        m->wechat_subscribed = 1;
+    } else if (strcmp(ev->type, "wechat.unsubscribed") == 0) {
+        m->wechat_subscribed = 0;
+    } else if (strcmp(ev->type, "sms.opted_out") == 0) {
+        m->sms_opt_out = 1;
+    } else if (strcmp(ev->type, "email.opted_out") == 0) {
+        m->email_opt_out = 1;
+    } else {
+        return rc;   /* other types are stored, not applied */
+    }
+    return store_member_save_reach(s, m, err);
+}
+
 int event_apply(store_t *s, const ws_t *w, event_t *ev, member_t *m, int *created, char *err)
 {
     *created = 0;
-    if (store_event_known(s, ev->id)) return EVENT_DUPLICATE;
-    int rc = NUDGE_OK;
+    /* built-in types live on in the state they changed; others keep their
+     * body for journeys and audits */
+    const char *body = event_builtin(ev->type) ? NULL : ev->text;
     if (strcmp(ev->type, "member.joined") == 0) {
+        if (store_event_known(s, ev->id)) return EVENT_DUPLICATE;
         if (apply_joined(s, w, ev, m, created, err) != NUDGE_OK) return NUDGE_ERR;
         /* reload so m owns its strings again */
         if (store_member_find(s, ev->member, m, err) != 1) return NUDGE_ERR;
-    } else {
-        int found = store_member_find(s, ev->member, m, err);
-        if (found < 0) return NUDGE_ERR;
-        if (!found) return errf(err, "unknown member '%s' (import the member first, or send member.joined)", ev->member);
-        const cJSON *o = ev->json;
-        if (strcmp(ev->type, "order.paid") == 0) {
-            char tmp[32];
-            const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "order_id");
-            const char *oid = str_or_num(v, tmp, sizeof tmp);
-            v = cJSON_GetObjectItemCaseSensitive(o, "amount");
-            double amt = cJSON_IsNumber(v) ? v->valuedouble : strtod(v->valuestring, NULL);
-            int64_t cents = llround(amt * 100.0);
-            int r = store_order_add(s, oid, m->rowid, ev->at, cents, err);
-            if (r <= 0) return r;   /* a known order_id is a duplicate */
-            m->order_count++;
-            m->spent_cents += cents;
-            if (m->last_order_at == TIME_NONE || ev->at > m->last_order_at) m->last_order_at = ev->at;
-        } else if (strcmp(ev->type, "points.earned") == 0) {
-            const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "expires_at");
-            int32_t day = INT32_MAX - 1;   /* no expiry date: never expires */
-            if (v) cal_parse_date(v->valuestring, strlen(v->valuestring), &day);
-            int64_t pts = (int64_t)cJSON_GetObjectItemCaseSensitive(o, "points")->valuedouble;
-            rc = store_points_add(s, m->rowid, ev->at, day, pts, err);
-        } else if (strcmp(ev->type, "points.redeemed") == 0) {
-            int64_t pts = (int64_t)cJSON_GetObjectItemCaseSensitive(o, "points")->valuedouble, bal;
-            rc = store_points_redeem(s, m->rowid, tz_local_day(m->zone, ev->at), pts, &bal, err);
-        } else if (strcmp(ev->type, "wechat.subscribed") == 0) {
-            const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "wechat_openid");
-            if (cJSON_IsString(v) && *v->valuestring) m->s[MS_OPENID] = v->valuestring;
-            m->wechat_subscribed = 1;
-        } else if (strcmp(ev->type, "wechat.unsubscribed") == 0) {
-            m->wechat_subscribed = 0;
-        } else if (strcmp(ev->type, "sms.opted_out") == 0) {
-            m->sms_opt_out = 1;
-        } else if (strcmp(ev->type, "email.opted_out") == 0) {
-            m->email_opt_out = 1;
-        }
-        if (rc != NUDGE_OK) return NUDGE_ERR;
-        member_derive(m);
-        if (strcmp(ev->type, "order.paid") == 0) rc = store_member_save_orders(s, m, err);
-        else if (strncmp(ev->type, "wechat.", 7) == 0 || strstr(ev->type, ".opted_out"))
-            rc = store_member_save_reach(s, m, err);
-        if (rc != NUDGE_OK) return NUDGE_ERR;
+        return store_event_add(s, ev->id, ev->type, m->rowid, ev->at, body, err) < 0 ? NUDGE_ERR : EVENT_APPLIED;
     }
-    /* built-in types live on in the state they changed; others keep their
-     * body for journeys and audits */
-    if (store_event_add(s, ev->id, ev->type, m->rowid, ev->at, event_builtin(ev->type) ? NULL : ev->text, err) < 0)
-        return NUDGE_ERR;
-    return EVENT_APPLIED;
+    int found = store_member_find(s, ev->member, m, err);
+    if (found < 0) return NUDGE_ERR;
+    if (!found) return errf(err, "unknown member '%s' (import the member first, or send member.joined)", ev->member);
+    /* recording the id first is the duplicate check; a change that then
+     * fails takes the record back */
+    int r = store_event_add(s, ev->id, ev->type, m->rowid, ev->at, body, err);
+    if (r <= 0) return r < 0 ? NUDGE_ERR : EVENT_DUPLICATE;
+    r = apply_change(s, ev, m, err);
+    if (r == NUDGE_OK) return EVENT_APPLIED;
+    char e2[ERRLEN];
+    if (store_event_remove(s, ev->id, e2) != NUDGE_OK) return errf(err, "%s", e2);
+    return r == ORDER_KNOWN ? EVENT_DUPLICATE : NUDGE_ERR;
 }

@@ -248,11 +248,25 @@ static int push_field(lua_State *L, lh_t *h, member_t *m, int f)
 
 /* Custom attributes arrive as text; numeric text reads as a number so
  * m.age > 30 works. */
+/* Plain decimals only: "021" (a code) and "0x1A" stay text. */
+static int decimal(const char *s)
+{
+    if (*s == '-') s++;
+    if (!(*s >= '0' && *s <= '9') || (s[0] == '0' && s[1] >= '0' && s[1] <= '9')) return 0;
+    while (*s >= '0' && *s <= '9') s++;
+    if (*s == '.') {
+        s++;
+        if (!(*s >= '0' && *s <= '9')) return 0;
+        while (*s >= '0' && *s <= '9') s++;
+    }
+    return *s == '\0';
+}
+
 static void push_attr(lua_State *L, const cJSON *v)
 {
     if (cJSON_IsString(v)) {
         const char *s = v->valuestring;
-        if (*s && lua_stringtonumber(L, s) != 0) return;
+        if (decimal(s) && lua_stringtonumber(L, s) != 0) return;
         lua_pushstring(L, s);
     } else if (cJSON_IsNumber(v)) {
         lua_pushnumber(L, v->valuedouble);
@@ -316,13 +330,7 @@ static int tags_index(lua_State *L)
 static int tags_len(lua_State *L)
 {
     lh_t *h = getlh(L);
-    lua_Integer n = 0;
-    const char *p = h->cur ? h->cur->s[MS_TAGS] : NULL;
-    if (p && *p) {
-        n = 1;
-        for (; *p; p++) n += *p == ';';
-    }
-    lua_pushinteger(L, n);
+    lua_pushinteger(L, h->cur ? member_tag_count(h->cur) : 0);
     return 1;
 }
 
@@ -338,6 +346,8 @@ static int occ_index(lua_State *L)
         lua_pushinteger(L, o->points);
     } else if (strcmp(k, "expires_on") == 0 && o->expires_day != CAL_NONE) {
         push_day(L, o->expires_day);
+    } else if (strcmp(k, "event_id") == 0 && o->event_id) {
+        lua_pushstring(L, o->event_id);
     } else if (o->event) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(o->event, k);
         if (cJSON_IsNumber(v)) {
@@ -548,6 +558,18 @@ static int get_int(lua_State *L, int idx, const char *key, int dflt)
     return v;
 }
 
+/* An optional whole number >= 0 (wait lengths); -1 with an error. */
+static int get_count(spec_t *sp, int idx, const char *key, int line, const char *what, int *out)
+{
+    lua_State *L = sp->h->L;
+    int t = lua_getfield(L, idx, key);
+    int ok = t == LUA_TNIL || (lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 0 && lua_tointeger(L, -1) < 100000);
+    *out = t == LUA_TNIL || !ok ? 0 : (int)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    if (!ok) return spec_err(sp, line, "%s: %s must be a whole number, 0 or more", what, key);
+    return NUDGE_OK;
+}
+
 static int get_fn(spec_t *sp, int idx, const char *key, int line, const char *what, int *ref)
 {
     lua_State *L = sp->h->L;
@@ -751,8 +773,12 @@ static int read_step(spec_t *sp, int six, int index, journey_t *j, step_t *st)
     } else if (st->kind == STEP_WAIT) {
         static const char *const keys[] = {"id", "days", "hours", "minutes", "at", "when", NULL};
         if (check_keys(sp, six, line, "wait", keys) != NUDGE_OK) return NUDGE_ERR;
-        st->wait_days = get_int(L, six, "days", 0);
-        st->wait_secs = get_int(L, six, "hours", 0) * 3600 + get_int(L, six, "minutes", 0) * 60;
+        int hours, mins;
+        if (get_count(sp, six, "days", line, "wait", &st->wait_days) != NUDGE_OK ||
+            get_count(sp, six, "hours", line, "wait", &hours) != NUDGE_OK ||
+            get_count(sp, six, "minutes", line, "wait", &mins) != NUDGE_OK)
+            return NUDGE_ERR;
+        st->wait_secs = hours * 3600 + mins * 60;
         int rc = read_hhmm(sp, six, "at", line, "wait", &st->wait_at_secs);
         if (rc < 0) return NUDGE_ERR;
         if (!st->wait_days && !st->wait_secs && rc == 0)
@@ -845,7 +871,14 @@ static int read_journey(spec_t *sp, int idx, journey_t *j)
               (*p >= 'A' && *p <= 'Z')))
             return spec_err(sp, j->line, "journey name '%s' may use only letters, digits, '_', '-' and '.'", j->name);
     if (read_trigger(sp, idx, j) != NUDGE_OK) return NUDGE_ERR;
-    if (read_hhmm(sp, idx, "at", j->line, j->name, &j->at_secs) < 0) return NUDGE_ERR;
+    int has_at = read_hhmm(sp, idx, "at", j->line, j->name, &j->at_secs);
+    if (has_at < 0) return NUDGE_ERR;
+    if (has_at && j->trig.kind == TRIG_EVENT)
+        return spec_err(sp, j->line, "%s: at does not apply to on() (the journey acts when the event arrives; "
+                        "use wait { at = \"10:00\" } to send later)", j->name);
+    if (has_at && j->trig.kind == TRIG_ONCE)
+        return spec_err(sp, j->line, "%s: at does not apply to once() (put the time in once(\"2027-11-11 20:00\"))",
+                        j->name);
     if (get_fn(sp, idx, "audience", j->line, j->name, &j->audience_ref) != NUDGE_OK) return NUDGE_ERR;
     if (read_exit_on(sp, idx, j) != NUDGE_OK) return NUDGE_ERR;
     char *re;
@@ -964,13 +997,27 @@ void lh_unknown_fields(lh_t *h, int ref, const char *src, void (*fn)(int line, c
             if (own && line >= ar.linedefined && (size_t)(p - b) == plen && memcmp(b, param, plen) == 0) {
                 const char *q = p;
                 while (*q == ' ' || *q == '\t') q++;
+                const char *fb = NULL, *fe = NULL;
                 if (*q == '.' && q[1] != '.') {
                     q++;
                     while (*q == ' ' || *q == '\t') q++;
-                    const char *fb = q;
+                    fb = q;
                     while (is_ident((unsigned char)*q)) q++;
+                    fe = q;
+                } else if (*q == '[') {
+                    /* m["field"] or m['field'] */
+                    q++;
+                    while (*q == ' ' || *q == '\t') q++;
+                    if (*q == '"' || *q == '\'') {
+                        char quote = *q++;
+                        fb = q;
+                        while (*q && *q != quote && *q != '\n' && *q != '\\') q++;
+                        fe = *q == quote ? q : NULL;
+                    }
+                }
+                if (fb && fe) {
                     char field[128];
-                    snprintf(field, sizeof field, "%.*s", (int)(q - fb), fb);
+                    snprintf(field, sizeof field, "%.*s", (int)(fe - fb), fb);
                     lua_getfield(L, -1, field);
                     int known = !lua_isnil(L, -1) || member_field_lookup(field, strlen(field)) >= 0;
                     lua_pop(L, 1);

@@ -37,11 +37,33 @@ const mfield_info_t member_fields[MF_COUNT] = {
     [MF_LAST_ORDER_ON]       = {"last_order_on", MFT_DATE, "local date of the last order"},
 };
 
+/* Field numbers sorted by name, built on first use: placeholders are
+ * looked up for every message rendered. */
+static int by_name[MF_COUNT];
+static int by_name_ready;
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp(member_fields[*(const int *)a].name, member_fields[*(const int *)b].name);
+}
+
 int member_field_lookup(const char *name, size_t len)
 {
-    for (int i = 0; i < MF_COUNT; i++)
-        if (strlen(member_fields[i].name) == len && memcmp(member_fields[i].name, name, len) == 0)
-            return i;
+    if (!by_name_ready) {
+        for (int i = 0; i < MF_COUNT; i++) by_name[i] = i;
+        qsort(by_name, MF_COUNT, sizeof by_name[0], cmp_name);
+        by_name_ready = 1;
+    }
+    int lo = 0, hi = MF_COUNT - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        const char *f = member_fields[by_name[mid]].name;
+        int c = strncmp(f, name, len);
+        if (c == 0) c = f[len] ? 1 : 0;
+        if (c == 0) return by_name[mid];
+        if (c < 0) lo = mid + 1;
+        else hi = mid - 1;
+    }
     return -1;
 }
 
@@ -132,18 +154,48 @@ void member_need_points(member_t *m)
     m->points_loaded = 1;
 }
 
-int member_has_tag(const member_t *m, const char *tag, size_t len)
+/* Calls fn for each tag of the ';'-separated list, spaces around each
+ * trimmed and empty entries skipped; stops when fn returns 1. */
+static int each_tag(const member_t *m, int (*fn)(const char *t, size_t n, void *ud), void *ud)
 {
     const char *p = m->s[MS_TAGS];
-    if (!p || !len) return 0;
-    while (*p) {
+    while (p && *p) {
         const char *e = strchr(p, ';');
-        size_t n = e ? (size_t)(e - p) : strlen(p);
-        if (n == len && memcmp(p, tag, len) == 0) return 1;
-        if (!e) break;
-        p = e + 1;
+        const char *end = e ? e : p + strlen(p), *b = p;
+        while (b < end && (*b == ' ' || *b == '\t')) b++;
+        while (end > b && (end[-1] == ' ' || end[-1] == '\t')) end--;
+        if (end > b && fn(b, (size_t)(end - b), ud)) return 1;
+        p = e ? e + 1 : NULL;
     }
     return 0;
+}
+
+struct tag_query { const char *tag; size_t len; };
+
+static int tag_is(const char *t, size_t n, void *ud)
+{
+    const struct tag_query *q = ud;
+    return n == q->len && memcmp(t, q->tag, n) == 0;
+}
+
+static int tag_count(const char *t, size_t n, void *ud)
+{
+    (void)t, (void)n;
+    ++*(int *)ud;
+    return 0;
+}
+
+int member_has_tag(const member_t *m, const char *tag, size_t len)
+{
+    struct tag_query q = {tag, len};
+    return len && each_tag(m, tag_is, &q);
+}
+
+int member_tag_count(const member_t *m)
+{
+    int n = 0;
+    each_tag(m, tag_count, &n);
+    return n;
 }
 
 int64_t member_days_between(const member_t *m, int64_t from, int64_t to)

@@ -81,8 +81,11 @@ void member_derive(member_t *m);
 /* Make sure the lazy points fields are loaded. */
 void member_need_points(member_t *m);
 
-/* 1 if the member has tag (exact match in the ';'-separated list). */
+/* 1 if the member has tag: an exact match with an entry of the
+ * ';'-separated list, spaces around entries ignored. */
 int member_has_tag(const member_t *m, const char *tag, size_t len);
+/* Number of (non-empty) tags. */
+int member_tag_count(const member_t *m);
 
 /* The value of a built-in field as text for templates ("" when unset).
  * now is the engine clock (for days_since_*). */

@@ -50,7 +50,10 @@ static const char *const schema =
 #define MEMBER_COLS \
     "m.id, m.ext_id, m.name, m.phone, m.email, m.wechat_openid, m.birthday, m.gender, m.tz," \
     " m.tier, m.tags, m.store, m.attrs, m.zone, m.wechat_subscribed, m.sms_opt_out," \
-    " m.email_opt_out, m.joined_at, m.order_count, m.spent_cents, m.last_order_at"
+    " m.email_opt_out, m.joined_at, m.order_count, m.spent_cents, m.last_order_at," \
+    " m.join_day, m.join_md, m.birth_md, m.last_order_day"
+
+#define MEMBER_NCOLS 25
 
 enum stmt {
     S_BEGIN, S_COMMIT, S_ROLLBACK,
@@ -59,7 +62,7 @@ enum stmt {
     S_MEMBER_COUNT, S_ATTR_ADD, S_ATTR_ALL, S_ZONES, S_ZONE_ADD,
     S_CAND_JOIN_DAY, S_CAND_JOIN_MD, S_CAND_BIRTH_MD, S_CAND_LAST_ORDER, S_CAND_POINTS, S_CAND_ALL,
     S_POINTS_ADD, S_POINTS_LIVE, S_POINTS_SET_LEFT,
-    S_ORDER_ADD, S_EVENT_ADD, S_EVENT_KNOWN,
+    S_ORDER_ADD, S_EVENT_ADD, S_EVENT_KNOWN, S_EVENT_REMOVE,
     S_JOURNEY_GET, S_JOURNEY_PUT, S_JOURNEY_RESET,
     S_FLIGHT_PUT, S_FLIGHT_DELETE, S_FLIGHT_EXISTS, S_FLIGHT_NEXT, S_FLIGHT_DUE, S_FLIGHT_COUNTS,
     S_ENTRY_ADD, S_ENTRY_EXISTS,
@@ -121,6 +124,7 @@ static const char *const sql[S_COUNT] = {
     [S_ORDER_ADD] = "INSERT OR IGNORE INTO orders(order_id, member, at, cents) VALUES(?1,?2,?3,?4)",
     [S_EVENT_ADD] = "INSERT OR IGNORE INTO events(ext_id, type, member, at, body) VALUES(?1,?2,?3,?4,?5)",
     [S_EVENT_KNOWN] = "SELECT 1 FROM events WHERE ext_id = ?1",
+    [S_EVENT_REMOVE] = "DELETE FROM events WHERE ext_id = ?1",
     [S_JOURNEY_GET] = "SELECT first_loaded_at, cursor, disabled, error FROM journeys WHERE name = ?1",
     [S_JOURNEY_PUT] = "INSERT INTO journeys(name, first_loaded_at, cursor, disabled, error)"
                       " VALUES(?1,?2,?3,?4,?5) ON CONFLICT(name) DO UPDATE SET"
@@ -272,14 +276,16 @@ store_t *store_open(const char *path, int mode, char *err)
     }
     store_t *s = xcalloc(1, sizeof *s);
     s->path = xstrdup(path);
-    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+    /* one thread uses a store: sqlite's own mutexes are pure overhead */
+    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
         errf(err, "%s: %s", path, s->db ? sqlite3_errmsg(s->db) : "cannot open");
         store_close(s);
         return NULL;
     }
     sqlite3_busy_timeout(s->db, 5000);
     const char *pragmas = mode == STORE_SCRATCH
-        ? "PRAGMA journal_mode=MEMORY; PRAGMA synchronous=OFF; PRAGMA cache_size=-65536;"
+        ? "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-262144;"
           "PRAGMA temp_store=MEMORY;"
         : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536;"
           "PRAGMA temp_store=MEMORY; PRAGMA foreign_keys=OFF;";
@@ -404,8 +410,14 @@ int store_meta_set(store_t *s, const char *key, const char *value, char *err)
 
 /* ---- members ---- */
 
-/* Columns 0..20 of MEMBER_COLS into m. */
-static void read_member(store_t *s, sqlite3_stmt *st, member_t *m)
+static int32_t col_day(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? CAL_NONE : sqlite3_column_int(st, i);
+}
+
+/* MEMBER_COLS into m. borrow: point at the row's own text instead of
+ * copying it (valid until the statement steps again; for iterators). */
+static void read_member(store_t *s, sqlite3_stmt *st, member_t *m, int borrow)
 {
     static const int strcol[MS_NSTR] = {
         [MS_EXT_ID] = 1, [MS_NAME] = 2, [MS_PHONE] = 3, [MS_EMAIL] = 4, [MS_OPENID] = 5,
@@ -419,7 +431,8 @@ static void read_member(store_t *s, sqlite3_stmt *st, member_t *m)
         vals[i] = (const char *)sqlite3_column_text(st, strcol[i]);
         lens[i] = vals[i] ? (size_t)sqlite3_column_bytes(st, strcol[i]) : 0;
     }
-    member_set_strs(m, vals, lens);
+    if (borrow) memcpy((void *)m->s, vals, sizeof vals);
+    else member_set_strs(m, vals, lens);
     m->rowid = sqlite3_column_int64(st, 0);
     m->zone = zone_of(s, sqlite3_column_int64(st, 13));
     m->wechat_subscribed = sqlite3_column_int(st, 14);
@@ -429,7 +442,11 @@ static void read_member(store_t *s, sqlite3_stmt *st, member_t *m)
     m->order_count = sqlite3_column_int64(st, 18);
     m->spent_cents = sqlite3_column_int64(st, 19);
     m->last_order_at = sqlite3_column_type(st, 20) == SQLITE_NULL ? TIME_NONE : sqlite3_column_int64(st, 20);
-    member_derive(m);
+    /* the anchors were derived on write */
+    m->join_day = col_day(st, 21);
+    m->join_md = col_day(st, 22);
+    m->birth_md = col_day(st, 23);
+    m->last_order_day = col_day(st, 24);
 }
 
 static int member_query(store_t *s, sqlite3_stmt *st, member_t *m, char *err)
@@ -437,7 +454,7 @@ static int member_query(store_t *s, sqlite3_stmt *st, member_t *m, char *err)
     int rc = sqlite3_step(st);
     int found = 0;
     if (rc == SQLITE_ROW) {
-        read_member(s, st, m);
+        read_member(s, st, m, 0);
         found = 1;
     } else if (rc != SQLITE_DONE) {
         found = dberr(s, err, "reading a member");
@@ -607,8 +624,8 @@ int store_iter_next(store_iter_t *it, member_t *m, int64_t *value, char *err)
     int rc = sqlite3_step(it->st);
     if (rc == SQLITE_DONE) return 0;
     if (rc != SQLITE_ROW) return dberr(it->s, err, "reading candidates");
-    read_member(it->s, it->st, m);
-    if (value) *value = sqlite3_column_int64(it->st, 21);
+    read_member(it->s, it->st, m, 1);
+    if (value) *value = sqlite3_column_int64(it->st, MEMBER_NCOLS);
     return 1;
 }
 
@@ -694,6 +711,7 @@ void store_points_summary(store_t *s, int64_t member, int32_t today, int64_t *ba
     *next_day = CAL_NONE;
     for (int i = 0; i < n; i++) {
         *balance += b[i].left;
+        if (b[i].day == CAL_NEVER) continue;   /* counts, but never expires */
         if (*next_day == CAL_NONE) *next_day = b[i].day;
         if (b[i].day == *next_day) *next_points += b[i].left;
     }
@@ -725,6 +743,13 @@ int store_event_add(store_t *s, const char *ext_id, const char *type, int64_t me
     bind_text(st, 5, body);
     if (run(s, st, err, "recording an event") != NUDGE_OK) return NUDGE_ERR;
     return sqlite3_changes(s->db) ? 1 : 0;
+}
+
+int store_event_remove(store_t *s, const char *ext_id, char *err)
+{
+    sqlite3_stmt *st = stmt(s, S_EVENT_REMOVE);
+    bind_text(st, 1, ext_id);
+    return run(s, st, err, "taking back an event");
 }
 
 int store_event_known(store_t *s, const char *ext_id)

@@ -73,7 +73,8 @@ typedef struct store_iter store_iter_t;
 store_iter_t *store_candidates(store_t *s, int kind, const char *zone, int32_t lo, int32_t hi,
                                int32_t extra, char *err);
 /* 1 a member in m (and for CAND_POINTS_EXPIRY the points left in batches
- * of that day in *value), 0 done, -1 error. */
+ * of that day in *value), 0 done, -1 error. m's strings belong to the
+ * iterator's row: valid until the next call or store_iter_free. */
 int store_iter_next(store_iter_t *it, member_t *m, int64_t *value, char *err);
 void store_iter_free(store_iter_t *it);
 
@@ -97,6 +98,7 @@ int store_order_add(store_t *s, const char *order_id, int64_t member, int64_t at
 int store_event_add(store_t *s, const char *ext_id, const char *type, int64_t member, int64_t at,
                     const char *body, char *err);
 int store_event_known(store_t *s, const char *ext_id);
+int store_event_remove(store_t *s, const char *ext_id, char *err);
 
 /* ---- journeys ---- */
 typedef struct store_journey {

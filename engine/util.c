@@ -123,21 +123,24 @@ void buf_add_json_str(buf_t *b, const char *s)
 {
     static const char hex[] = "0123456789abcdef";
     buf_addc(b, '"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    const unsigned char *p = (const unsigned char *)s;
+    for (;;) {
+        const unsigned char *run = p;
+        while (*p >= 0x20 && *p != '"' && *p != '\\') p++;
+        if (p > run) buf_add(b, (const char *)run, (size_t)(p - run));
+        if (!*p) break;
         switch (*p) {
         case '"':  buf_add(b, "\\\"", 2); break;
         case '\\': buf_add(b, "\\\\", 2); break;
         case '\n': buf_add(b, "\\n", 2); break;
         case '\r': buf_add(b, "\\r", 2); break;
         case '\t': buf_add(b, "\\t", 2); break;
-        default:
-            if (*p < 0x20) {
-                char u[6] = {'\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15]};
-                buf_add(b, u, 6);
-            } else {
-                buf_addc(b, (char)*p);
-            }
+        default: {
+            char u[6] = {'\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15]};
+            buf_add(b, u, 6);
         }
+        }
+        p++;
     }
     buf_addc(b, '"');
 }

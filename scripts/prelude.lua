@@ -141,16 +141,17 @@ function journey(name)
   end
 end
 
+-- errors name the params { } line (level 3: convert, params, the journey)
 local function convert(key, default, text)
   local ty = type(default)
   if ty == "number" then
     local n = tonumber(text)
-    if not n then fail("parameter " .. key .. " must be a number, the workspace sets \"" .. text .. "\"", 4) end
+    if not n then fail("parameter " .. key .. " must be a number, but nudge.conf sets \"" .. text .. "\"", 3) end
     return n
   elseif ty == "boolean" then
     if text == "true" or text == "1" or text == "yes" then return true end
     if text == "false" or text == "0" or text == "no" then return false end
-    fail("parameter " .. key .. " must be true or false, the workspace sets \"" .. text .. "\"", 4)
+    fail("parameter " .. key .. " must be true or false, but nudge.conf sets \"" .. text .. "\"", 3)
   end
   return text
 end
@@ -163,7 +164,7 @@ function params(defaults)
   for k, v in pairs(defaults) do p[k] = v end
   for k, text in pairs(internal.overrides) do
     if defaults[k] == nil then
-      fail("the workspace sets parameter '" .. k .. "' but this journey has no such parameter")
+      fail("nudge.conf sets parameter '" .. k .. "' but this journey has no such parameter")
     end
     p[k] = convert(k, defaults[k], text)
   end

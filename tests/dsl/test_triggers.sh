@@ -28,6 +28,17 @@ return journey "thanks" {
   },
 }
 EOF2
+cat > "$W/templates/ids.lua" <<'EOF2'
+return { sms = "{{id}}/{{event_id}}/{{code}}" }
+EOF2
+cat > "$W/journeys/visit.lua" <<'EOF2'
+-- tags with spaces around ';' still match; codes like 021 stay text
+return journey "visit" {
+  trigger  = on("store.visit"),
+  audience = function(m, o) return m.tags["门店常客"] and #m.tags == 2 and m.code == "021" and o.store == "SH-001" end,
+  steps = { send { id = "hi", template = "ids", channels = { "sms" } } },
+}
+EOF2
 cat > "$W/journeys/weekly_vip.lua" <<'EOF2'
 return journey "weekly_vip" {
   trigger  = weekly("monday"),
@@ -79,13 +90,15 @@ D1,王芳,13800000001,vip;沉睡,上海,90,2025-11-10,
 D2,李娜,13800000002,免打扰;vip,北京,10,2026-11-12,
 D3,张伟,13800000003,,上海,85,2024-02-29,Asia/Tokyo
 CSV
+printf 'id,tags,code\nD3," 门店常客 ; 学生 ;",021\n' > "$T/codes.csv"
 cat > "$T/events.jsonl" <<'JSONL'
 {"id":"o1","type":"order.paid","member":"D1","at":"2027-11-09T21:15:00+08:00","order_id":"X1","amount":888}
 {"id":"o2","type":"order.paid","member":"D2","at":"2027-11-09T21:20:00+08:00","order_id":"X2","amount":999}
 {"id":"o3","type":"order.paid","member":"D3","at":"2027-11-09T21:25:00+08:00","order_id":"X3","amount":100}
 {"id":"o4","type":"sms.opted_out","member":"D2","at":"2027-11-10T00:00:00+08:00"}
+{"id":"v1","type":"store.visit","member":"D3","at":"2027-11-12T15:00:00+08:00","store":"SH-001"}
 JSONL
-"$NUDGE" import "$W" "$T/members.csv" >/dev/null
+"$NUDGE" import "$W" "$T/members.csv" "$T/codes.csv" >/dev/null
 check_status "import" 0 $?
 out=$("$NUDGE" check "$W" 2>&1); st=$?; [ $st = 0 ] || echo "$out" >&2; (exit $st)
 check_status "check passes" 0 $?
@@ -103,6 +116,7 @@ expected=$(sort <<'EOF2'
 2027-11-11T20:00:00+08:00 D1 double11 go sms
 2027-11-11T20:00:00+08:00 D2 double11 go - unreachable
 2027-11-11T20:00:00+09:00 D3 double11 go sms
+2027-11-12T16:00:00+09:00 D3 visit hi sms
 EOF2
 )
 # the wait step itself sends nothing: drop the placeholder line above
@@ -110,6 +124,8 @@ expected=$(printf '%s\n' "$expected" | grep -v wait_1)
 check_eq "dsl dispatch log" "$expected" "$(project "$T/log.jsonl")"
 check_contains "custom attribute and event field in content" \
     "$(grep '"journey":"thanks","step":"now"' "$T/log.jsonl")" '"content":"【悦肤】王芳：感谢下单888上海"'
+check_eq "{{id}} is the member, {{event_id}} the event" '"D3/v1/021"' \
+    "$(jq -c 'select(.journey=="visit") | .content' "$T/log.jsonl")"
 # D2's anniversary (joined 2026-11-12) is on 11-12 but D2 opted out of SMS
 # before it: the exit step ends the journey before the send
 check_eq "exit step" "" "$(jq -r 'select(.journey=="anniversary" and .member=="D2") | .member' "$T/log.jsonl")"

@@ -56,8 +56,48 @@ return journey "uses_broken" {
   steps = { send { template = "broken", channels = { "sms" } } },
 }
 EOF2
+cat > "$W/journeys/more.lua" <<'EOF2'
+local p = params { n = 3 }
+return journey "more" {
+  trigger = on("order.paid"),
+  at = "10:00",
+  steps = { send { template = "member_day", channels = { "wechat" } } },
+}
+EOF2
+cat > "$W/journeys/pbad.lua" <<'EOF2'
+local p = params { n = 3 }
+return journey "pbad" {
+  trigger = daily(),
+  steps = { send { template = "member_day", channels = { "wechat" } } },
+}
+EOF2
+cat > "$W/journeys/brackets.lua" <<'EOF2'
+return journey "brackets" {
+  trigger = daily(),
+  audience = function(m) return m["tier_level"] == "gold" end,
+  steps = { send { template = "member_day", channels = { "wechat" } } },
+}
+EOF2
+cat > "$W/journeys/waits.lua" <<'EOF2'
+return journey "waits" {
+  trigger = daily(),
+  steps = {
+    wait { days = 1.5 },
+    send { template = "member_day", channels = { "wechat" } },
+  },
+}
+EOF2
+printf '[params.pbad]\nn = seven\n[params.nothere]\nx = 1\n[params.birthday]\nsend_at = 08:00\n' >> "$W/nudge.conf"
 out=$("$NUDGE" check "$W" 2>&1)
 check_status "problems found" 1 $?
+check_contains "at on an event trigger" "$out" "journeys/more.lua:2: more: at does not apply to on()"
+check_contains "bad wait" "$out" "journeys/waits.lua:4: wait: days must be a whole number, 0 or more"
+check_contains "bad parameter value names the params line" "$out" 'journeys/pbad.lua:1: parameter n must be a number, but nudge.conf sets "seven"'
+check_contains "params for a missing journey" "$out" "[params.nothere]: there is no journeys/nothere.lua"
+check_contains "m[\"field\"] is checked too" "$out" "journeys/brackets.lua:3: 'tier_level' is not a member field"
+rm "$W/journeys/more.lua" "$W/journeys/waits.lua" "$W/journeys/pbad.lua" "$W/journeys/brackets.lua"
+sed -i '/^\[params.pbad\]/,$d' "$W/nudge.conf"
+out=$("$NUDGE" check "$W" 2>&1)
 check_contains "syntax error" "$out" "journeys/syntax.lua:3: '}' expected near 'channels'"
 check_contains "unknown field" "$out" "journeys/typos.lua:4: 'tierr' is not a member field or a custom attribute of this workspace"
 check_contains "unknown template" "$out" "journeys/typos.lua:7: send 'a': unknown template 'no_such_template' (no templates/no_such_template.lua)"
