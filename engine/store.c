@@ -33,8 +33,12 @@ static const char *const schema =
     "CREATE INDEX IF NOT EXISTS points_expiry ON points(expires_day) WHERE left_points > 0;"
     "CREATE TABLE IF NOT EXISTS orders(order_id TEXT PRIMARY KEY, member INTEGER NOT NULL,"
     " at INTEGER NOT NULL, cents INTEGER NOT NULL) WITHOUT ROWID;"
-    "CREATE TABLE IF NOT EXISTS events(id INTEGER PRIMARY KEY, ext_id TEXT NOT NULL UNIQUE,"
-    " type TEXT NOT NULL, member INTEGER, at INTEGER NOT NULL, body TEXT);"
+    /* the event log exists mostly to recognise ids seen before: keyed by a
+     * 63-bit fingerprint of the id (one B-tree, no text index), checked by
+     * a second, independent one; the id text and body are kept for event
+     * types that are not built in */
+    "CREATE TABLE IF NOT EXISTS events(id INTEGER PRIMARY KEY, chk INTEGER NOT NULL, type TEXT NOT NULL,"
+    " member INTEGER, at INTEGER NOT NULL, ext_id TEXT, body TEXT);"
     "CREATE TABLE IF NOT EXISTS journeys(name TEXT PRIMARY KEY, first_loaded_at INTEGER,"
     " cursor INTEGER, disabled INTEGER NOT NULL DEFAULT 0, error TEXT) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS flights(journey TEXT NOT NULL, member INTEGER NOT NULL,"
@@ -61,6 +65,7 @@ enum stmt {
     S_MEMBER_FIND, S_MEMBER_LOAD, S_MEMBER_INSERT, S_MEMBER_UPDATE, S_MEMBER_ORDERS, S_MEMBER_REACH,
     S_MEMBER_COUNT, S_ATTR_ADD, S_ATTR_ALL, S_ZONES, S_ZONE_ADD,
     S_CAND_JOIN_DAY, S_CAND_JOIN_MD, S_CAND_BIRTH_MD, S_CAND_LAST_ORDER, S_CAND_POINTS, S_CAND_ALL,
+    S_CAND_ALL_SCAN, S_ZONE_COUNT,
     S_POINTS_ADD, S_POINTS_LIVE, S_POINTS_SET_LEFT,
     S_ORDER_ADD, S_EVENT_ADD, S_EVENT_KNOWN, S_EVENT_REMOVE,
     S_JOURNEY_GET, S_JOURNEY_PUT, S_JOURNEY_RESET,
@@ -115,6 +120,9 @@ static const char *const sql[S_COUNT] = {
                       " GROUP BY m.id ORDER BY m.id",
     /* a broadcast reads its zone in rowid order: sequential pages */
     [S_CAND_ALL] = "SELECT " MEMBER_COLS ", 0 FROM members m INDEXED BY members_zone WHERE m.zone = ?1",
+    /* ... or reads the table straight through when the zone is most of it */
+    [S_CAND_ALL_SCAN] = "SELECT " MEMBER_COLS ", 0 FROM members m NOT INDEXED WHERE m.zone = ?1",
+    [S_ZONE_COUNT] = "SELECT count(*) FROM members INDEXED BY members_zone WHERE zone = ?1",
     [S_POINTS_ADD] = "INSERT INTO points(member, earned_at, expires_day, points, left_points)"
                      " VALUES(?1, ?2, ?3, ?4, ?4)",
     [S_POINTS_LIVE] = "SELECT id, expires_day, left_points FROM points"
@@ -122,9 +130,10 @@ static const char *const sql[S_COUNT] = {
                       " ORDER BY expires_day, id",
     [S_POINTS_SET_LEFT] = "UPDATE points SET left_points = ?2 WHERE id = ?1",
     [S_ORDER_ADD] = "INSERT OR IGNORE INTO orders(order_id, member, at, cents) VALUES(?1,?2,?3,?4)",
-    [S_EVENT_ADD] = "INSERT OR IGNORE INTO events(ext_id, type, member, at, body) VALUES(?1,?2,?3,?4,?5)",
-    [S_EVENT_KNOWN] = "SELECT 1 FROM events WHERE ext_id = ?1",
-    [S_EVENT_REMOVE] = "DELETE FROM events WHERE ext_id = ?1",
+    [S_EVENT_ADD] = "INSERT OR IGNORE INTO events(id, chk, type, member, at, ext_id, body)"
+                    " VALUES(?1,?2,?3,?4,?5,?6,?7)",
+    [S_EVENT_KNOWN] = "SELECT chk FROM events WHERE id = ?1",
+    [S_EVENT_REMOVE] = "DELETE FROM events WHERE id = ?1",
     [S_JOURNEY_GET] = "SELECT first_loaded_at, cursor, disabled, error FROM journeys WHERE name = ?1",
     [S_JOURNEY_PUT] = "INSERT INTO journeys(name, first_loaded_at, cursor, disabled, error)"
                       " VALUES(?1,?2,?3,?4,?5) ON CONFLICT(name) DO UPDATE SET"
@@ -264,6 +273,29 @@ static int64_t zone_id_by_name(store_t *s, const char *name)
     return -1;
 }
 
+/* The schema's version, in sqlite's user_version: a store made by another
+ * version of nudge is refused rather than half-understood. */
+#define SCHEMA_VERSION 2
+
+static int check_version(store_t *s, int mode, char *err)
+{
+    sqlite3_stmt *st;
+    int version = -1;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW) version = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+    }
+    if (mode == STORE_CREATE) {
+        char q[64];
+        snprintf(q, sizeof q, "PRAGMA user_version = %d", SCHEMA_VERSION);
+        return sqlite3_exec(s->db, q, NULL, NULL, NULL) == SQLITE_OK ? NUDGE_OK : dberr(s, err, "versioning");
+    }
+    if (version != SCHEMA_VERSION)
+        return errf(err, "%s was made by another version of nudge (store format %d, this nudge reads %d); "
+                    "create a new workspace and import the data again", s->path, version, SCHEMA_VERSION);
+    return NUDGE_OK;
+}
+
 store_t *store_open(const char *path, int mode, char *err)
 {
     if (mode == STORE_CREATE && access(path, F_OK) == 0) {
@@ -290,8 +322,12 @@ store_t *store_open(const char *path, int mode, char *err)
         : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536;"
           "PRAGMA temp_store=MEMORY; PRAGMA foreign_keys=OFF;";
     char *msg = NULL;
-    if (sqlite3_exec(s->db, pragmas, NULL, NULL, &msg) != SQLITE_OK ||
+    if (sqlite3_exec(s->db, pragmas, NULL, NULL, &msg) != SQLITE_OK || check_version(s, mode, err) != NUDGE_OK ||
         sqlite3_exec(s->db, schema, NULL, NULL, &msg) != SQLITE_OK) {
+        if (!msg && err && *err) {
+            store_close(s);
+            return NULL;
+        }
         errf(err, "%s: %s", path, msg ? msg : sqlite3_errmsg(s->db));
         sqlite3_free(msg);
         store_close(s);
@@ -606,9 +642,20 @@ store_iter_t *store_candidates(store_t *s, int kind, const char *zone, int32_t l
         errf(err, "unknown candidate query %d", kind);
         return NULL;
     }
-    sqlite3_stmt *st = stmt(s, map[kind]);
+    int64_t zid = zone_id_by_name(s, zone);
+    enum stmt which = map[kind];
+    if (kind == CAND_ALL) {
+        /* a seek per row through the zone index, or one pass over the
+         * table: the pass wins once the zone holds about half the members */
+        sqlite3_stmt *c = stmt(s, S_ZONE_COUNT);
+        sqlite3_bind_int64(c, 1, zid);
+        int64_t in_zone = sqlite3_step(c) == SQLITE_ROW ? sqlite3_column_int64(c, 0) : 0;
+        sqlite3_reset(c);
+        if (in_zone * 2 > store_member_count(s)) which = S_CAND_ALL_SCAN;
+    }
+    sqlite3_stmt *st = stmt(s, which);
     sqlite3_reset(st);
-    sqlite3_bind_int64(st, 1, zone_id_by_name(s, zone));
+    sqlite3_bind_int64(st, 1, zid);
     if (kind != CAND_ALL) sqlite3_bind_int(st, 2, lo);
     if (kind != CAND_ALL && kind != CAND_POINTS_EXPIRY) sqlite3_bind_int(st, 3, hi);
     if (kind == CAND_JOIN_MD) sqlite3_bind_int(st, 4, extra);
@@ -732,33 +779,55 @@ int store_order_add(store_t *s, const char *order_id, int64_t member, int64_t at
     return sqlite3_changes(s->db) ? 1 : 0;
 }
 
+static int64_t event_key(const char *ext_id)
+{
+    return (int64_t)(fnv1a64(ext_id, strlen(ext_id), FNV_SEED) >> 1);
+}
+
+static int64_t event_chk(const char *ext_id)
+{
+    return (int64_t)(fnv1a64(ext_id, strlen(ext_id), 0x84222325cbf29ce4ULL) & 0x7fffffff);
+}
+
+/* 1 known, 0 not, -1 a different id with the same key (err says so). */
+static int event_lookup(store_t *s, const char *ext_id, char *err)
+{
+    sqlite3_stmt *st = stmt(s, S_EVENT_KNOWN);
+    sqlite3_bind_int64(st, 1, event_key(ext_id));
+    int rc = 0;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        rc = sqlite3_column_int64(st, 0) == event_chk(ext_id)
+                 ? 1 : errf(err, "event id '%s' has the fingerprint of another id; give it a different id", ext_id);
+    sqlite3_reset(st);
+    return rc;
+}
+
 int store_event_add(store_t *s, const char *ext_id, const char *type, int64_t member, int64_t at,
                     const char *body, char *err)
 {
     sqlite3_stmt *st = stmt(s, S_EVENT_ADD);
-    bind_text(st, 1, ext_id);
-    bind_text(st, 2, type);
-    if (member) sqlite3_bind_int64(st, 3, member);
-    sqlite3_bind_int64(st, 4, at);
-    bind_text(st, 5, body);
+    sqlite3_bind_int64(st, 1, event_key(ext_id));
+    sqlite3_bind_int64(st, 2, event_chk(ext_id));
+    bind_text(st, 3, type);
+    if (member) sqlite3_bind_int64(st, 4, member);
+    sqlite3_bind_int64(st, 5, at);
+    bind_text(st, 6, body ? ext_id : NULL);
+    bind_text(st, 7, body);
     if (run(s, st, err, "recording an event") != NUDGE_OK) return NUDGE_ERR;
-    return sqlite3_changes(s->db) ? 1 : 0;
+    if (sqlite3_changes(s->db)) return 1;
+    return event_lookup(s, ext_id, err) < 0 ? NUDGE_ERR : 0;
 }
 
 int store_event_remove(store_t *s, const char *ext_id, char *err)
 {
     sqlite3_stmt *st = stmt(s, S_EVENT_REMOVE);
-    bind_text(st, 1, ext_id);
+    sqlite3_bind_int64(st, 1, event_key(ext_id));
     return run(s, st, err, "taking back an event");
 }
 
 int store_event_known(store_t *s, const char *ext_id)
 {
-    sqlite3_stmt *st = stmt(s, S_EVENT_KNOWN);
-    bind_text(st, 1, ext_id);
-    int known = sqlite3_step(st) == SQLITE_ROW;
-    sqlite3_reset(st);
-    return known;
+    return event_lookup(s, ext_id, NULL) != 0;
 }
 
 /* ---- journeys ---- */

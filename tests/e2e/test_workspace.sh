@@ -40,4 +40,11 @@ check_contains "config errors name the line" "$out" "nudge.conf:4: unknown setti
 sed -i 's/^brnad = /brand = /; s/^memory_mb = 32/memory_mb = lots/' "$W/nudge.conf"
 out=$("$NUDGE" check "$W" 2>&1)
 check_contains "config value errors name the line" "$out" "nudge.conf:12: memory_mb must be a positive whole number"
+# a store from another version of nudge is refused, not half-read
+sed -i "s/^memory_mb = lots/memory_mb = 32/" "$W/nudge.conf"
+cp -r "$W" "$T/old"
+printf '\x00\x00\x00\x01' | dd of="$T/old/nudge.db" bs=1 seek=60 conv=notrunc 2>/dev/null
+out=$("$NUDGE" status "$T/old" 2>&1)
+check_status "old store refused" 1 $?
+check_contains "old store message" "$out" "was made by another version of nudge (store format 1, this nudge reads 2)"
 finish
