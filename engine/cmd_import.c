@@ -15,15 +15,10 @@ static int ends_with(const char *s, const char *suffix)
 static int run(int argc, char **argv)
 {
     if (argc < 3) return cmd_usage(&cmd_import, "expected a workspace and at least one file");
-    char err[ERRLEN], path[4200];
-    ws_t *w = ws_open(argv[1], err);
-    if (!w) return cmd_fail("%s", err);
-    ws_path(w, WS_DB, path, sizeof path);
-    store_t *s = store_open(path, STORE_OPEN, err);
-    if (!s) {
-        ws_free(w);
-        return cmd_fail("%s", err);
-    }
+    ws_t *w;
+    store_t *s;
+    if (cmd_open(argv[1], &w, &s)) return 1;
+    char err[ERRLEN];
     int status = 0, tty = isatty(2);
     for (int i = 2; i < argc; i++) {
         const char *f = argv[i];
@@ -50,8 +45,7 @@ static int run(int argc, char **argv)
                    st.duplicates, st.rejected);
         if (st.rejected) status = 1;
     }
-    store_close(s);
-    ws_free(w);
+    cmd_close(w, s);
     return status;
 }
 

@@ -20,15 +20,9 @@ static void message_row(const char *channel, const char *status, int64_t n, void
 static int run(int argc, char **argv)
 {
     if (argc != 2) return cmd_usage(&cmd_status, "expected one workspace directory");
-    char err[ERRLEN], path[4200];
-    ws_t *w = ws_open(argv[1], err);
-    if (!w) return cmd_fail("%s", err);
-    ws_path(w, WS_DB, path, sizeof path);
-    store_t *s = store_open(path, STORE_OPEN, err);
-    if (!s) {
-        ws_free(w);
-        return cmd_fail("%s", err);
-    }
+    ws_t *w;
+    store_t *s;
+    if (cmd_open(argv[1], &w, &s)) return 1;
     engine_t *e = engine_new(w, s);
     buf_t report;
     buf_init(&report);
@@ -49,8 +43,7 @@ static int run(int argc, char **argv)
     store_message_counts(s, message_row, NULL);
     buf_free(&report);
     engine_free(e);
-    store_close(s);
-    ws_free(w);
+    cmd_close(w, s);
     return 0;
 }
 

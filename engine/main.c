@@ -1,5 +1,7 @@
 /* main.c - nudge's command line: dispatches to the commands table. */
 #include "cmd.h"
+#include "store.h"
+#include "ws.h"
 #include "tmpl.h"
 #include "tz.h"
 
@@ -30,6 +32,26 @@ int cmd_usage(const cmd_t *c, const char *fmt, ...)
     fprintf(stderr, "\nusage: nudge %s %s\n(see nudge %s --help)\n", c->name, c->usage, c->name);
     va_end(ap);
     return 2;
+}
+
+int cmd_open(const char *dir, ws_t **w, store_t **s)
+{
+    char err[ERRLEN], path[4200];
+    *s = NULL;
+    if (!(*w = ws_open(dir, err))) return cmd_fail("%s", err);
+    ws_path(*w, WS_DB, path, sizeof path);
+    if (!(*s = store_open(path, STORE_OPEN, err))) {
+        ws_free(*w);
+        *w = NULL;
+        return cmd_fail("%s", err);
+    }
+    return 0;
+}
+
+void cmd_close(ws_t *w, store_t *s)
+{
+    store_close(s);
+    ws_free(w);
 }
 
 int cmd_wants_help(const cmd_t *c, int argc, char **argv)
