@@ -9,6 +9,7 @@
 #include "cal.h"
 #include "cmd.h"
 #include "engine.h"
+#include "evfeed.h"
 #include "sched.h"
 
 #include <errno.h>
@@ -18,14 +19,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-/* One event of --events: where to re-read it, and when it happens
- * (24 bytes: a year of a million members' events is ~2M of these). */
-typedef struct evref {
-    int64_t at;
-    int64_t off;
-    int32_t len, line;
-} evref_t;
 
 typedef struct sim {
     FILE *out;
@@ -69,103 +62,35 @@ static void sink(const decision_t *d, void *ud)
     fwrite(b->p, 1, b->len, s->out);
 }
 
-static int cmp_ev(const void *a, const void *b)
-{
-    const evref_t *x = a, *y = b;
-    if (x->at != y->at) return x->at < y->at ? -1 : 1;
-    return x->line < y->line ? -1 : x->line > y->line;
-}
-
-/* Reads and validates every event of path; returns them in time order. */
-static evref_t *index_events(const char *path, const tz_t *tz, long *n, long *rejected, char *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        errf(err, "%s: %s", path, strerror(errno));
-        return NULL;
-    }
-    evref_t *v = NULL;
-    long cap = 0;
-    char *line = NULL, why[ERRLEN];
-    size_t lcap = 0;
-    ssize_t len;
-    long lineno = 0;
-    long long off = 0;
-    *n = *rejected = 0;
-    while ((len = getline(&line, &lcap, f)) > 0) {
-        lineno++;
-        long long here = off;
-        off += len;
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
-        if (!len) continue;
-        event_t ev;
-        if (event_parse(&ev, line, (size_t)len, tz, why) != NUDGE_OK) {
-            fprintf(stderr, "%s:%ld: %s\n", path, lineno, why);
-            ++*rejected;
-        } else {
-            if (*n == cap) {
-                cap = cap ? cap * 2 : 1024;
-                v = xrealloc(v, sizeof *v * (size_t)cap);
-            }
-            v[(*n)++] = (evref_t){ev.at, here, (int32_t)len, (int32_t)lineno};
-        }
-        event_free(&ev);
-    }
-    free(line);
-    fclose(f);
-    if (*n) qsort(v, (size_t)*n, sizeof *v, cmp_ev);
-    return v;
-}
-
 typedef struct run {
     ws_t *w;
     store_t *store;
     engine_t *e;
     sched_t *sched;
     const char *events_path;
-    FILE *events;
-    evref_t *ev;
-    long nev, ei;
+    evfeed_t *feed;
     long applied, rejected, duplicates, late;
-    int64_t pos;             /* where the events file is read next */
-    buf_t line;
 } run_t;
 
-static int apply_event(run_t *r, const evref_t *x, int trigger, char *err)
+/* The next event of --events, at the engine's clock. */
+static int apply_event(run_t *r, int trigger, char *err)
 {
-    /* a file in time order reads straight through: seek only when not */
-    buf_reset(&r->line);
-    buf_add(&r->line, "", 0);
-    if (r->line.cap < (size_t)x->len + 1) {
-        r->line.p = xrealloc(r->line.p, (size_t)x->len + 1);
-        r->line.cap = (size_t)x->len + 1;
-    }
-    char *p = r->line.p;
-    if ((x->off != r->pos && fseeko(r->events, x->off, SEEK_SET) != 0) ||
-        fread(p, 1, (size_t)x->len, r->events) != (size_t)x->len)
-        return errf(err, "%s: cannot re-read line %d", r->events_path, x->line);
-    r->pos = x->off + x->len;
-    for (int c; (c = getc(r->events)) != EOF;) {   /* past the line's end */
-        r->pos++;
-        if (c == '\n') break;
-    }
-    p[x->len] = '\0';
     event_t ev;
+    long line;
+    int rc = evfeed_next(r->feed, &ev, &line, err);
+    if (rc <= 0) return rc < 0 ? NUDGE_ERR : NUDGE_OK;
     char why[ERRLEN];
-    int rc = NUDGE_OK;
     const tz_t *zone = NULL;
-    if (event_parse(&ev, p, (size_t)x->len, r->w->tz, why) == NUDGE_OK) {
-        int a = engine_event(r->e, &ev, trigger, &zone, why);
-        if (a == EVENT_APPLIED) r->applied++;
-        else if (a == EVENT_DUPLICATE) r->duplicates++;
-        else {
-            r->rejected++;
-            fprintf(stderr, "%s:%d: %s\n", r->events_path, x->line, why);
-        }
-        if (zone && r->sched) sched_add_zone(r->sched, zone);
+    int a = engine_event(r->e, &ev, trigger, &zone, why);
+    if (a == EVENT_APPLIED) r->applied++;
+    else if (a == EVENT_DUPLICATE) r->duplicates++;
+    else {
+        r->rejected++;
+        fprintf(stderr, "%s:%ld: %s\n", r->events_path, line, why);
     }
+    if (zone && r->sched) sched_add_zone(r->sched, zone);
     event_free(&ev);
-    return rc;
+    return NUDGE_OK;
 }
 
 static void summary(run_t *r, const char *from, const char *to, double secs, long long decided)
@@ -206,30 +131,34 @@ static int simulate(run_t *r, int64_t start, int64_t end, char *err)
     *now = start;
     if (store_begin(r->store, err) != NUDGE_OK) return NUDGE_ERR;
     /* events before --from are history: state, no journeys */
-    for (; r->ei < r->nev && r->ev[r->ei].at < start; r->ei++) {
-        *now = r->ev[r->ei].at;
-        if (apply_event(r, &r->ev[r->ei], 0, err) != NUDGE_OK) return NUDGE_ERR;
+    int64_t at;
+    while (r->feed && (at = evfeed_peek(r->feed)) != TIME_NONE && at < start) {
+        *now = at;
+        if (apply_event(r, 0, err) != NUDGE_OK) return NUDGE_ERR;
     }
     *now = start;
     r->sched = sched_new(r->e, r->store, start);
     long instants = 0;
     for (;;) {
-        int64_t next = r->ei < r->nev ? r->ev[r->ei].at : TIME_NONE;
+        int64_t next = r->feed ? evfeed_peek(r->feed) : TIME_NONE;
         int64_t m = sched_next(r->sched);
         if (m != TIME_NONE && (next == TIME_NONE || m < next)) next = m;
         int64_t w = engine_next_wake(r->e);
         if (w != TIME_NONE && (next == TIME_NONE || w < next)) next = w;
         if (next == TIME_NONE || next >= end) break;
         if (next > *now) *now = next;
-        for (; r->ei < r->nev && r->ev[r->ei].at <= *now; r->ei++)
-            if (apply_event(r, &r->ev[r->ei], 1, err) != NUDGE_OK) return NUDGE_ERR;
+        while (r->feed && (at = evfeed_peek(r->feed)) != TIME_NONE && at <= *now)
+            if (apply_event(r, 1, err) != NUDGE_OK) return NUDGE_ERR;
         if (engine_wakeups(r->e, err) != NUDGE_OK) return NUDGE_ERR;
         if (sched_run_due(r->sched, err) != NUDGE_OK) return NUDGE_ERR;
         if (++instants % 65536 == 0 &&
             (store_commit(r->store, err) != NUDGE_OK || store_begin(r->store, err) != NUDGE_OK))
             return NUDGE_ERR;
     }
-    r->late = r->nev - r->ei;
+    if (r->feed) {
+        r->late = evfeed_left(r->feed);
+        r->rejected += evfeed_rejected(r->feed);
+    }
     return store_commit(r->store, err);
 }
 
@@ -260,7 +189,6 @@ static int run(int argc, char **argv)
 
     char err[ERRLEN], path[4200], tmp[4200];
     run_t r = {.events_path = events};
-    buf_init(&r.line);
     if (!(r.w = ws_open(argv[optind], err))) return cmd_fail("%s", err);
     ws_path(r.w, WS_DB, path, sizeof path);
     store_t *orig = store_open(path, STORE_OPEN, err);
@@ -290,17 +218,9 @@ static int run(int argc, char **argv)
         status = cmd_fail("%s", err);
         goto done;
     }
-    if (events) {
-        err[0] = '\0';
-        if (!(r.events = fopen(events, "rb"))) {
-            status = cmd_fail("%s: %s", events, strerror(errno));
-            goto done;
-        }
-        r.ev = index_events(events, r.w->tz, &r.nev, &r.rejected, err);
-        if (err[0]) {
-            status = cmd_fail("%s", err);
-            goto done;
-        }
+    if (events && !(r.feed = evfeed_open(events, r.w->tz, err))) {
+        status = cmd_fail("%s", err);
+        goto done;
     }
     if (out && !(sim.out = strcmp(out, "-") == 0 ? stdout : fopen(out, "w"))) {
         status = cmd_fail("%s: %s", out, strerror(errno));
@@ -328,12 +248,10 @@ static int run(int argc, char **argv)
 done:
     if (sim.out && sim.out != stdout) fclose(sim.out);
     buf_free(&sim.line);
-    buf_free(&r.line);
     sched_free(r.sched);
     engine_free(r.e);
     store_close(r.store);
-    if (r.events) fclose(r.events);
-    free(r.ev);
+    evfeed_free(r.feed);
     ws_free(r.w);
     unlink(tmp);
     return status;

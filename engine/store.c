@@ -317,7 +317,7 @@ store_t *store_open(const char *path, int mode, char *err)
     }
     sqlite3_busy_timeout(s->db, 5000);
     const char *pragmas = mode == STORE_SCRATCH
-        ? "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-262144;"
+        ? "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-360448;"
           "PRAGMA temp_store=MEMORY;"
         : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536;"
           "PRAGMA temp_store=MEMORY; PRAGMA foreign_keys=OFF;";

@@ -53,6 +53,14 @@ EOF2
 )
 check_eq "day21 dispatch log" "$expected" "$(project "$T/log.jsonl")"
 
+# the same events out of order (and a broken line) give the same log
+{ tac "$T/events.jsonl"; echo '{"type":"order.paid"'; } > "$T/shuffled.jsonl"
+"$NUDGE" simulate "$W" --from 2027-01-01 --to 2027-03-31 --events "$T/shuffled.jsonl" --out "$T/log_s.jsonl" \
+    >/dev/null 2>"$T/err_s.txt"
+check_status "a rejected event line gives status 1" 1 $?
+check_eq "out-of-order events, same log" "$(cat "$T/log.jsonl")" "$(cat "$T/log_s.jsonl")"
+check_contains "broken line reported" "$(cat "$T/err_s.txt")" "shuffled.jsonl:4: not valid JSON"
+
 line=$(grep '"member":"A1","journey":"new_member_day21","step":"care"' "$T/log.jsonl")
 check_contains "A1 key" "$line" '"key":"new_member_day21:care:A1:2027-01-22"'
 check_contains "A1 wechat content" "$line" '"first":{"value":"王芳，感谢您加入悦肤会员已满三周"}'

@@ -1,0 +1,234 @@
+/* evfeed.c - see evfeed.h */
+#include "evfeed.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct evref {
+    int64_t at;
+    int64_t off;
+    int32_t len, line;
+} evref_t;
+
+struct evfeed {
+    FILE *f;
+    char *path;
+    const tz_t *tz;
+    int streamed;
+    long rejected, line;
+    /* streaming: one event looked ahead */
+    event_t next;
+    int have_next;
+    long next_line;
+    buf_t bufs[2];           /* the handed-out line and the look-ahead */
+    int cur;
+    /* sorted */
+    evref_t *ev;
+    long nev, ei;
+};
+
+static void reject(evfeed_t *f, long line, const char *why)
+{
+    f->rejected++;
+    fprintf(stderr, "%s:%ld: %s\n", f->path, line, why);
+}
+
+/* Reads one line (without its end) into b; 0 at the end of the file. */
+static int read_line(FILE *fp, buf_t *b)
+{
+    buf_reset(b);
+    int c, any = 0;
+    while ((c = getc(fp)) != EOF) {
+        any = 1;
+        if (c == '\n') break;
+        buf_addc(b, (char)c);
+    }
+    while (b->len && b->p[b->len - 1] == '\r') b->p[--b->len] = '\0';
+    if (!b->p) buf_add(b, "", 0);
+    return any;
+}
+
+/* The "at" of a line without parsing the JSON; 0 when it cannot be told
+ * for sure (no "at", or more than one). */
+static int quick_at(const char *line, const tz_t *tz, int64_t *at)
+{
+    const char *p = strstr(line, "\"at\"");
+    if (!p || strstr(p + 4, "\"at\"")) return 0;
+    p += 4;
+    while (*p == ' ' || *p == '\t') p++;
+    if (*p++ != ':') return 0;
+    while (*p == ' ' || *p == '\t') p++;
+    if (*p++ != '"') return 0;
+    const char *e = strchr(p, '"');
+    if (!e || e - p > 40) return 0;
+    char tmp[48];
+    memcpy(tmp, p, (size_t)(e - p));
+    tmp[e - p] = '\0';
+    return tz_parse_time(tmp, tz, at, NULL, NULL) == 0;
+}
+
+/* 1 when every line's "at" can be read and they never go back in time. */
+static int in_order(evfeed_t *f)
+{
+    buf_t b;
+    buf_init(&b);
+    int64_t last = INT64_MIN, at;
+    int ok = 1;
+    while (ok && read_line(f->f, &b)) {
+        if (!b.len) continue;
+        if (!quick_at(b.p, f->tz, &at)) {
+            /* a line that is not a valid event is rejected wherever it is;
+             * one whose time cannot be read quickly needs the sort */
+            event_t ev;
+            char why[ERRLEN];
+            int bad = event_parse(&ev, b.p, b.len, f->tz, why) != NUDGE_OK;
+            event_free(&ev);
+            if (!bad) ok = 0;
+            continue;
+        }
+        if (at < last) ok = 0;
+        last = at;
+    }
+    buf_free(&b);
+    rewind(f->f);
+    return ok;
+}
+
+static void look_ahead(evfeed_t *f)
+{
+    char why[ERRLEN];
+    buf_t *b = &f->bufs[!f->cur];
+    f->have_next = 0;
+    while (read_line(f->f, b)) {
+        f->line++;
+        if (!b->len) continue;
+        if (event_parse(&f->next, b->p, b->len, f->tz, why) == NUDGE_OK) {
+            f->have_next = 1;
+            f->next_line = f->line;
+            return;
+        }
+        event_free(&f->next);
+        reject(f, f->line, why);
+    }
+}
+
+static int cmp_ev(const void *a, const void *b)
+{
+    const evref_t *x = a, *y = b;
+    if (x->at != y->at) return x->at < y->at ? -1 : 1;
+    return x->line < y->line ? -1 : x->line > y->line;
+}
+
+static void index_all(evfeed_t *f)
+{
+    buf_t b;
+    buf_init(&b);
+    long cap = 0, line = 0;
+    int64_t off = 0;
+    char why[ERRLEN];
+    for (;;) {
+        int64_t here = off;
+        if (!read_line(f->f, &b)) break;
+        off = ftello(f->f);
+        line++;
+        if (!b.len) continue;
+        event_t ev;
+        if (event_parse(&ev, b.p, b.len, f->tz, why) != NUDGE_OK) {
+            reject(f, line, why);
+        } else {
+            if (f->nev == cap) {
+                cap = cap ? cap * 2 : 1024;
+                f->ev = xrealloc(f->ev, sizeof *f->ev * (size_t)cap);
+            }
+            f->ev[f->nev++] = (evref_t){ev.at, here, (int32_t)b.len, (int32_t)line};
+        }
+        event_free(&ev);
+    }
+    buf_free(&b);
+    if (f->nev) qsort(f->ev, (size_t)f->nev, sizeof *f->ev, cmp_ev);
+}
+
+evfeed_t *evfeed_open(const char *path, const tz_t *deflt, char *err)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp) {
+        errf(err, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    evfeed_t *f = xcalloc(1, sizeof *f);
+    f->f = fp;
+    f->path = xstrdup(path);
+    f->tz = deflt;
+    buf_init(&f->bufs[0]);
+    buf_init(&f->bufs[1]);
+    f->streamed = in_order(f);
+    if (f->streamed) look_ahead(f);
+    else index_all(f);
+    return f;
+}
+
+void evfeed_free(evfeed_t *f)
+{
+    if (!f) return;
+    if (f->have_next) event_free(&f->next);
+    buf_free(&f->bufs[0]);
+    buf_free(&f->bufs[1]);
+    free(f->ev);
+    free(f->path);
+    fclose(f->f);
+    free(f);
+}
+
+int64_t evfeed_peek(evfeed_t *f)
+{
+    if (f->streamed) return f->have_next ? f->next.at : TIME_NONE;
+    return f->ei < f->nev ? f->ev[f->ei].at : TIME_NONE;
+}
+
+int evfeed_next(evfeed_t *f, event_t *ev, long *line, char *err)
+{
+    if (f->streamed) {
+        if (!f->have_next) return 0;
+        *ev = f->next;
+        *line = f->next_line;
+        f->cur = !f->cur;        /* the look-ahead's line is now the caller's */
+        look_ahead(f);
+        return 1;
+    }
+    if (f->ei >= f->nev) return 0;
+    const evref_t *x = &f->ev[f->ei++];
+    buf_t *b = &f->bufs[0];
+    if (fseeko(f->f, x->off, SEEK_SET) != 0 || !read_line(f->f, b) || b->len != (size_t)x->len)
+        return errf(err, "%s: cannot re-read line %d", f->path, x->line);
+    char why[ERRLEN];
+    *line = x->line;
+    if (event_parse(ev, b->p, b->len, f->tz, why) != NUDGE_OK) {
+        event_free(ev);
+        return errf(err, "%s:%d: changed while reading: %s", f->path, x->line, why);
+    }
+    return 1;
+}
+
+long evfeed_rejected(const evfeed_t *f)
+{
+    return f->rejected;
+}
+
+long evfeed_left(evfeed_t *f)
+{
+    if (!f->streamed) return f->nev - f->ei;
+    long n = 0;
+    while (f->have_next) {
+        n++;
+        event_free(&f->next);
+        look_ahead(f);
+    }
+    return n;
+}
+
+int evfeed_streamed(const evfeed_t *f)
+{
+    return f->streamed;
+}
