@@ -35,19 +35,19 @@ static void reject(evfeed_t *f, long line, const char *why)
     fprintf(stderr, "%s:%ld: %s\n", f->path, line, why);
 }
 
-/* Reads one line (without its end) into b; 0 at the end of the file. */
+/* Reads one line (without its end) into b; 0 at the end of the file.
+ * getline grows b's storage; b->cap follows it. */
 static int read_line(FILE *fp, buf_t *b)
 {
-    buf_reset(b);
-    int c, any = 0;
-    while ((c = getc(fp)) != EOF) {
-        any = 1;
-        if (c == '\n') break;
-        buf_addc(b, (char)c);
+    ssize_t n = getline(&b->p, &b->cap, fp);
+    if (n < 0) {
+        if (b->p) b->p[0] = '\0';
+        b->len = 0;
+        return 0;
     }
-    while (b->len && b->p[b->len - 1] == '\r') b->p[--b->len] = '\0';
-    if (!b->p) buf_add(b, "", 0);
-    return any;
+    while (n > 0 && (b->p[n - 1] == '\n' || b->p[n - 1] == '\r')) b->p[--n] = '\0';
+    b->len = (size_t)n;
+    return 1;
 }
 
 /* The "at" of a line without parsing the JSON; 0 when it cannot be told
@@ -219,12 +219,14 @@ long evfeed_rejected(const evfeed_t *f)
 long evfeed_left(evfeed_t *f)
 {
     if (!f->streamed) return f->nev - f->ei;
-    long n = 0;
-    while (f->have_next) {
-        n++;
-        event_free(&f->next);
-        look_ahead(f);
-    }
+    if (!f->have_next) return 0;
+    /* the rest is not applied: count its lines, do not parse them */
+    long n = 1;
+    buf_t *b = &f->bufs[!f->cur];
+    while (read_line(f->f, b))
+        if (b->len) n++;
+    event_free(&f->next);
+    f->have_next = 0;
     return n;
 }
 
