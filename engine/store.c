@@ -130,7 +130,7 @@ static const char *const sql[S_COUNT] = {
                       " ORDER BY expires_day, id",
     [S_POINTS_SET_LEFT] = "UPDATE points SET left_points = ?2 WHERE id = ?1",
     [S_ORDER_ADD] = "INSERT OR IGNORE INTO orders(order_id, member, at, cents) VALUES(?1,?2,?3,?4)",
-    [S_EVENT_ADD] = "INSERT OR IGNORE INTO events(id, chk, type, member, at, ext_id, body)"
+    [S_EVENT_ADD] = "INSERT INTO events(id, chk, type, member, at, ext_id, body)"
                     " VALUES(?1,?2,?3,?4,?5,?6,?7)",
     [S_EVENT_KNOWN] = "SELECT chk FROM events WHERE id = ?1",
     [S_EVENT_REMOVE] = "DELETE FROM events WHERE id = ?1",
@@ -164,10 +164,26 @@ typedef struct zone_ent {
     const tz_t *tz;
 } zone_ent_t;
 
+/* A new event-log row waiting for its transaction's commit. */
+typedef struct pend {
+    int64_t key, chk, member, at;
+    char *type, *ext_id, *body;
+} pend_t;
+
 struct store {
     sqlite3 *db;
     char *path;
     sqlite3_stmt *st[S_COUNT];
+    /* The event log's write-behind: a Bloom filter of every key in the
+     * log (a new id needs no lookup), and the rows added in the open
+     * transaction, kept in a hash and written in key order at commit, so
+     * each page of the log is touched once per commit, not once per event. */
+    uint64_t *bloom;
+    size_t bloom_bits;         /* a power of two; 0 until first needed */
+    pend_t *pend;
+    size_t npend, cap_pend;
+    int32_t *slot;             /* open addressing: index+1 into pend, 0 empty */
+    size_t nslot;
     zone_ent_t *zones;
     int nzones;
     int bulk;                  /* anchor indexes dropped for a bulk load */
@@ -337,9 +353,24 @@ store_t *store_open(const char *path, int mode, char *err)
     return s;
 }
 
+static void pend_clear(store_t *s)
+{
+    for (size_t i = 0; i < s->npend; i++) {
+        free(s->pend[i].type);
+        free(s->pend[i].ext_id);
+        free(s->pend[i].body);
+    }
+    s->npend = 0;
+    if (s->slot) memset(s->slot, 0, s->nslot * sizeof *s->slot);
+}
+
 void store_close(store_t *s)
 {
     if (!s) return;
+    pend_clear(s);   /* rows of a transaction never committed */
+    free(s->pend);
+    free(s->slot);
+    free(s->bloom);
     free(s->zones);
     for (int i = 0; i < S_COUNT; i++) sqlite3_finalize(s->st[i]);
     sqlite3_close(s->db);
@@ -411,13 +442,17 @@ int store_begin(store_t *s, char *err)
     return run(s, stmt(s, S_BEGIN), err, "begin");
 }
 
+static int flush_events(store_t *s, char *err);
+
 int store_commit(store_t *s, char *err)
 {
+    if (flush_events(s, err) != NUDGE_OK) return NUDGE_ERR;
     return run(s, stmt(s, S_COMMIT), err, "commit");
 }
 
 void store_rollback(store_t *s)
 {
+    pend_clear(s);
     if (!sqlite3_get_autocommit(s->db)) run(s, stmt(s, S_ROLLBACK), NULL, "rollback");
 }
 
@@ -789,14 +824,126 @@ static int64_t event_chk(const char *ext_id)
     return (int64_t)(fnv1a64(ext_id, strlen(ext_id), 0x84222325cbf29ce4ULL) & 0x7fffffff);
 }
 
+/* ---- the event log's write-behind ---- */
+
+static size_t bloom_bit(const store_t *s, int64_t key, int i)
+{
+    uint64_t h = (uint64_t)key, g = (h >> 33) | (h << 31);
+    return (size_t)((h + (uint64_t)i * (g | 1)) & (s->bloom_bits - 1));
+}
+
+static void bloom_add(store_t *s, int64_t key)
+{
+    for (int i = 0; i < 4; i++) {
+        size_t b = bloom_bit(s, key, i);
+        s->bloom[b / 64] |= 1ULL << (b % 64);
+    }
+}
+
+static int bloom_may_have(const store_t *s, int64_t key)
+{
+    for (int i = 0; i < 4; i++) {
+        size_t b = bloom_bit(s, key, i);
+        if (!(s->bloom[b / 64] & (1ULL << (b % 64)))) return 0;
+    }
+    return 1;
+}
+
+/* Built on first use from the log's keys: 16 bits a key (~0.2% false
+ * positives, each costing one lookup), at least 1 Mbit. */
+static void bloom_build(store_t *s)
+{
+    sqlite3_stmt *st;
+    int64_t n = 0;
+    if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM events", -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+    }
+    s->bloom_bits = 1 << 20;
+    while (s->bloom_bits < (size_t)(n + 1000000) * 16) s->bloom_bits <<= 1;
+    s->bloom = xcalloc(s->bloom_bits / 64, sizeof *s->bloom);
+    if (sqlite3_prepare_v2(s->db, "SELECT id FROM events", -1, &st, NULL) == SQLITE_OK) {
+        while (sqlite3_step(st) == SQLITE_ROW) bloom_add(s, sqlite3_column_int64(st, 0));
+        sqlite3_finalize(st);
+    }
+}
+
+static pend_t *pend_find(store_t *s, int64_t key)
+{
+    if (!s->nslot) return NULL;
+    for (size_t i = (size_t)key & (s->nslot - 1);; i = (i + 1) & (s->nslot - 1)) {
+        if (!s->slot[i]) return NULL;
+        pend_t *p = &s->pend[s->slot[i] - 1];
+        if (p->key == key) return p;
+    }
+}
+
+static void pend_index(store_t *s, size_t at)
+{
+    size_t i = (size_t)s->pend[at].key & (s->nslot - 1);
+    while (s->slot[i]) i = (i + 1) & (s->nslot - 1);
+    s->slot[i] = (int32_t)at + 1;
+}
+
+static void pend_add(store_t *s, const pend_t *p)
+{
+    if (s->npend == s->cap_pend) {
+        s->cap_pend = s->cap_pend ? s->cap_pend * 2 : 1024;
+        s->pend = xrealloc(s->pend, sizeof *s->pend * s->cap_pend);
+    }
+    if (2 * (s->npend + 1) > s->nslot) {   /* keep the hash at most half full */
+        free(s->slot);
+        s->nslot = s->nslot ? s->nslot * 2 : 4096;
+        s->slot = xcalloc(s->nslot, sizeof *s->slot);
+        for (size_t i = 0; i < s->npend; i++) pend_index(s, i);
+    }
+    s->pend[s->npend] = *p;
+    pend_index(s, s->npend++);
+}
+
+static int cmp_pend(const void *a, const void *b)
+{
+    int64_t x = ((const pend_t *)a)->key, y = ((const pend_t *)b)->key;
+    return x < y ? -1 : x > y;
+}
+
+static int flush_events(store_t *s, char *err)
+{
+    if (!s->npend) return NUDGE_OK;
+    qsort(s->pend, s->npend, sizeof *s->pend, cmp_pend);
+    int rc = NUDGE_OK;
+    sqlite3_stmt *st = stmt(s, S_EVENT_ADD);
+    for (size_t i = 0; i < s->npend && rc == NUDGE_OK; i++) {
+        const pend_t *p = &s->pend[i];
+        if (!p->type) continue;   /* taken back */
+        sqlite3_bind_int64(st, 1, p->key);
+        sqlite3_bind_int64(st, 2, p->chk);
+        bind_text(st, 3, p->type);
+        if (p->member) sqlite3_bind_int64(st, 4, p->member);
+        else sqlite3_bind_null(st, 4);
+        sqlite3_bind_int64(st, 5, p->at);
+        bind_text(st, 6, p->ext_id);
+        bind_text(st, 7, p->body);
+        rc = run(s, st, err, "recording events");
+    }
+    pend_clear(s);
+    return rc;
+}
+
 /* 1 known, 0 not, -1 a different id with the same key (err says so). */
 static int event_lookup(store_t *s, const char *ext_id, char *err)
 {
+    int64_t key = event_key(ext_id), chk = event_chk(ext_id);
+    const pend_t *p = pend_find(s, key);
+    if (p && p->type) return p->chk == chk ? 1 : errf(err, "event id '%s' has the fingerprint of another id; "
+                                                          "give it a different id", ext_id);
+    if (!s->bloom) bloom_build(s);
+    if (!bloom_may_have(s, key)) return 0;
     sqlite3_stmt *st = stmt(s, S_EVENT_KNOWN);
-    sqlite3_bind_int64(st, 1, event_key(ext_id));
+    sqlite3_bind_int64(st, 1, key);
     int rc = 0;
     if (sqlite3_step(st) == SQLITE_ROW)
-        rc = sqlite3_column_int64(st, 0) == event_chk(ext_id)
+        rc = sqlite3_column_int64(st, 0) == chk
                  ? 1 : errf(err, "event id '%s' has the fingerprint of another id; give it a different id", ext_id);
     sqlite3_reset(st);
     return rc;
@@ -805,21 +952,41 @@ static int event_lookup(store_t *s, const char *ext_id, char *err)
 int store_event_add(store_t *s, const char *ext_id, const char *type, int64_t member, int64_t at,
                     const char *body, char *err)
 {
-    sqlite3_stmt *st = stmt(s, S_EVENT_ADD);
-    sqlite3_bind_int64(st, 1, event_key(ext_id));
-    sqlite3_bind_int64(st, 2, event_chk(ext_id));
-    bind_text(st, 3, type);
-    if (member) sqlite3_bind_int64(st, 4, member);
-    sqlite3_bind_int64(st, 5, at);
-    bind_text(st, 6, body ? ext_id : NULL);
-    bind_text(st, 7, body);
-    if (run(s, st, err, "recording an event") != NUDGE_OK) return NUDGE_ERR;
-    if (sqlite3_changes(s->db)) return 1;
-    return event_lookup(s, ext_id, err) < 0 ? NUDGE_ERR : 0;
+    int known = event_lookup(s, ext_id, err);
+    if (known) return known < 0 ? NUDGE_ERR : 0;
+    pend_t p = {event_key(ext_id), event_chk(ext_id), member, at, xstrdup(type),
+                body ? xstrdup(ext_id) : NULL, body ? xstrdup(body) : NULL};
+    if (!sqlite3_get_autocommit(s->db)) {
+        pend_t *old = pend_find(s, p.key);   /* a row taken back earlier */
+        if (old) {
+            free(old->type);
+            free(old->ext_id);
+            free(old->body);
+            *old = p;
+        } else {
+            pend_add(s, &p);
+        }
+        bloom_add(s, p.key);
+        return 1;
+    }
+    /* no transaction open: write through */
+    s->npend = 0;
+    pend_add(s, &p);
+    bloom_add(s, p.key);
+    return flush_events(s, err) == NUDGE_OK ? 1 : NUDGE_ERR;
 }
 
 int store_event_remove(store_t *s, const char *ext_id, char *err)
 {
+    pend_t *p = pend_find(s, event_key(ext_id));
+    if (p && p->type) {
+        /* still pending: forget it (the Bloom bit stays: a false positive) */
+        free(p->type);
+        free(p->ext_id);
+        free(p->body);
+        p->type = p->ext_id = p->body = NULL;
+        return NUDGE_OK;
+    }
     sqlite3_stmt *st = stmt(s, S_EVENT_REMOVE);
     sqlite3_bind_int64(st, 1, event_key(ext_id));
     return run(s, st, err, "taking back an event");

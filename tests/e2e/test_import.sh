@@ -79,4 +79,21 @@ check_contains "bad time" "$out" "events.jsonl:7: at: 'yesterday' is not an ISO 
 check_contains "bad json" "$out" "events.jsonl:8: not valid JSON"
 out=$("$NUDGE" import "$W" "$T/events.jsonl" 2>&1)
 check_contains "events re-import" "$out" "10 events read, 0 applied, 4 already known, 6 rejected"
+
+# the same id twice in one file (one transaction), and a taken-back id
+# (known order_id) that comes again with a new order: each counted once
+cat > "$T/dups.jsonl" <<'JSONL'
+{"id":"d1","type":"points.earned","member":"M2","at":"2026-05-01T10:00:00+08:00","points":10,"expires_at":"2027-12-31"}
+{"id":"d1","type":"points.earned","member":"M2","at":"2026-05-01T10:00:00+08:00","points":10,"expires_at":"2027-12-31"}
+{"id":"d2","type":"order.paid","member":"M2","at":"2026-05-02T10:00:00+08:00","order_id":"SO1","amount":5}
+{"id":"d2","type":"order.paid","member":"M2","at":"2026-05-02T10:00:00+08:00","order_id":"SO9","amount":5}
+{"id":"d2","type":"order.paid","member":"M2","at":"2026-05-02T10:00:00+08:00","order_id":"SO9","amount":5}
+JSONL
+out=$("$NUDGE" import "$W" "$T/dups.jsonl" 2>&1)
+check_contains "duplicates within one file" "$out" "5 events read, 2 applied, 3 already known, 0 rejected"
+out=$("$NUDGE" import "$W" "$T/dups.jsonl" 2>&1)
+check_contains "and all known the second time" "$out" "5 events read, 0 applied, 5 already known, 0 rejected"
+# simulate --events with ids the store already has: not applied again
+"$NUDGE" simulate "$W" --from 2026-05-01 --to 2026-05-03 --events "$T/dups.jsonl" > "$T/sum.txt"
+check_contains "simulate skips known ids" "$(cat "$T/sum.txt")" "events: 0 applied, 5 already known, 0 rejected"
 finish
