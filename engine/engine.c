@@ -609,7 +609,12 @@ int engine_wakeups(engine_t *e, char *err)
 int engine_event(engine_t *e, event_t *ev, int trigger, const tz_t **new_zone, char *err)
 {
     int created = 0;
-    int r = event_apply(e->store, e->ws, ev, &e->m, &created, err);
+    /* journeys triggered by this event read the member; exits need only
+     * the rowid */
+    int listened = 0;
+    for (int i = 0; trigger && i < e->njourneys && !listened; i++)
+        listened = e->journeys[i]->trig.kind == TRIG_EVENT && strcmp(e->journeys[i]->trig.event, ev->type) == 0;
+    int r = event_apply(e->store, e->ws, ev, &e->m, listened, &created, err);
     if (r != EVENT_APPLIED) return r;
     if (created && new_zone) *new_zone = e->m.zone;
     if (!trigger) return r;

@@ -227,7 +227,7 @@ static int apply_change(store_t *s, event_t *ev, member_t *m, char *err)
     return store_member_save_reach(s, m, err);
 }
 
-int event_apply(store_t *s, const ws_t *w, event_t *ev, member_t *m, int *created, char *err)
+int event_apply(store_t *s, const ws_t *w, event_t *ev, member_t *m, int need_member, int *created, char *err)
 {
     *created = 0;
     /* built-in types live on in the state they changed; others keep their
@@ -240,8 +240,16 @@ int event_apply(store_t *s, const ws_t *w, event_t *ev, member_t *m, int *create
         if (store_member_find(s, ev->member, m, err) != 1) return NUDGE_ERR;
         return store_event_add(s, ev->id, ev->type, m->rowid, ev->at, body, err) < 0 ? NUDGE_ERR : EVENT_APPLIED;
     }
-    int found = store_member_find(s, ev->member, m, err);
-    if (found < 0) return NUDGE_ERR;
+    int found;
+    if (!need_member && strcmp(ev->type, "points.earned") == 0) {
+        /* a new batch needs only the member's rowid: the id index has it,
+         * no need to read the member's row */
+        member_clear(m);
+        found = (m->rowid = store_member_rowid(s, ev->member)) > 0;
+    } else {
+        found = store_member_find(s, ev->member, m, err);
+        if (found < 0) return NUDGE_ERR;
+    }
     if (!found) return errf(err, "unknown member '%s' (import the member first, or send member.joined)", ev->member);
     /* recording the id first is the duplicate check; a change that then
      * fails takes the record back */

@@ -34,11 +34,13 @@ void event_free(event_t *ev);
 enum { EVENT_DUPLICATE = 0, EVENT_APPLIED = 1 };
 
 /* Applies ev to the store and records it, in the caller's transaction.
- * m is scratch; afterwards it holds the member as the event left them.
+ * m is scratch; afterwards it holds the member as the event left them --
+ * or, when the caller does not need the member (need_member 0) and the
+ * event's change does not either (points.earned), only m->rowid.
  * *created is set when member.joined made a new member. Returns
  * EVENT_APPLIED, EVENT_DUPLICATE (a known id or order_id: nothing
  * changed) or NUDGE_ERR (rejected: nothing changed, err says why). */
-int event_apply(store_t *s, const ws_t *w, event_t *ev, member_t *m, int *created, char *err);
+int event_apply(store_t *s, const ws_t *w, event_t *ev, member_t *m, int need_member, int *created, char *err);
 
 /* 1 for the built-in types that change member state. */
 int event_builtin(const char *type);

@@ -272,7 +272,7 @@ int import_events(store_t *s, const ws_t *w, const char *path, int progress, FIL
         if (event_parse(&ev, line, (size_t)len, w->tz, why) != NUDGE_OK) {
             reject(errs, st, path, lineno, why);
         } else {
-            int r = event_apply(s, w, &ev, &m, &created, why);
+            int r = event_apply(s, w, &ev, &m, 0, &created, why);
             if (r == EVENT_APPLIED) st->inserted++;
             else if (r == EVENT_DUPLICATE) st->duplicates++;
             else reject(errs, st, path, lineno, why);

@@ -62,7 +62,7 @@ static const char *const schema =
 enum stmt {
     S_BEGIN, S_COMMIT, S_ROLLBACK,
     S_META_GET, S_META_SET,
-    S_MEMBER_FIND, S_MEMBER_LOAD, S_MEMBER_INSERT, S_MEMBER_UPDATE, S_MEMBER_ORDERS, S_MEMBER_REACH,
+    S_MEMBER_FIND, S_MEMBER_ROWID, S_MEMBER_LOAD, S_MEMBER_INSERT, S_MEMBER_UPDATE, S_MEMBER_ORDERS, S_MEMBER_REACH,
     S_MEMBER_COUNT, S_ATTR_ADD, S_ATTR_ALL, S_ZONES, S_ZONE_ADD,
     S_CAND_JOIN_DAY, S_CAND_JOIN_MD, S_CAND_BIRTH_MD, S_CAND_LAST_ORDER, S_CAND_POINTS, S_CAND_ALL,
     S_CAND_ALL_SCAN, S_ZONE_COUNT,
@@ -83,6 +83,7 @@ static const char *const sql[S_COUNT] = {
     [S_META_SET] = "INSERT INTO meta(key, value) VALUES(?1, ?2)"
                    " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
     [S_MEMBER_FIND] = "SELECT " MEMBER_COLS " FROM members m WHERE m.ext_id = ?1",
+    [S_MEMBER_ROWID] = "SELECT id FROM members WHERE ext_id = ?1",
     [S_MEMBER_LOAD] = "SELECT " MEMBER_COLS " FROM members m WHERE m.id = ?1",
     [S_MEMBER_INSERT] =
         "INSERT INTO members(ext_id, name, phone, email, wechat_openid, birthday, gender, tz, tier,"
@@ -540,6 +541,15 @@ int store_member_find(store_t *s, const char *ext_id, member_t *m, char *err)
     sqlite3_stmt *st = stmt(s, S_MEMBER_FIND);
     bind_text(st, 1, ext_id);
     return member_query(s, st, m, err);
+}
+
+int64_t store_member_rowid(store_t *s, const char *ext_id)
+{
+    sqlite3_stmt *st = stmt(s, S_MEMBER_ROWID);
+    bind_text(st, 1, ext_id);
+    int64_t id = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return id;
 }
 
 int store_member_load(store_t *s, int64_t rowid, member_t *m, char *err)

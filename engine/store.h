@@ -39,6 +39,8 @@ int store_meta_set(store_t *s, const char *key, const char *value, char *err);
  * tz_get; a stored zone the system no longer knows falls back to UTC. */
 int store_member_find(store_t *s, const char *ext_id, member_t *m, char *err);
 int store_member_load(store_t *s, int64_t rowid, member_t *m, char *err);
+/* The rowid of a member id (from the id index alone); 0 when unknown. */
+int64_t store_member_rowid(store_t *s, const char *ext_id);
 /* Insert (rowid 0, sets rowid) or update; derived columns come from m. */
 int store_member_save(store_t *s, member_t *m, char *err);
 /* Saves only what an order or a channel change touches (cheaper: the

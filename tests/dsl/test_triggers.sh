@@ -39,6 +39,14 @@ return journey "visit" {
   steps = { send { id = "hi", template = "ids", channels = { "sms" } } },
 }
 EOF2
+cat > "$W/journeys/points_thanks.lua" <<'EOF2'
+-- a journey listening to points.earned reads the whole member
+return journey "points_thanks" {
+  trigger  = on("points.earned"),
+  audience = function(m, o) return m.city == "上海" and m.name == "王芳" and o.points >= 100 end,
+  steps = { send { id = "thx", template = "note", channels = { "sms" }, data = { what = "积分到账" } } },
+}
+EOF2
 cat > "$W/journeys/weekly_vip.lua" <<'EOF2'
 return journey "weekly_vip" {
   trigger  = weekly("monday"),
@@ -97,6 +105,8 @@ cat > "$T/events.jsonl" <<'JSONL'
 {"id":"o3","type":"order.paid","member":"D3","at":"2027-11-09T21:25:00+08:00","order_id":"X3","amount":100}
 {"id":"o4","type":"sms.opted_out","member":"D2","at":"2027-11-10T00:00:00+08:00"}
 {"id":"v1","type":"store.visit","member":"D3","at":"2027-11-12T15:00:00+08:00","store":"SH-001"}
+{"id":"p1","type":"points.earned","member":"D1","at":"2027-11-13T09:00:00+08:00","points":120,"expires_at":"2028-12-31"}
+{"id":"p2","type":"points.earned","member":"D3","at":"2027-11-13T09:00:00+08:00","points":500,"expires_at":"2028-12-31"}
 JSONL
 "$NUDGE" import "$W" "$T/members.csv" "$T/codes.csv" >/dev/null
 check_status "import" 0 $?
@@ -117,6 +127,7 @@ expected=$(sort <<'EOF2'
 2027-11-11T20:00:00+08:00 D2 double11 go - unreachable
 2027-11-11T20:00:00+09:00 D3 double11 go sms
 2027-11-12T16:00:00+09:00 D3 visit hi sms
+2027-11-13T09:00:00+08:00 D1 points_thanks thx sms
 EOF2
 )
 # the wait step itself sends nothing: drop the placeholder line above
