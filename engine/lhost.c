@@ -911,16 +911,14 @@ int lh_load_journey(lh_t *h, const char *file, const char *src, size_t len, jour
     }
     if (lh_pcall(h, 0, 1, err) != NUDGE_OK) return NUDGE_ERR;
     int idx = lua_gettop(L);
-    int rc = NUDGE_OK;
-    if (lua_type(L, idx) != LUA_TTABLE || (lua_getfield(L, idx, "__journey"), lua_pop(L, 1), 0)) {
-        rc = errf(err, "%s: the file must end with: return journey \"name\" { ... }", file);
-    } else {
+    int is = 0;
+    if (lua_type(L, idx) == LUA_TTABLE) {
         lua_getfield(L, idx, "__journey");
-        int is = lua_toboolean(L, -1);
+        is = lua_toboolean(L, -1);
         lua_pop(L, 1);
-        rc = is ? read_journey(&sp, idx, j)
-                : errf(err, "%s: the file must end with: return journey \"name\" { ... }", file);
     }
+    int rc = is ? read_journey(&sp, idx, j)
+                : errf(err, "%s: the file must end with: return journey \"name\" { ... }", file);
     if (rc == NUDGE_OK) {
         /* the parameters in force, for templates */
         lua_rawgeti(L, LUA_REGISTRYINDEX, h->internal_ref);
