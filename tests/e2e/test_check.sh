@@ -56,6 +56,7 @@ return journey "uses_broken" {
   steps = { send { template = "broken", channels = { "sms" } } },
 }
 EOF2
+printf 'return 42\n' > "$W/journeys/notajourney.lua"
 cat > "$W/journeys/more.lua" <<'EOF2'
 local p = params { n = 3 }
 return journey "more" {
@@ -90,12 +91,13 @@ EOF2
 printf '[params.pbad]\nn = seven\n[params.nothere]\nx = 1\n[params.birthday]\nsend_at = 08:00\n' >> "$W/nudge.conf"
 out=$("$NUDGE" check "$W" 2>&1)
 check_status "problems found" 1 $?
+check_contains "a file that returns no journey" "$out" 'journeys/notajourney.lua: the file must end with: return journey "name" { ... }'
 check_contains "at on an event trigger" "$out" "journeys/more.lua:2: more: at does not apply to on()"
 check_contains "bad wait" "$out" "journeys/waits.lua:4: wait: days must be a whole number, 0 or more"
 check_contains "bad parameter value names the params line" "$out" 'journeys/pbad.lua:1: parameter n must be a number, but nudge.conf sets "seven"'
 check_contains "params for a missing journey" "$out" "[params.nothere]: there is no journeys/nothere.lua"
 check_contains "m[\"field\"] is checked too" "$out" "journeys/brackets.lua:3: 'tier_level' is not a member field"
-rm "$W/journeys/more.lua" "$W/journeys/waits.lua" "$W/journeys/pbad.lua" "$W/journeys/brackets.lua"
+rm "$W/journeys/notajourney.lua" "$W/journeys/more.lua" "$W/journeys/waits.lua" "$W/journeys/pbad.lua" "$W/journeys/brackets.lua"
 sed -i '/^\[params.pbad\]/,$d' "$W/nudge.conf"
 out=$("$NUDGE" check "$W" 2>&1)
 check_contains "syntax error" "$out" "journeys/syntax.lua:3: '}' expected near 'channels'"
