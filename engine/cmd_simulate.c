@@ -210,6 +210,9 @@ static int run(int argc, char **argv)
     }
     store_close(orig);
     r.store = store_open(tmp, STORE_SCRATCH, err);
+    /* the copy has no journal and sqlite keeps it open: its name can go
+     * now, so an interrupted simulation leaves nothing behind */
+    if (r.store) unlink(tmp);
     sim_t sim = {0};
     buf_init(&sim.line);
     struct timespec t0, t1;
