@@ -229,8 +229,3 @@ long evfeed_left(evfeed_t *f)
     f->have_next = 0;
     return n;
 }
-
-int evfeed_streamed(const evfeed_t *f)
-{
-    return f->streamed;
-}

@@ -26,7 +26,5 @@ int evfeed_next(evfeed_t *f, event_t *ev, long *line, char *err);
 /* Lines rejected so far; events not yet handed out. */
 long evfeed_rejected(const evfeed_t *f);
 long evfeed_left(evfeed_t *f);
-/* 1 when the file was streamed (it was in time order). */
-int evfeed_streamed(const evfeed_t *f);
 
 #endif

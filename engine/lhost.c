@@ -121,11 +121,6 @@ static int lh_pcall(lh_t *h, int nargs, int nres, char *err)
     return NUDGE_ERR;
 }
 
-int lh_faulted(const lh_t *h)
-{
-    return h->killed != KILL_NONE;
-}
-
 /* ---- sandbox ---- */
 
 static int l_print(lua_State *L)

@@ -49,9 +49,6 @@ int lh_load_journey(lh_t *h, const char *file, const char *src, size_t len, jour
  * out of instructions or memory. */
 int lh_predicate(lh_t *h, int ref, member_t *m, const occasion_t *o, int *result, char *err);
 
-/* 1 once the state was stopped for its budget or memory cap. */
-int lh_faulted(const lh_t *h);
-
 /* Lines of the source where function ref reads m.<field> (by the name of
  * its first parameter) for fields neither built in nor known attributes;
  * calls fn(line, field) for each. Used by `nudge check`. */

@@ -61,17 +61,17 @@ static const char *const schema =
 
 enum stmt {
     S_BEGIN, S_COMMIT, S_ROLLBACK,
-    S_META_GET, S_META_SET,
+    S_META_SET,
     S_MEMBER_FIND, S_MEMBER_ROWID, S_MEMBER_LOAD, S_MEMBER_INSERT, S_MEMBER_UPDATE, S_MEMBER_ORDERS, S_MEMBER_REACH,
     S_MEMBER_COUNT, S_ATTR_ADD, S_ATTR_ALL, S_ZONES, S_ZONE_ADD,
     S_CAND_JOIN_DAY, S_CAND_JOIN_MD, S_CAND_BIRTH_MD, S_CAND_LAST_ORDER, S_CAND_POINTS, S_CAND_ALL,
     S_CAND_ALL_SCAN, S_ZONE_COUNT,
     S_POINTS_ADD, S_POINTS_LIVE, S_POINTS_SET_LEFT,
     S_ORDER_ADD, S_EVENT_ADD, S_EVENT_KNOWN, S_EVENT_REMOVE,
-    S_JOURNEY_GET, S_JOURNEY_PUT, S_JOURNEY_RESET,
+    S_JOURNEY_GET, S_JOURNEY_PUT,
     S_FLIGHT_PUT, S_FLIGHT_DELETE, S_FLIGHT_EXISTS, S_FLIGHT_NEXT, S_FLIGHT_DUE, S_FLIGHT_COUNTS,
     S_ENTRY_ADD, S_ENTRY_EXISTS,
-    S_MSG_ADD, S_MSG_COUNTS,
+    S_MSG_COUNTS,
     S_COUNT
 };
 
@@ -79,7 +79,6 @@ static const char *const sql[S_COUNT] = {
     [S_BEGIN] = "BEGIN",
     [S_COMMIT] = "COMMIT",
     [S_ROLLBACK] = "ROLLBACK",
-    [S_META_GET] = "SELECT value FROM meta WHERE key = ?1",
     [S_META_SET] = "INSERT INTO meta(key, value) VALUES(?1, ?2)"
                    " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
     [S_MEMBER_FIND] = "SELECT " MEMBER_COLS " FROM members m WHERE m.ext_id = ?1",
@@ -140,7 +139,6 @@ static const char *const sql[S_COUNT] = {
                       " VALUES(?1,?2,?3,?4,?5) ON CONFLICT(name) DO UPDATE SET"
                       " first_loaded_at=excluded.first_loaded_at, cursor=excluded.cursor,"
                       " disabled=excluded.disabled, error=excluded.error",
-    [S_JOURNEY_RESET] = "UPDATE journeys SET cursor = ?1, first_loaded_at = ?1",
     [S_FLIGHT_PUT] = "INSERT INTO flights(journey, member, occ, step, step_id, wake_at, entered_at, ctx)"
                      " VALUES(?1,?2,?3,?4,?5,?6,?7,?8) ON CONFLICT(journey, member) DO UPDATE SET"
                      " occ=excluded.occ, step=excluded.step, step_id=excluded.step_id,"
@@ -153,8 +151,6 @@ static const char *const sql[S_COUNT] = {
     [S_FLIGHT_COUNTS] = "SELECT journey, step_id, count(*) FROM flights GROUP BY 1, 2 ORDER BY 1, 2",
     [S_ENTRY_ADD] = "INSERT OR IGNORE INTO entries(journey, member, occ, at) VALUES(?1,?2,?3,?4)",
     [S_ENTRY_EXISTS] = "SELECT 1 FROM entries WHERE journey = ?1 AND member = ?2 LIMIT 1",
-    [S_MSG_ADD] = "INSERT OR IGNORE INTO messages(key, at, member, journey, step, channel, template,"
-                  " content, status, reason) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)",
     [S_MSG_COUNTS] = "SELECT coalesce(channel, '-'), status, count(*) FROM messages GROUP BY 1, 2 ORDER BY 1, 2",
 };
 
@@ -455,21 +451,6 @@ void store_rollback(store_t *s)
 {
     pend_clear(s);
     if (!sqlite3_get_autocommit(s->db)) run(s, stmt(s, S_ROLLBACK), NULL, "rollback");
-}
-
-int store_meta_get(store_t *s, const char *key, buf_t *out)
-{
-    sqlite3_stmt *st = stmt(s, S_META_GET);
-    bind_text(st, 1, key);
-    int found = 0;
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        const char *v = (const char *)sqlite3_column_text(st, 0);
-        buf_reset(out);
-        if (v) buf_adds(out, v);
-        found = 1;
-    }
-    sqlite3_reset(st);
-    return found;
 }
 
 int store_meta_set(store_t *s, const char *key, const char *value, char *err)
@@ -1039,13 +1020,6 @@ int store_journey_put(store_t *s, const char *name, const store_journey_t *j, ch
     return run(s, st, err, "saving a journey");
 }
 
-int store_journey_reset_cursors(store_t *s, int64_t cursor, char *err)
-{
-    sqlite3_stmt *st = stmt(s, S_JOURNEY_RESET);
-    sqlite3_bind_int64(st, 1, cursor);
-    return run(s, st, err, "resetting journey cursors");
-}
-
 /* ---- flights ---- */
 
 int store_flight_put(store_t *s, const store_flight_t *f, char *err)
@@ -1159,23 +1133,6 @@ int store_entry_exists(store_t *s, const char *journey, int64_t member)
 }
 
 /* ---- messages ---- */
-
-int store_message_add(store_t *s, const store_msg_t *m, char *err)
-{
-    sqlite3_stmt *st = stmt(s, S_MSG_ADD);
-    bind_text(st, 1, m->key);
-    sqlite3_bind_int64(st, 2, m->at);
-    sqlite3_bind_int64(st, 3, m->member);
-    bind_text(st, 4, m->journey);
-    bind_text(st, 5, m->step);
-    bind_text(st, 6, m->channel);
-    bind_text(st, 7, m->tmpl);
-    bind_text(st, 8, m->content);
-    bind_text(st, 9, m->status);
-    bind_text(st, 10, m->reason);
-    if (run(s, st, err, "recording a message") != NUDGE_OK) return NUDGE_ERR;
-    return sqlite3_changes(s->db) ? 1 : 0;
-}
 
 void store_message_counts(store_t *s, void (*fn)(const char *channel, const char *status, int64_t n,
                                                  void *ud), void *ud)

@@ -31,7 +31,6 @@ int store_begin(store_t *s, char *err);
 int store_commit(store_t *s, char *err);
 void store_rollback(store_t *s);
 
-int store_meta_get(store_t *s, const char *key, buf_t *out);       /* 1 found, 0 not */
 int store_meta_set(store_t *s, const char *key, const char *value, char *err);
 
 /* ---- members ---- */
@@ -111,8 +110,6 @@ typedef struct store_journey {
 } store_journey_t;
 int store_journey_get(store_t *s, const char *name, store_journey_t *j);   /* 1 / 0 */
 int store_journey_put(store_t *s, const char *name, const store_journey_t *j, char *err);
-/* Sets every journey's cursor (simulation starts at its --from). */
-int store_journey_reset_cursors(store_t *s, int64_t cursor, char *err);
 
 /* ---- members in flight ---- */
 typedef struct store_flight {
@@ -142,11 +139,6 @@ int store_entry_add(store_t *s, const char *journey, int64_t member, const char 
 int store_entry_exists(store_t *s, const char *journey, int64_t member);
 
 /* ---- messages decided ---- */
-typedef struct store_msg {
-    const char *key, *journey, *step, *channel, *tmpl, *content, *status, *reason;
-    int64_t member, at;
-} store_msg_t;
-int store_message_add(store_t *s, const store_msg_t *m, char *err);  /* 1 / 0 duplicate key */
 void store_message_counts(store_t *s, void (*fn)(const char *channel, const char *status, int64_t n,
                                                  void *ud), void *ud);
 
