@@ -96,4 +96,16 @@ check_contains "and all known the second time" "$out" "5 events read, 0 applied,
 # simulate --events with ids the store already has: not applied again
 "$NUDGE" simulate "$W" --from 2026-05-01 --to 2026-05-03 --events "$T/dups.jsonl" > "$T/sum.txt"
 check_contains "simulate skips known ids" "$(cat "$T/sum.txt")" "events: 0 applied, 5 already known, 0 rejected"
+# new ids in simulate: a repeat is known, a rejected one can come again
+cat > "$T/sim.jsonl" <<'JSONL'
+{"id":"s1","type":"points.earned","member":"M2","at":"2026-05-01T10:00:00+08:00","points":10,"expires_at":"2027-12-31"}
+{"id":"s1","type":"points.earned","member":"M2","at":"2026-05-01T11:00:00+08:00","points":10,"expires_at":"2027-12-31"}
+{"id":"s2","type":"points.redeemed","member":"M2","at":"2026-05-01T12:00:00+08:00","points":99999}
+{"id":"s2","type":"points.redeemed","member":"M2","at":"2026-05-01T13:00:00+08:00","points":5}
+{"id":"s2","type":"points.redeemed","member":"M2","at":"2026-05-01T14:00:00+08:00","points":5}
+{"id":"d1","type":"points.earned","member":"M2","at":"2026-05-01T15:00:00+08:00","points":10,"expires_at":"2027-12-31"}
+JSONL
+"$NUDGE" simulate "$W" --from 2026-05-01 --to 2026-05-03 --events "$T/sim.jsonl" > "$T/sum.txt" 2> "$T/err.txt"
+check_contains "simulate dedupes its own ids" "$(cat "$T/sum.txt")" "events: 2 applied, 3 already known, 1 rejected"
+check_contains "and names the rejected line" "$(cat "$T/err.txt")" "sim.jsonl:3: redeems 99999 points"
 finish
