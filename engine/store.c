@@ -904,7 +904,7 @@ static void pend_add(store_t *s, const pend_t *p)
 
 /* ---- a scratch store's event ids ---- */
 
-#define SEEN_USED ((int64_t)1 << 62 << 1)   /* bit 63: keys are 63-bit */
+#define SEEN_USED INT64_MIN   /* bit 63: keys are 63-bit */
 #define SEEN_GONE 1
 
 static int64_t *seen_slot(store_t *s, int64_t key)
