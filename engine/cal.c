@@ -8,6 +8,7 @@
 #include "cal.h"
 
 #include <stdint.h>
+#include <string.h>
 
 int cal_is_leap(int y)
 {
@@ -142,5 +143,23 @@ int cal_parse_hhmm(const char *s, int *minutes)
     int h = digits(s, 2), m = digits(s + 3, 2);
     if (h < 0 || m < 0 || h > 23 || m > 59) return -1;
     *minutes = h * 60 + m;
+    return 0;
+}
+
+int cal_parse_hours(const char *s, int *from, int *to)
+{
+    if (s && strcmp(s, "off") == 0) {
+        *from = *to = 0;
+        return 0;
+    }
+    char a[6], b[6];
+    if (!s || strlen(s) != 11 || s[5] != '-') return -1;
+    memcpy(a, s, 5);
+    memcpy(b, s + 6, 5);
+    a[5] = b[5] = '\0';
+    int fm, tm;
+    if (cal_parse_hhmm(a, &fm) != 0 || cal_parse_hhmm(b, &tm) != 0 || fm == tm) return -1;
+    *from = fm * 60;
+    *to = tm * 60;
     return 0;
 }

@@ -32,5 +32,8 @@ int cal_parse_date(const char *s, size_t len, int32_t *day);
 void cal_format_date(int32_t day, char *out);
 /* "HH:MM" (00:00..23:59) into minutes after midnight. 0 ok, -1 bad. */
 int cal_parse_hhmm(const char *s, int *minutes);
+/* "21:00-09:00" into seconds of the day (the range may wrap midnight);
+ * "off" gives from == to == 0. -1 when malformed or empty. */
+int cal_parse_hours(const char *s, int *from, int *to);
 
 #endif

@@ -29,17 +29,22 @@ typedef struct sim {
 static void sink(const decision_t *d, void *ud)
 {
     sim_t *s = ud;
-    if (d->channel >= 0) s->decided++;
+    if (!d->skipped) s->decided++;
     else s->skipped++;
     if (!s->out) return;
     buf_t *b = &s->line;
     char iso[40];
     buf_reset(b);
-    tz_format_iso(d->member->zone, d->at, iso);
+    tz_format_iso(d->zone, d->at, iso);
     buf_adds(b, "{\"at\":\"");
     buf_adds(b, iso);
+    if (d->decided_at != d->at) {   /* held for quiet hours */
+        tz_format_iso(d->zone, d->decided_at, iso);
+        buf_adds(b, "\",\"decided\":\"");
+        buf_adds(b, iso);
+    }
     buf_adds(b, "\",\"member\":");
-    buf_add_json_str(b, d->member->s[MS_EXT_ID]);
+    buf_add_json_str(b, d->member_id);
     buf_adds(b, ",\"journey\":");
     buf_add_json_str(b, d->journey->name);
     buf_adds(b, ",\"step\":");
@@ -51,7 +56,7 @@ static void sink(const decision_t *d, void *ud)
     buf_add_json_str(b, d->step->tmpl);
     buf_adds(b, ",\"key\":");
     buf_add_json_str(b, d->key);
-    if (d->channel >= 0) {
+    if (!d->skipped) {
         buf_adds(b, ",\"content\":");
         buf_adds(b, d->content);
     } else {
@@ -101,25 +106,38 @@ static void summary(run_t *r, const char *from, const char *to, double secs, lon
     if (r->events_path)
         printf("events: %ld applied, %ld already known, %ld rejected, %ld after --to\n", r->applied, r->duplicates,
                r->rejected, r->late);
-    printf("\n%-24s %9s %9s %9s %9s %11s %8s\n", "journey", "entered", "wechat", "sms", "edm", "unreachable",
+    printf("\n%-24s %9s %9s %9s %9s %9s %8s\n", "journey", "entered", "wechat", "sms", "edm", "not sent",
            "exited");
     journey_stats_t tot = {0};
-    for (int i = 0; i < engine_njourneys(e); i++) {
-        const journey_t *j = engine_journey(e, i);
-        const journey_stats_t *s = engine_stats(e, i);
-        printf("%-24s %9lld %9lld %9lld %9lld %11lld %8lld%s\n", j->name, (long long)s->entered,
+    for (int i = 0; i <= engine_njourneys(e); i++) {
+        int last = i == engine_njourneys(e);
+        const journey_t *j = last ? NULL : engine_journey(e, i);
+        const journey_stats_t *s = last ? &tot : engine_stats(e, i);
+        printf("%-24s %9lld %9lld %9lld %9lld %9lld %8lld%s\n", j ? j->name : "total", (long long)s->entered,
                (long long)s->sent[CH_WECHAT], (long long)s->sent[CH_SMS], (long long)s->sent[CH_EDM],
-               (long long)s->unreachable, (long long)s->exited, j->disabled ? "  DISABLED" : "");
+               (long long)(s->unreachable + s->suppressed + s->capped + s->expired), (long long)s->exited,
+               j && j->disabled ? "  DISABLED" : "");
+        if (last) break;
         tot.candidates += s->candidates;
         tot.evaluations += s->evaluations;
         tot.entered += s->entered;
         tot.unreachable += s->unreachable;
+        tot.suppressed += s->suppressed;
+        tot.capped += s->capped;
+        tot.expired += s->expired;
         tot.exited += s->exited;
         for (int c = 0; c < CH_COUNT; c++) tot.sent[c] += s->sent[c];
     }
-    printf("%-24s %9lld %9lld %9lld %9lld %11lld %8lld\n", "total", (long long)tot.entered,
-           (long long)tot.sent[CH_WECHAT], (long long)tot.sent[CH_SMS], (long long)tot.sent[CH_EDM],
-           (long long)tot.unreachable, (long long)tot.exited);
+    if (tot.unreachable + tot.suppressed + tot.capped + tot.expired) {
+        printf("\n%-24s %11s %10s %8s %19s\n", "not sent", "unreachable", "suppressed", "capped",
+               "quiet hours expired");
+        for (int i = 0; i < engine_njourneys(e); i++) {
+            const journey_stats_t *s = engine_stats(e, i);
+            if (s->unreachable + s->suppressed + s->capped + s->expired)
+                printf("%-24s %11lld %10lld %8lld %19lld\n", engine_journey(e, i)->name, (long long)s->unreachable,
+                       (long long)s->suppressed, (long long)s->capped, (long long)s->expired);
+        }
+    }
     printf("\n%lld candidates, %lld Lua evaluations, %lld messages decided in %.2f s (%.0f/s)\n",
            (long long)tot.candidates, (long long)tot.evaluations, decided, secs,
            secs > 0 ? (double)decided / secs : 0.0);
@@ -151,6 +169,7 @@ static int simulate(run_t *r, int64_t start, int64_t end, char *err)
             if (apply_event(r, 1, err) != NUDGE_OK) return NUDGE_ERR;
         if (engine_wakeups(r->e, err) != NUDGE_OK) return NUDGE_ERR;
         if (sched_run_due(r->sched, err) != NUDGE_OK) return NUDGE_ERR;
+        if (engine_flush(r->e, err) != NUDGE_OK) return NUDGE_ERR;
         if (++instants % 65536 == 0 &&
             (store_commit(r->store, err) != NUDGE_OK || store_begin(r->store, err) != NUDGE_OK))
             return NUDGE_ERR;
@@ -229,7 +248,10 @@ static int run(int argc, char **argv)
         status = cmd_fail("%s: %s", out, strerror(errno));
         goto done;
     }
-    r.e = engine_new(r.w, r.store);
+    if (!(r.e = engine_new(r.w, r.store, err))) {
+        status = cmd_fail("%s", err);
+        goto done;
+    }
     engine_set_sink(r.e, sink, &sim, sim.out != NULL);
     buf_t report;
     buf_init(&report);

@@ -23,7 +23,12 @@ static int run(int argc, char **argv)
     ws_t *w;
     store_t *s;
     if (cmd_open(argv[1], &w, &s)) return 1;
-    engine_t *e = engine_new(w, s);
+    char err[ERRLEN];
+    engine_t *e = engine_new(w, s, err);
+    if (!e) {
+        cmd_close(w, s);
+        return cmd_fail("%s", err);
+    }
     buf_t report;
     buf_init(&report);
     int problems = engine_load(e, &report);

@@ -23,6 +23,7 @@ struct engine {
     int ntmpls;
     char **attrs;            /* known custom attribute names */
     int nattrs;
+    policy_t *policy;
     engine_sink_fn sink;
     void *sink_ud;
     int render;              /* the sink reads content */
@@ -48,11 +49,17 @@ static void add_attr(const char *name, void *ud)
     e->attrs[e->nattrs++] = xstrdup(name);
 }
 
-engine_t *engine_new(ws_t *ws, store_t *store)
+static void deliver(const decision_t *d, void *ud);
+
+engine_t *engine_new(ws_t *ws, store_t *store, char *err)
 {
+    policy_t *p = policy_new(ws, store, err);
+    if (!p) return NULL;
     engine_t *e = xcalloc(1, sizeof *e);
     e->ws = ws;
     e->store = store;
+    e->policy = p;
+    policy_set_emit(p, deliver, e);
     member_init(&e->m);
     e->m.load_points = load_points;
     e->m.load_points_ud = e;
@@ -78,6 +85,7 @@ void engine_free(engine_t *e)
         free(e->due);
     }
     member_free(&e->m);
+    policy_free(e->policy);
     buf_free(&e->key);
     buf_free(&e->content);
     buf_free(&e->tmp);
@@ -97,7 +105,8 @@ int64_t engine_next_wake(engine_t *e)
         e->next_wake = store_flight_next_wake(e->store, e->now);
         e->wake_known = 1;
     }
-    return e->next_wake;
+    int64_t r = policy_next_release(e->policy);
+    return r != TIME_NONE && (e->next_wake == TIME_NONE || r < e->next_wake) ? r : e->next_wake;
 }
 
 int64_t *engine_clock(engine_t *e) { return &e->now; }
@@ -259,6 +268,7 @@ int engine_load(engine_t *e, buf_t *report)
         e->journeys[e->njourneys++] = j;
     }
     free(files);
+    policy_set_journeys(e->policy, e->journeys, e->njourneys);
     return problems + check_params(e, report);
 }
 
@@ -383,9 +393,21 @@ static journey_stats_t *stats_of(engine_t *e, const journey_t *j)
     return NULL;
 }
 
-static void decide(engine_t *e, journey_t *j, const step_t *st, member_t *m, const occasion_t *o, const char *occ)
+/* A decision after the policy: counted, then to the sink. */
+static void deliver(const decision_t *d, void *ud)
 {
-    journey_stats_t *s = stats_of(e, j);
+    engine_t *e = ud;
+    journey_stats_t *s = stats_of(e, d->journey);
+    if (s && !d->skipped) s->sent[d->channel]++;
+    else if (s && strcmp(d->skipped, SKIP_UNREACHABLE) == 0) s->unreachable++;
+    else if (s && strcmp(d->skipped, SKIP_SUPPRESSED) == 0) s->suppressed++;
+    else if (s && strcmp(d->skipped, SKIP_CAPPED) == 0) s->capped++;
+    else if (s && strcmp(d->skipped, SKIP_QUIET_EXPIRED) == 0) s->expired++;
+    if (e->sink) e->sink(d, e->sink_ud);
+}
+
+static int decide(engine_t *e, journey_t *j, const step_t *st, member_t *m, const occasion_t *o, const char *occ)
+{
     tmpl_t *t = find_tmpl(e, st->tmpl);
     const char *parts[] = {j->name, st->id, m->s[MS_EXT_ID], occ};
     buf_reset(&e->key);
@@ -393,27 +415,32 @@ static void decide(engine_t *e, journey_t *j, const step_t *st, member_t *m, con
         if (i) buf_addc(&e->key, ':');
         buf_adds(&e->key, parts[i]);
     }
-    decision_t d = {.journey = j, .step = st, .member = m, .channel = -1, .key = e->key.p, .at = e->now};
-    for (int i = 0; i < st->nchannels && t; i++)
-        if (t->has[st->channels[i]] && member_reachable(m, st->channels[i])) {
-            d.channel = st->channels[i];
-            break;
-        }
+    decision_t d = {.journey = j, .step = st, .member = m->rowid, .member_id = m->s[MS_EXT_ID], .zone = m->zone,
+                    .channel = -1, .key = e->key.p, .at = e->now, .decided_at = e->now};
     if (!t) {
-        d.skipped = "no_template";   /* nudge check reports it; do not guess */
-    } else if (d.channel < 0) {
-        d.skipped = "unreachable";
-        s->unreachable++;
-    } else {
-        if (e->render) {
-            rctx_t r = {e, j, st, m, o};
-            buf_reset(&e->content);
-            tmpl_render(t, d.channel, resolve, &r, &e->content, NULL);
-            d.content = e->content.p;
-        }
-        s->sent[d.channel]++;
+        d.skipped = SKIP_NO_TEMPLATE;   /* nudge check reports it; do not guess */
+        deliver(&d, e);
+        return NUDGE_OK;
     }
-    if (e->sink) e->sink(&d, e->sink_ud);
+    d.channel = policy_channel(e->policy, j, m, st->channels, st->nchannels, t->has, &d.skipped);
+    if (d.channel < 0) {
+        deliver(&d, e);
+        return NUDGE_OK;
+    }
+    if (e->render) {
+        rctx_t r = {e, j, st, m, o};
+        buf_reset(&e->content);
+        tmpl_render(t, d.channel, resolve, &r, &e->content, NULL);
+        d.content = e->content.p;
+    }
+    char err[ERRLEN];
+    if (policy_offer(e->policy, &d, err) != NUDGE_OK) return errf(NULL, "%s", err);
+    return NUDGE_OK;
+}
+
+int engine_flush(engine_t *e, char *err)
+{
+    return policy_flush(e->policy, e->now, err);
 }
 
 /* The instant a wait step ends: calendar days keep the local wall time
@@ -437,7 +464,7 @@ static int run_steps(engine_t *e, journey_t *j, member_t *m, const occasion_t *o
         if (ok < 0) return NUDGE_OK;     /* disabled: the member stays where they were */
         if (!ok) continue;
         if (st->kind == STEP_SEND) {
-            decide(e, j, st, m, o, occ);
+            if (decide(e, j, st, m, o, occ) != NUDGE_OK) return NUDGE_ERR;
         } else if (st->kind == STEP_WAIT) {
             if (i + 1 >= j->nsteps) break;
             store_flight_t f;

@@ -11,35 +11,26 @@
 #include <stdint.h>
 #include "event.h"
 #include "journey.h"
+#include "policy.h"
 #include "store.h"
 #include "tmpl.h"
 #include "ws.h"
 
 typedef struct engine engine_t;
 
-/* One message decided by a send step. channel is -1 and skipped names
- * the reason when the message will not go out. */
-typedef struct decision {
-    const journey_t *journey;
-    const step_t *step;
-    member_t *member;
-    int channel;
-    const char *skipped;
-    const char *key;         /* idempotency key */
-    const char *content;     /* rendered JSON value, NULL when skipped */
-    int64_t at;
-} decision_t;
-
 typedef void (*engine_sink_fn)(const decision_t *d, void *ud);
 
 typedef struct journey_stats {
     int64_t candidates;      /* members offered by triggers */
     int64_t evaluations;     /* audience and condition calls into Lua */
-    int64_t entered, exited, completed, busy, unreachable;
+    int64_t entered, exited, completed, busy;
+    int64_t unreachable, suppressed, capped, expired;   /* not sent, by reason */
     int64_t sent[CH_COUNT];
 } journey_stats_t;
 
-engine_t *engine_new(ws_t *ws, store_t *store);
+/* NULL with err when the workspace's policy does not load (the
+ * suppression list names its file and line). */
+engine_t *engine_new(ws_t *ws, store_t *store, char *err);
 void engine_free(engine_t *e);
 
 /* Loads every journey and template of the workspace. Problems (with
@@ -51,10 +42,13 @@ int engine_load(engine_t *e, buf_t *report);
  * channels exist, placeholders and member fields are known. */
 int engine_check(engine_t *e, buf_t *report);
 
-/* render: the sink reads decision content (otherwise it is not built). */
+/* Decisions reach the sink after the policy (policy.h): at the end of the
+ * instant they were made in, or when quiet hours end.
+ * render: the sink reads decision content (otherwise it is not built). */
 void engine_set_sink(engine_t *e, engine_sink_fn fn, void *ud, int render);
-/* The earliest instant after the clock at which a waiting member wakes;
- * TIME_NONE when nobody waits. Cached: cheap to ask at every instant. */
+/* The earliest instant after the clock at which a waiting member wakes
+ * or a held message is released; TIME_NONE when there is none. Cached:
+ * cheap to ask at every instant. */
 int64_t engine_next_wake(engine_t *e);
 int64_t *engine_clock(engine_t *e);
 int engine_njourneys(const engine_t *e);
@@ -75,5 +69,8 @@ int engine_moment(engine_t *e, journey_t *j, const tz_t *zone, int32_t day, char
 int engine_instant(engine_t *e, journey_t *j, char *err);
 /* Members whose wait ends at or before the clock continue. */
 int engine_wakeups(engine_t *e, char *err);
+/* The end of an instant: the policy releases held messages, applies the
+ * caps and hands everything decided to the sink. */
+int engine_flush(engine_t *e, char *err);
 
 #endif

@@ -76,6 +76,13 @@ typedef struct journey {
     char **exit_on;
     int nexit_on;
     int reentry;
+    /* policy */
+    int priority;            /* higher wins the last cap slots of an instant */
+    int service;             /* transactional: no caps, no marketing opt-outs */
+    int quiet_own;           /* quiet_from/to below replace the workspace's */
+    int quiet_from, quiet_to;
+    int64_t expires;         /* a held message is dropped after this many seconds; 0: never */
+    int expires_eod;         /* ... or after the local day it was decided on */
     step_t *steps;
     int nsteps;
     kv_t *params;

@@ -853,12 +853,62 @@ static int read_exit_on(spec_t *sp, int idx, journey_t *j)
     return rc;
 }
 
+/* priority, service, quiet_hours, expires */
+static int read_policy(spec_t *sp, int idx, journey_t *j)
+{
+    lua_State *L = sp->h->L;
+    int t = lua_getfield(L, idx, "priority");
+    int ok = t == LUA_TNIL || (lua_isinteger(L, -1) && lua_tointeger(L, -1) >= -1000 && lua_tointeger(L, -1) <= 1000);
+    j->priority = t == LUA_TNIL || !ok ? 0 : (int)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    if (!ok) return spec_err(sp, j->line, "%s: priority must be a whole number from -1000 to 1000", j->name);
+    t = lua_getfield(L, idx, "service");
+    j->service = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    if (t != LUA_TNIL && t != LUA_TBOOLEAN)
+        return spec_err(sp, j->line, "%s: service is true (a transactional journey) or false", j->name);
+    t = lua_getfield(L, idx, "quiet_hours");
+    if (t == LUA_TBOOLEAN && !lua_toboolean(L, -1)) {
+        j->quiet_own = 1;
+        j->quiet_from = j->quiet_to = 0;
+    } else if (t == LUA_TSTRING) {
+        j->quiet_own = 1;
+        if (cal_parse_hours(lua_tostring(L, -1), &j->quiet_from, &j->quiet_to) != 0 || j->quiet_from == j->quiet_to) {
+            lua_pop(L, 1);
+            return spec_err(sp, j->line, "%s: quiet_hours is a range like \"22:00-08:00\", or false for none", j->name);
+        }
+    } else if (t != LUA_TNIL) {
+        lua_pop(L, 1);
+        return spec_err(sp, j->line, "%s: quiet_hours is a range like \"22:00-08:00\", or false for none", j->name);
+    }
+    lua_pop(L, 1);
+    t = lua_getfield(L, idx, "expires");
+    if (t == LUA_TSTRING && strcmp(lua_tostring(L, -1), "end of day") == 0) {
+        j->expires_eod = 1;
+    } else if (t == LUA_TTABLE) {
+        lua_getfield(L, -1, "unit");
+        const char *unit = lua_tostring(L, -1);
+        int64_t n = get_int(L, -2, "n", -1);
+        int64_t mult = !unit ? 0 : strcmp(unit, "days") == 0 ? 86400 : strcmp(unit, "hours") == 0 ? 3600
+                                 : strcmp(unit, "minutes") == 0 ? 60 : 0;
+        lua_pop(L, 1);
+        j->expires = mult * n;
+        if (j->expires <= 0) t = LUA_TNONE;
+    }
+    lua_pop(L, 1);
+    if (t != LUA_TNIL && t != LUA_TTABLE && !j->expires_eod)
+        return spec_err(sp, j->line, "%s: expires is a duration like hours(12), or \"end of day\"", j->name);
+    if (t == LUA_TTABLE && !j->expires)
+        return spec_err(sp, j->line, "%s: expires is a duration like hours(12), or \"end of day\"", j->name);
+    return NUDGE_OK;
+}
+
 static int read_journey(spec_t *sp, int idx, journey_t *j)
 {
     lua_State *L = sp->h->L;
     j->line = spec_line(L, idx);
     static const char *const keys[] = {"name", "description", "trigger", "at", "audience", "exit_on", "reentry",
-                                       "steps", "__journey", NULL};
+                                       "priority", "service", "quiet_hours", "expires", "steps", "__journey", NULL};
     if (get_str(sp, idx, "name", j->line, "journey", &j->name) != NUDGE_OK) return NUDGE_ERR;
     if (check_keys(sp, idx, j->line, j->name, keys) != NUDGE_OK) return NUDGE_ERR;
     for (const char *p = j->name; *p; p++)
@@ -886,6 +936,7 @@ static int read_journey(spec_t *sp, int idx, journey_t *j)
         return NUDGE_ERR;
     }
     free(re);
+    if (read_policy(sp, idx, j) != NUDGE_OK) return NUDGE_ERR;
     return read_steps(sp, idx, j);
 }
 

@@ -47,9 +47,13 @@ static const char *const schema =
     "CREATE INDEX IF NOT EXISTS flights_wake ON flights(wake_at);"
     "CREATE TABLE IF NOT EXISTS entries(journey TEXT NOT NULL, member INTEGER NOT NULL,"
     " occ TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY(journey, member, occ)) WITHOUT ROWID;"
+    /* the outbox: one row per decided message, keyed by its idempotency
+     * key; at is when it is due (held: when quiet hours end) */
     "CREATE TABLE IF NOT EXISTS messages(id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE,"
     " at INTEGER NOT NULL, member INTEGER NOT NULL, journey TEXT NOT NULL, step TEXT NOT NULL,"
-    " channel TEXT, template TEXT, content TEXT, status TEXT NOT NULL, reason TEXT);";
+    " channel TEXT, template TEXT, content TEXT, status TEXT NOT NULL, reason TEXT,"
+    " decided_at INTEGER, member_id TEXT, zone TEXT, attempts INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX IF NOT EXISTS messages_due ON messages(status, at);";
 
 #define MEMBER_COLS \
     "m.id, m.ext_id, m.name, m.phone, m.email, m.wechat_openid, m.birthday, m.gender, m.tz," \
@@ -71,7 +75,7 @@ enum stmt {
     S_JOURNEY_GET, S_JOURNEY_PUT,
     S_FLIGHT_PUT, S_FLIGHT_DELETE, S_FLIGHT_EXISTS, S_FLIGHT_NEXT, S_FLIGHT_DUE, S_FLIGHT_COUNTS,
     S_ENTRY_ADD, S_ENTRY_EXISTS,
-    S_MSG_COUNTS,
+    S_MSG_COUNTS, S_HELD_PUT, S_HELD_NEXT, S_HELD_DUE, S_HELD_DELETE, S_HELD_DROP,
     S_COUNT
 };
 
@@ -151,6 +155,14 @@ static const char *const sql[S_COUNT] = {
     [S_FLIGHT_COUNTS] = "SELECT journey, step_id, count(*) FROM flights GROUP BY 1, 2 ORDER BY 1, 2",
     [S_ENTRY_ADD] = "INSERT OR IGNORE INTO entries(journey, member, occ, at) VALUES(?1,?2,?3,?4)",
     [S_ENTRY_EXISTS] = "SELECT 1 FROM entries WHERE journey = ?1 AND member = ?2 LIMIT 1",
+    [S_HELD_PUT] = "INSERT INTO messages(key, at, member, journey, step, channel, template, content, status,"
+                   " decided_at, member_id, zone) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'held', ?9, ?10, ?11)"
+                   " ON CONFLICT(key) DO NOTHING",
+    [S_HELD_NEXT] = "SELECT min(at) FROM messages WHERE status = 'held'",
+    [S_HELD_DUE] = "SELECT id, key, at, member, journey, step, channel, content, decided_at, member_id, zone"
+                   " FROM messages WHERE status = 'held' AND at <= ?1 ORDER BY at, id LIMIT ?2",
+    [S_HELD_DELETE] = "DELETE FROM messages WHERE id = ?1",
+    [S_HELD_DROP] = "UPDATE messages SET status = 'dropped', reason = ?2 WHERE id = ?1",
     [S_MSG_COUNTS] = "SELECT coalesce(channel, '-'), status, count(*) FROM messages GROUP BY 1, 2 ORDER BY 1, 2",
 };
 
@@ -295,7 +307,15 @@ static int64_t zone_id_by_name(store_t *s, const char *name)
 
 /* The schema's version, in sqlite's user_version: a store made by another
  * version of nudge is refused rather than half-understood. */
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
+
+/* Older formats this one knows how to bring up to date, in order. */
+static const char *const upgrades[] = {
+    [2] = "ALTER TABLE messages ADD COLUMN decided_at INTEGER;"
+          "ALTER TABLE messages ADD COLUMN member_id TEXT;"
+          "ALTER TABLE messages ADD COLUMN zone TEXT;"
+          "ALTER TABLE messages ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;",
+};
 
 static int check_version(store_t *s, int mode, char *err)
 {
@@ -309,6 +329,15 @@ static int check_version(store_t *s, int mode, char *err)
         char q[64];
         snprintf(q, sizeof q, "PRAGMA user_version = %d", SCHEMA_VERSION);
         return sqlite3_exec(s->db, q, NULL, NULL, NULL) == SQLITE_OK ? NUDGE_OK : dberr(s, err, "versioning");
+    }
+    if (version >= 2 && version < SCHEMA_VERSION) {
+        for (int v = version; v < SCHEMA_VERSION; v++)
+            if (sqlite3_exec(s->db, upgrades[v], NULL, NULL, NULL) != SQLITE_OK)
+                return dberr(s, err, "bringing the store up to date");
+        char q[64];
+        snprintf(q, sizeof q, "PRAGMA user_version = %d", SCHEMA_VERSION);
+        if (sqlite3_exec(s->db, q, NULL, NULL, NULL) != SQLITE_OK) return dberr(s, err, "versioning");
+        version = SCHEMA_VERSION;
     }
     if (version != SCHEMA_VERSION)
         return errf(err, "%s was made by another version of nudge (store format %d, this nudge reads %d); "
@@ -1211,4 +1240,75 @@ void store_message_counts(store_t *s, void (*fn)(const char *channel, const char
         fn((const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
            sqlite3_column_int64(st, 2), ud);
     sqlite3_reset(st);
+}
+
+/* ---- messages held for quiet hours ---- */
+
+int store_held_put(store_t *s, const store_msg_t *m, char *err)
+{
+    sqlite3_stmt *st = stmt(s, S_HELD_PUT);
+    bind_text(st, 1, m->key);
+    sqlite3_bind_int64(st, 2, m->at);
+    sqlite3_bind_int64(st, 3, m->member);
+    bind_text(st, 4, m->journey);
+    bind_text(st, 5, m->step);
+    bind_text(st, 6, m->channel);
+    bind_text(st, 7, m->tmpl);
+    bind_text(st, 8, m->content.len ? m->content.p : NULL);
+    sqlite3_bind_int64(st, 9, m->decided_at);
+    bind_text(st, 10, m->member_id);
+    bind_text(st, 11, m->zone);
+    return run(s, st, err, "holding a message");
+}
+
+int64_t store_held_next(store_t *s)
+{
+    sqlite3_stmt *st = stmt(s, S_HELD_NEXT);
+    int64_t t = TIME_NONE;
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) t = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return t;
+}
+
+int store_held_due(store_t *s, int64_t t, store_msg_t *out, int limit, char *err)
+{
+    sqlite3_stmt *st = stmt(s, S_HELD_DUE);
+    sqlite3_bind_int64(st, 1, t);
+    sqlite3_bind_int(st, 2, limit);
+    int n = 0, rc;
+    while (n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        store_msg_t *m = &out[n++];
+        m->id = sqlite3_column_int64(st, 0);
+        copy_col(m->key, sizeof m->key, st, 1);
+        m->at = sqlite3_column_int64(st, 2);
+        m->member = sqlite3_column_int64(st, 3);
+        copy_col(m->journey, sizeof m->journey, st, 4);
+        copy_col(m->step, sizeof m->step, st, 5);
+        copy_col(m->channel, sizeof m->channel, st, 6);
+        buf_reset(&m->content);
+        const char *c = (const char *)sqlite3_column_text(st, 7);
+        if (c) buf_adds(&m->content, c);
+        m->decided_at = sqlite3_column_int64(st, 8);
+        copy_col(m->member_id, sizeof m->member_id, st, 9);
+        copy_col(m->zone, sizeof m->zone, st, 10);
+        m->tmpl[0] = '\0';
+    }
+    sqlite3_reset(st);
+    if (n < limit && rc != SQLITE_DONE) return dberr(s, err, "reading held messages");
+    return n;
+}
+
+int store_held_delete(store_t *s, int64_t id, char *err)
+{
+    sqlite3_stmt *st = stmt(s, S_HELD_DELETE);
+    sqlite3_bind_int64(st, 1, id);
+    return run(s, st, err, "releasing a held message");
+}
+
+int store_held_drop(store_t *s, int64_t id, const char *reason, char *err)
+{
+    sqlite3_stmt *st = stmt(s, S_HELD_DROP);
+    sqlite3_bind_int64(st, 1, id);
+    bind_text(st, 2, reason);
+    return run(s, st, err, "dropping a held message");
 }

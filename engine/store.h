@@ -129,6 +129,26 @@ int64_t store_flight_next_wake(store_t *s, int64_t after);
 /* Due flights (wake_at <= t), oldest first, at most limit. Returns the
  * number filled into out[] (each ctx buf initialised by the caller). */
 int store_flights_due(store_t *s, int64_t t, store_flight_t *out, int limit, char *err);
+/* ---- messages held until quiet hours end (the outbox, status 'held') ---- */
+typedef struct store_msg {
+    int64_t id;
+    char key[256];
+    int64_t at, decided_at, member;
+    char journey[128], step[64], channel[16], tmpl[128];
+    char member_id[128], zone[64];
+    buf_t content;             /* empty when not rendered */
+} store_msg_t;
+/* Adds m as held until m->at; a key already in the outbox is left alone. */
+int store_held_put(store_t *s, const store_msg_t *m, char *err);
+/* The earliest release; TIME_NONE when nothing is held. */
+int64_t store_held_next(store_t *s);
+/* Held messages due by t, oldest first, at most limit (content bufs
+ * initialised by the caller). */
+int store_held_due(store_t *s, int64_t t, store_msg_t *out, int limit, char *err);
+int store_held_delete(store_t *s, int64_t id, char *err);
+/* Keeps the row as 'dropped' with the reason (it can no longer be sent). */
+int store_held_drop(store_t *s, int64_t id, const char *reason, char *err);
+
 /* Calls fn(journey, step_id, count) per journey and step. */
 void store_flight_counts(store_t *s, void (*fn)(const char *j, const char *step, int64_t n, void *ud),
                          void *ud);

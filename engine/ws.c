@@ -1,5 +1,7 @@
 /* ws.c - see ws.h */
 #include "ws.h"
+#include "member.h"
+#include "cal.h"
 #include "store.h"
 
 #include <errno.h>
@@ -41,6 +43,20 @@ static const char conf_template[] =
     "instruction_budget = 1000000\n"
     "# memory a journey's Lua state may use\n"
     "memory_mb = 32\n"
+    "\n"
+    "[policy]\n"
+    "# quiet hours in the member's local time: no marketing from the first time\n"
+    "# up to (not including) the second; messages decided inside them wait.\n"
+    "# \"off\" for none. A journey can set its own (quiet_hours = \"22:00-08:00\").\n"
+    "quiet_hours = 21:00-09:00\n"
+    "# frequency caps: at most N marketing messages per member in a rolling\n"
+    "# window, across all journeys (service journeys are exempt); cap.sms,\n"
+    "# cap.wechat and cap.edm count one channel. None until set here.\n"
+    "# cap = 3 per 7 days\n"
+    "# cap.sms = 4 per 30 days\n"
+    "# the suppression list: one phone, email or WeChat openid per line;\n"
+    "# nobody listed is ever messaged on that channel (default suppressions.txt)\n"
+    "# suppress = suppressions.txt\n"
     "\n"
     "# Journey parameters: override a journey's params { ... } defaults without\n"
     "# editing the journey, one section per journey file name.\n"
@@ -89,6 +105,46 @@ static int set_lua(ws_t *w, const char *key, const char *val, const char *where,
     return NUDGE_OK;
 }
 
+/* "3 per 7 days", "1 per 24 hours" */
+static int parse_cap(const char *val, ws_cap_t *c)
+{
+    char unit[16];
+    int n, len, used = 0;
+    if (sscanf(val, "%d per %d %15s%n", &n, &len, unit, &used) != 3 || val[used] || n < 1 || len < 1) return -1;
+    c->n = n;
+    if (strcmp(unit, "days") == 0 || strcmp(unit, "day") == 0) c->window = (int64_t)len * 86400;
+    else if (strcmp(unit, "hours") == 0 || strcmp(unit, "hour") == 0) c->window = (int64_t)len * 3600;
+    else return -1;
+    return 0;
+}
+
+static int set_policy(ws_t *w, const char *key, const char *val, const char *where, char *err)
+{
+    if (strcmp(key, "quiet_hours") == 0) {
+        if (cal_parse_hours(val, &w->quiet_from, &w->quiet_to) != 0)
+            return errf(err, "%s: quiet_hours = %s: write it like 21:00-09:00, or off", where, val);
+        return NUDGE_OK;
+    }
+    if (strcmp(key, "suppress") == 0) {
+        free(w->suppress_file);
+        w->suppress_file = xstrdup(val);
+        return NUDGE_OK;
+    }
+    ws_cap_t c = {.channel = -1};
+    if (strncmp(key, "cap", 3) == 0 && (key[3] == '\0' || key[3] == '.')) {
+        for (int i = 0; key[3] && i < CH_COUNT; i++)
+            if (strcmp(key + 4, channel_names[i]) == 0) c.channel = i;
+        if (key[3] && c.channel < 0)
+            return errf(err, "%s: %s: unknown channel (cap.wechat, cap.sms, cap.edm)", where, key);
+        if (parse_cap(val, &c) != 0)
+            return errf(err, "%s: %s = %s: write it like 3 per 7 days (or per 24 hours)", where, key, val);
+        if (w->ncaps == WS_MAX_CAPS) return errf(err, "%s: at most %d caps", where, WS_MAX_CAPS);
+        w->caps[w->ncaps++] = c;
+        return NUDGE_OK;
+    }
+    return errf(err, "%s: unknown setting '%s' in [policy] (quiet_hours, cap, cap.CHANNEL, suppress)", where, key);
+}
+
 static int parse_conf(ws_t *w, const char *path, char *text, char *err)
 {
     char section[128] = "";
@@ -106,8 +162,8 @@ static int parse_conf(ws_t *w, const char *path, char *text, char *err)
             if (!e || e[1]) return errf(err, "%s: a section header looks like [lua]", where);
             *e = '\0';
             snprintf(section, sizeof section, "%s", line + 1);
-            if (strcmp(section, "lua") != 0 && strncmp(section, "params.", 7) != 0)
-                return errf(err, "%s: unknown section [%s] (lua, params.JOURNEY)", where, section);
+            if (strcmp(section, "lua") != 0 && strcmp(section, "policy") != 0 && strncmp(section, "params.", 7) != 0)
+                return errf(err, "%s: unknown section [%s] (lua, policy, params.JOURNEY)", where, section);
             continue;
         }
         char *eq = strchr(line, '=');
@@ -126,6 +182,8 @@ static int parse_conf(ws_t *w, const char *path, char *text, char *err)
             }
         } else if (strcmp(section, "lua") == 0) {
             if (set_lua(w, key, val, where, err) != NUDGE_OK) return NUDGE_ERR;
+        } else if (strcmp(section, "policy") == 0) {
+            if (set_policy(w, key, val, where, err) != NUDGE_OK) return NUDGE_ERR;
         } else {
             w->params = xrealloc(w->params, sizeof *w->params * (size_t)(w->nparams + 1));
             ws_param_t *p = &w->params[w->nparams++];
@@ -150,6 +208,8 @@ ws_t *ws_open(const char *dir, char *err)
     ws_t *w = xcalloc(1, sizeof *w);
     w->dir = xstrdup(dir);
     w->brand = xstrdup("");
+    w->quiet_from = 21 * 3600;   /* a workspace without [policy] still keeps quiet hours */
+    w->quiet_to = 9 * 3600;
     int rc = parse_conf(w, path, text, err);
     free(text);
     if (rc != NUDGE_OK) {
@@ -168,6 +228,7 @@ void ws_free(ws_t *w)
         free(w->params[i].value);
     }
     free(w->params);
+    free(w->suppress_file);
     free(w->brand);
     free(w->dir);
     free(w);

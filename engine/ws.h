@@ -8,6 +8,11 @@
  *     [lua]
  *     instruction_budget = 1000000
  *     memory_mb = 32
+ *     [policy]
+ *     quiet_hours = 21:00-09:00
+ *     cap = 3 per 7 days
+ *     cap.sms = 4 per 30 days
+ *     suppress = suppressions.txt
  *     [params.new_member_day21]
  *     first_days = 14
  */
@@ -21,6 +26,16 @@ typedef struct ws_param {
     char *journey, *key, *value;
 } ws_param_t;
 
+/* At most n marketing messages per member within window seconds, on
+ * channel (or on all channels when channel is -1). */
+typedef struct ws_cap {
+    int n;
+    int64_t window;
+    int channel;
+} ws_cap_t;
+
+#define WS_MAX_CAPS 8
+
 typedef struct ws {
     char *dir;
     char *brand;
@@ -28,6 +43,11 @@ typedef struct ws {
     lh_limits_t limits;
     ws_param_t *params;
     int nparams;
+    /* [policy] */
+    int quiet_from, quiet_to;  /* seconds of the local day; equal: none */
+    ws_cap_t caps[WS_MAX_CAPS];
+    int ncaps;
+    char *suppress_file;       /* relative to dir */
 } ws_t;
 
 /* Creates a workspace in dir (made if missing). Refuses, changing
@@ -43,5 +63,6 @@ void ws_path(const ws_t *w, const char *name, char *out, size_t n);
 
 #define WS_CONF "nudge.conf"
 #define WS_DB "nudge.db"
+#define WS_SUPPRESS "suppressions.txt"
 
 #endif

@@ -6,6 +6,8 @@
 . "$(dirname "$0")/../e2e/lib.sh"
 
 W=$(new_ws dsl Asia/Shanghai)
+# triggers only: quiet hours are tested in tests/e2e/test_policy.sh
+sed -i 's/^quiet_hours = .*/quiet_hours = off/' "$W/nudge.conf"
 cat > "$W/templates/note.lua" <<'EOF2'
 return {
   sms = "【{{brand}}】{{name}}：{{what}}{{city}}",

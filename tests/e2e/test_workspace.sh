@@ -46,5 +46,5 @@ cp -r "$W" "$T/old"
 printf '\x00\x00\x00\x01' | dd of="$T/old/nudge.db" bs=1 seek=60 conv=notrunc 2>/dev/null
 out=$("$NUDGE" status "$T/old" 2>&1)
 check_status "old store refused" 1 $?
-check_contains "old store message" "$out" "was made by another version of nudge (store format 1, this nudge reads 2)"
+check_contains "old store message" "$out" "was made by another version of nudge (store format 1, this nudge reads 3)"
 finish
