@@ -13,22 +13,30 @@ DEB_PKGS := build-essential pkg-config liblua5.4-dev libevent-dev \
 CC       ?= cc
 OPT      ?= -O2
 CFLAGS   ?=
-CFLAGS   += -std=c11 -Wall -Wextra -Werror -g $(OPT) -D_DEFAULT_SOURCE \
+CFLAGS   += -std=c11 -Wall -Wextra -Werror -g $(OPT) -D_DEFAULT_SOURCE -Iengine -Iconnectors \
             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
 
 B        ?= build
 SRCS     := $(filter-out engine/main.c,$(wildcard engine/*.c))
-OBJS     := $(SRCS:engine/%.c=$(B)/obj/%.o) $(B)/obj/prelude.o
-HDRS     := $(wildcard engine/*.h)
+CONNS    := $(wildcard connectors/*.c)
+OBJS     := $(SRCS:engine/%.c=$(B)/obj/%.o) $(CONNS:connectors/%.c=$(B)/obj/conn_%.o) $(B)/obj/prelude.o
+HDRS     := $(wildcard engine/*.h connectors/*.h)
 UNIT     := $(patsubst tests/unit/%.c,$(B)/unit/%,$(wildcard tests/unit/test_*.c))
 
 .PHONY: all deps demo test test-plain test-asan unit e2e valgrind bench clean
 
-all: $(B)/nudge $(B)/gen
+all: $(B)/nudge $(B)/gen $(B)/mockprov
 
 $(B)/obj/%.o: engine/%.c $(HDRS) | $(B)/obj
 	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(B)/obj/conn_%.o: connectors/%.c $(HDRS) | $(B)/obj
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+# mock providers for the tests and benchmarks (127.0.0.1 only)
+$(B)/mockprov: tests/mock/mockprov.c | $(B)/obj
+	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
 
 # The journey DSL prelude is Lua source compiled into the binary.
 $(B)/prelude.c: scripts/prelude.lua | $(B)/obj

@@ -94,7 +94,7 @@ static int apply_event(run_t *r, int trigger, char *err)
         fprintf(stderr, "%s:%ld: %s\n", r->events_path, line, why);
     }
     if (zone && r->sched) sched_add_zone(r->sched, zone);
-    event_free(&ev);
+    evt_free(&ev);
     return NUDGE_OK;
 }
 

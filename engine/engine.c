@@ -30,7 +30,7 @@ struct engine {
     int64_t next_wake;       /* earliest wake-up after the clock, if known */
     int wake_known;
     member_t m;              /* scratch: the member being evaluated */
-    buf_t key, content, tmp;
+    buf_t key, content, tmp, ctx;
     store_flight_t *due;     /* wake-up batch, allocated once */
     int faults;
 };
@@ -66,6 +66,7 @@ engine_t *engine_new(ws_t *ws, store_t *store, char *err)
     buf_init(&e->key);
     buf_init(&e->content);
     buf_init(&e->tmp);
+    buf_init(&e->ctx);
     store_attr_names(store, add_attr, e);
     return e;
 }
@@ -89,6 +90,7 @@ void engine_free(engine_t *e)
     buf_free(&e->key);
     buf_free(&e->content);
     buf_free(&e->tmp);
+    buf_free(&e->ctx);
     free(e);
 }
 
@@ -406,15 +408,12 @@ static void deliver(const decision_t *d, void *ud)
     if (e->sink) e->sink(d, e->sink_ud);
 }
 
-static int decide(engine_t *e, journey_t *j, const step_t *st, member_t *m, const occasion_t *o, const char *occ)
+/* The message of send step st to m on the first usable channel of
+ * chans, keyed e->key. */
+static int decide_on(engine_t *e, journey_t *j, const step_t *st, member_t *m, const occasion_t *o,
+                     const int *chans, int nchans)
 {
     tmpl_t *t = find_tmpl(e, st->tmpl);
-    const char *parts[] = {j->name, st->id, m->s[MS_EXT_ID], occ};
-    buf_reset(&e->key);
-    for (int i = 0; i < 4; i++) {
-        if (i) buf_addc(&e->key, ':');
-        buf_adds(&e->key, parts[i]);
-    }
     decision_t d = {.journey = j, .step = st, .member = m->rowid, .member_id = m->s[MS_EXT_ID], .zone = m->zone,
                     .channel = -1, .key = e->key.p, .at = e->now, .decided_at = e->now};
     if (!t) {
@@ -422,20 +421,88 @@ static int decide(engine_t *e, journey_t *j, const step_t *st, member_t *m, cons
         deliver(&d, e);
         return NUDGE_OK;
     }
-    d.channel = policy_channel(e->policy, j, m, st->channels, st->nchannels, t->has, &d.skipped);
+    d.channel = policy_channel(e->policy, j, m, chans, nchans, t->has, &d.skipped);
     if (d.channel < 0) {
         deliver(&d, e);
         return NUDGE_OK;
     }
+    static const int addr_field[CH_COUNT] = {[CH_WECHAT] = MS_OPENID, [CH_SMS] = MS_PHONE, [CH_EDM] = MS_EMAIL};
+    d.address = m->s[addr_field[d.channel]];
     if (e->render) {
         rctx_t r = {e, j, st, m, o};
         buf_reset(&e->content);
         tmpl_render(t, d.channel, resolve, &r, &e->content, NULL);
         d.content = e->content.p;
+        buf_reset(&e->ctx);
+        occasion_to_json(o, &e->ctx);
+        d.ctx = e->ctx.p;
     }
     char err[ERRLEN];
     if (policy_offer(e->policy, &d, err) != NUDGE_OK) return errf(NULL, "%s", err);
     return NUDGE_OK;
+}
+
+static int decide(engine_t *e, journey_t *j, const step_t *st, member_t *m, const occasion_t *o, const char *occ)
+{
+    const char *parts[] = {j->name, st->id, m->s[MS_EXT_ID], occ};
+    buf_reset(&e->key);
+    for (int i = 0; i < 4; i++) {
+        if (i) buf_addc(&e->key, ':');
+        buf_adds(&e->key, parts[i]);
+    }
+    return decide_on(e, j, st, m, o, st->channels, st->nchannels);
+}
+
+static journey_t *find_journey(engine_t *e, const char *name);
+
+int engine_fallback(engine_t *e, const store_msg_t *msg, char *err)
+{
+    journey_t *j = find_journey(e, msg->journey);
+    int idx = j ? journey_step_index(j, msg->step) : -1;
+    if (idx < 0) return NUDGE_OK;   /* the journey changed since: nothing to fall back on */
+    const step_t *st = &j->steps[idx];
+    int from = -1;
+    for (int i = 0; i < st->nchannels; i++)
+        if (strcmp(channel_names[st->channels[i]], msg->channel) == 0) from = i;
+    if (from < 0 || from + 1 >= st->nchannels) return NUDGE_OK;   /* no channel after it */
+    int found = store_member_load(e->store, msg->member, &e->m, err);
+    if (found <= 0) return found < 0 ? NUDGE_ERR : NUDGE_OK;
+    occasion_t o;
+    cJSON *owned = NULL;
+    occasion_from_json(&o, msg->ctx.len ? msg->ctx.p : "{}", &owned);
+    /* a key of its own: the first message keeps its row, with its failure */
+    buf_reset(&e->key);
+    buf_adds(&e->key, msg->key);
+    buf_addc(&e->key, '/');
+    buf_adds(&e->key, channel_names[st->channels[from + 1]]);
+    int rc = decide_on(e, j, st, &e->m, &o, st->channels + from + 1, st->nchannels - from - 1);
+    cJSON_Delete(owned);
+    if (rc != NUDGE_OK) return errf(err, "falling back from %s for %s", msg->channel, msg->member_id);
+    return policy_flush(e->policy, e->now, err);
+}
+
+int engine_first_loaded(engine_t *e, char *err)
+{
+    for (int i = 0; i < e->njourneys; i++) {
+        journey_t *j = e->journeys[i];
+        store_journey_t sj;
+        if (!store_journey_get(e->store, j->name, &sj) || sj.first_loaded_at == TIME_NONE) {
+            sj.first_loaded_at = e->now;
+            if (store_journey_put(e->store, j->name, &sj, err) != NUDGE_OK) return NUDGE_ERR;
+        }
+        j->first_loaded = sj.first_loaded_at;
+    }
+    return NUDGE_OK;
+}
+
+int engine_unreachable(engine_t *e, int64_t member, int ch, char *err)
+{
+    int found = store_member_load(e->store, member, &e->m, err);
+    if (found <= 0) return found < 0 ? NUDGE_ERR : NUDGE_OK;
+    if (ch == CH_WECHAT) e->m.wechat_subscribed = 0;
+    else if (ch == CH_SMS) e->m.sms_opt_out = 1;
+    else e->m.email_opt_out = 1;
+    return store_member_save_reach(e->store, &e->m, err);
 }
 
 int engine_flush(engine_t *e, char *err)
@@ -540,7 +607,7 @@ static int run_candidates(engine_t *e, journey_t *j, int kind, const tz_t *zone,
 
 int engine_moment(engine_t *e, journey_t *j, const tz_t *zone, int32_t day, char *err)
 {
-    if (j->disabled || !journey_fires_on(j, day)) return NUDGE_OK;
+    if (j->disabled || !journey_fires_on(j, day) || e->now < j->first_loaded) return NUDGE_OK;
     occasion_t o = {.day = day, .expires_day = CAL_NONE};
     char occ[16];
     cal_format_date(day, occ);
@@ -571,6 +638,7 @@ int engine_moment(engine_t *e, journey_t *j, const tz_t *zone, int32_t day, char
 
 int engine_instant(engine_t *e, journey_t *j, char *err)
 {
+    if (e->now < j->first_loaded) return NUDGE_OK;
     int n;
     char **zones = store_zones(e->store, &n);
     int rc = NUDGE_OK;
@@ -641,7 +709,7 @@ int engine_event(engine_t *e, event_t *ev, int trigger, const tz_t **new_zone, c
     int listened = 0;
     for (int i = 0; trigger && i < e->njourneys && !listened; i++)
         listened = e->journeys[i]->trig.kind == TRIG_EVENT && strcmp(e->journeys[i]->trig.event, ev->type) == 0;
-    int r = event_apply(e->store, e->ws, ev, &e->m, listened, &created, err);
+    int r = evt_apply(e->store, e->ws, ev, &e->m, listened, &created, err);
     if (r != EVENT_APPLIED) return r;
     if (created && new_zone) *new_zone = e->m.zone;
     if (!trigger) return r;

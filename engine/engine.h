@@ -58,7 +58,7 @@ const journey_stats_t *engine_stats(const engine_t *e, int i);
 int engine_faults(const engine_t *e);
 
 /* An event at the engine's clock: applies it, then exits and event
- * triggers when trigger is set. Returns as event_apply. *new_zone is set
+ * triggers when trigger is set. Returns as evt_apply. *new_zone is set
  * to the member's zone when the event created a member (the scheduler
  * may not know that zone yet). */
 int engine_event(engine_t *e, event_t *ev, int trigger, const tz_t **new_zone, char *err);
@@ -69,6 +69,16 @@ int engine_moment(engine_t *e, journey_t *j, const tz_t *zone, int32_t day, char
 int engine_instant(engine_t *e, journey_t *j, char *err);
 /* Members whose wait ends at or before the clock continue. */
 int engine_wakeups(engine_t *e, char *err);
+/* Live runs: each journey acts from the first time it was loaded into
+ * the workspace (recorded now for journeys seen for the first time). */
+int engine_first_loaded(engine_t *e, char *err);
+/* The provider refused member on channel ch for good (WeChat 43004):
+ * the member is no longer reachable there. */
+int engine_unreachable(engine_t *e, int64_t member, int ch, char *err);
+/* The provider refused msg's member for good on msg's channel: the same
+ * step's message goes out on the next usable channel of its list (under
+ * the key "KEY/CHANNEL"), through the policy, to the sink. */
+int engine_fallback(engine_t *e, const store_msg_t *msg, char *err);
 /* The end of an instant: the policy releases held messages, applies the
  * caps and hands everything decided to the sink. */
 int engine_flush(engine_t *e, char *err);

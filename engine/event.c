@@ -34,7 +34,7 @@ static int need_positive_int(const cJSON *o, const char *key, int64_t *out, char
     return NUDGE_OK;
 }
 
-int event_parse(event_t *ev, const char *text, size_t len, const tz_t *deflt, char *err)
+int evt_parse(event_t *ev, const char *text, size_t len, const tz_t *deflt, char *err)
 {
     memset(ev, 0, sizeof *ev);
     ev->text = text;
@@ -89,13 +89,13 @@ int event_parse(event_t *ev, const char *text, size_t len, const tz_t *deflt, ch
     return NUDGE_OK;
 }
 
-void event_free(event_t *ev)
+void evt_free(event_t *ev)
 {
     cJSON_Delete(ev->json);
     ev->json = NULL;
 }
 
-void event_attrs_merge(char **attrs, const char *name, const char *value)
+void evt_attrs_merge(char **attrs, const char *name, const char *value)
 {
     cJSON *o = *attrs ? cJSON_Parse(*attrs) : NULL;
     if (!cJSON_IsObject(o)) {
@@ -148,7 +148,7 @@ static int apply_joined(store_t *s, const ws_t *w, event_t *ev, member_t *m, int
             if (r < 0) {
                 rc = errf(err, "%s", e2);
             } else if (r == 1) {
-                event_attrs_merge(&attrs, k, val);
+                evt_attrs_merge(&attrs, k, val);
                 attrs_changed = 1;
                 rc = store_attr_name_add(s, k, err);
             }
@@ -167,7 +167,7 @@ static int apply_joined(store_t *s, const ws_t *w, event_t *ev, member_t *m, int
     return rc;
 }
 
-int event_builtin(const char *type)
+int evt_builtin(const char *type)
 {
     static const char *const builtin[] = {"member.joined", "order.paid", "points.earned", "points.redeemed",
                                           "wechat.subscribed", "wechat.unsubscribed", "sms.opted_out",
@@ -227,12 +227,12 @@ static int apply_change(store_t *s, event_t *ev, member_t *m, char *err)
     return store_member_save_reach(s, m, err);
 }
 
-int event_apply(store_t *s, const ws_t *w, event_t *ev, member_t *m, int need_member, int *created, char *err)
+int evt_apply(store_t *s, const ws_t *w, event_t *ev, member_t *m, int need_member, int *created, char *err)
 {
     *created = 0;
     /* built-in types live on in the state they changed; others keep their
      * body for journeys and audits */
-    const char *body = event_builtin(ev->type) ? NULL : ev->text;
+    const char *body = evt_builtin(ev->type) ? NULL : ev->text;
     if (strcmp(ev->type, "member.joined") == 0) {
         if (store_event_known(s, ev->id)) return EVENT_DUPLICATE;
         if (apply_joined(s, w, ev, m, created, err) != NUDGE_OK) return NUDGE_ERR;

@@ -6,7 +6,10 @@
  * points.redeemed, wechat.subscribed/unsubscribed, sms.opted_out,
  * email.opted_out); any other type is stored and can trigger journeys.
  * An event without an id is identified by a fingerprint of its content,
- * so importing the same file twice changes nothing. */
+ * so importing the same file twice changes nothing.
+ *
+ * The prefix is evt_: event_ belongs to libevent, linked into the same
+ * binary. */
 #ifndef NUDGE_EVENT_H
 #define NUDGE_EVENT_H
 
@@ -28,8 +31,8 @@ typedef struct event {
 } event_t;
 
 /* Parses and validates one event. Errors name the field and the reason. */
-int event_parse(event_t *ev, const char *text, size_t len, const tz_t *deflt, char *err);
-void event_free(event_t *ev);
+int evt_parse(event_t *ev, const char *text, size_t len, const tz_t *deflt, char *err);
+void evt_free(event_t *ev);
 
 enum { EVENT_DUPLICATE = 0, EVENT_APPLIED = 1 };
 
@@ -40,13 +43,13 @@ enum { EVENT_DUPLICATE = 0, EVENT_APPLIED = 1 };
  * *created is set when member.joined made a new member. Returns
  * EVENT_APPLIED, EVENT_DUPLICATE (a known id or order_id: nothing
  * changed) or NUDGE_ERR (rejected: nothing changed, err says why). */
-int event_apply(store_t *s, const ws_t *w, event_t *ev, member_t *m, int need_member, int *created, char *err);
+int evt_apply(store_t *s, const ws_t *w, event_t *ev, member_t *m, int need_member, int *created, char *err);
 
 /* 1 for the built-in types that change member state. */
-int event_builtin(const char *type);
+int evt_builtin(const char *type);
 
 /* Merges custom attribute name=value into the attrs JSON text *attrs
  * (heap, replaced). */
-void event_attrs_merge(char **attrs, const char *name, const char *value);
+void evt_attrs_merge(char **attrs, const char *name, const char *value);
 
 #endif

@@ -83,8 +83,8 @@ static int in_order(evfeed_t *f)
              * one whose time cannot be read quickly needs the sort */
             event_t ev;
             char why[ERRLEN];
-            int bad = event_parse(&ev, b.p, b.len, f->tz, why) != NUDGE_OK;
-            event_free(&ev);
+            int bad = evt_parse(&ev, b.p, b.len, f->tz, why) != NUDGE_OK;
+            evt_free(&ev);
             if (!bad) ok = 0;
             continue;
         }
@@ -104,12 +104,12 @@ static void look_ahead(evfeed_t *f)
     while (read_line(f->f, b)) {
         f->line++;
         if (!b->len) continue;
-        if (event_parse(&f->next, b->p, b->len, f->tz, why) == NUDGE_OK) {
+        if (evt_parse(&f->next, b->p, b->len, f->tz, why) == NUDGE_OK) {
             f->have_next = 1;
             f->next_line = f->line;
             return;
         }
-        event_free(&f->next);
+        evt_free(&f->next);
         reject(f, f->line, why);
     }
 }
@@ -135,7 +135,7 @@ static void index_all(evfeed_t *f)
         line++;
         if (!b.len) continue;
         event_t ev;
-        if (event_parse(&ev, b.p, b.len, f->tz, why) != NUDGE_OK) {
+        if (evt_parse(&ev, b.p, b.len, f->tz, why) != NUDGE_OK) {
             reject(f, line, why);
         } else {
             if (f->nev == cap) {
@@ -144,7 +144,7 @@ static void index_all(evfeed_t *f)
             }
             f->ev[f->nev++] = (evref_t){ev.at, here, (int32_t)b.len, (int32_t)line};
         }
-        event_free(&ev);
+        evt_free(&ev);
     }
     buf_free(&b);
     if (f->nev) qsort(f->ev, (size_t)f->nev, sizeof *f->ev, cmp_ev);
@@ -172,7 +172,7 @@ evfeed_t *evfeed_open(const char *path, const tz_t *deflt, char *err)
 void evfeed_free(evfeed_t *f)
 {
     if (!f) return;
-    if (f->have_next) event_free(&f->next);
+    if (f->have_next) evt_free(&f->next);
     buf_free(&f->bufs[0]);
     buf_free(&f->bufs[1]);
     free(f->ev);
@@ -204,8 +204,8 @@ int evfeed_next(evfeed_t *f, event_t *ev, long *line, char *err)
         return errf(err, "%s: cannot re-read line %d", f->path, x->line);
     char why[ERRLEN];
     *line = x->line;
-    if (event_parse(ev, b->p, b->len, f->tz, why) != NUDGE_OK) {
-        event_free(ev);
+    if (evt_parse(ev, b->p, b->len, f->tz, why) != NUDGE_OK) {
+        evt_free(ev);
         return errf(err, "%s:%d: changed while reading: %s", f->path, x->line, why);
     }
     return 1;
@@ -225,7 +225,7 @@ long evfeed_left(evfeed_t *f)
     buf_t *b = &f->bufs[!f->cur];
     while (read_line(f->f, b))
         if (b->len) n++;
-    event_free(&f->next);
+    evt_free(&f->next);
     f->have_next = 0;
     return n;
 }

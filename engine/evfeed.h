@@ -19,7 +19,7 @@ void evfeed_free(evfeed_t *f);
 
 /* The time of the next event; TIME_NONE at the end. */
 int64_t evfeed_peek(evfeed_t *f);
-/* 1: the next event in *ev (event_free it; its text lives until the next
+/* 1: the next event in *ev (evt_free it; its text lives until the next
  * call) and its line in *line; 0: the end; -1: a read error (err). */
 int evfeed_next(evfeed_t *f, event_t *ev, long *line, char *err);
 

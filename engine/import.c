@@ -269,15 +269,15 @@ int import_events(store_t *s, const ws_t *w, const char *path, int progress, FIL
         st->read++;
         event_t ev;
         int created;
-        if (event_parse(&ev, line, (size_t)len, w->tz, why) != NUDGE_OK) {
+        if (evt_parse(&ev, line, (size_t)len, w->tz, why) != NUDGE_OK) {
             reject(errs, st, path, lineno, why);
         } else {
-            int r = event_apply(s, w, &ev, &m, 0, &created, why);
+            int r = evt_apply(s, w, &ev, &m, 0, &created, why);
             if (r == EVENT_APPLIED) st->inserted++;
             else if (r == EVENT_DUPLICATE) st->duplicates++;
             else reject(errs, st, path, lineno, why);
         }
-        event_free(&ev);
+        evt_free(&ev);
         if (result == NUDGE_OK) result = batch_tick(s, st->read, err);
         progress_show(&pg, st->read, offset, 0);
     }

@@ -83,6 +83,7 @@ typedef struct journey {
     int quiet_from, quiet_to;
     int64_t expires;         /* a held message is dropped after this many seconds; 0: never */
     int expires_eod;         /* ... or after the local day it was decided on */
+    int64_t first_loaded;    /* moments before this never fire (0: no limit) */
     step_t *steps;
     int nsteps;
     kv_t *params;

@@ -22,7 +22,7 @@ typedef struct recent {
 /* A message offered at this instant, waiting for the caps. */
 typedef struct pending {
     decision_t d;
-    char *key, *content, *member_id;
+    char *key, *content, *member_id, *address, *ctx;
     long seq;
     const char *outcome;     /* NULL: goes out */
 } pending_t;
@@ -162,6 +162,8 @@ static void free_pending(policy_t *p)
         free(p->pend[i].key);
         free(p->pend[i].content);
         free(p->pend[i].member_id);
+        free(p->pend[i].address);
+        free(p->pend[i].ctx);
     }
     p->npend = 0;
 }
@@ -182,7 +184,7 @@ void policy_free(policy_t *p)
     free_pending(p);
     free(p->pend);
     if (p->held) {
-        for (int i = 0; i < HELD_BATCH; i++) buf_free(&p->held[i].content);
+        for (int i = 0; i < HELD_BATCH; i++) store_msg_free(&p->held[i]);
         free(p->held);
     }
     free(p);
@@ -332,6 +334,10 @@ static void admit(policy_t *p, const decision_t *d)
     q->key = xstrdup(d->key);
     q->content = d->content ? xstrdup(d->content) : NULL;
     q->member_id = xstrdup(d->member_id);
+    q->address = d->address ? xstrdup(d->address) : NULL;
+    q->d.address = q->address;
+    q->ctx = d->ctx ? xstrdup(d->ctx) : NULL;
+    q->d.ctx = q->ctx;
     q->d.key = q->key;
     q->d.content = q->content;
     q->d.member_id = q->member_id;
@@ -355,7 +361,7 @@ int policy_offer(policy_t *p, const decision_t *d, char *err)
         return NUDGE_OK;
     }
     store_msg_t m;
-    memset(&m, 0, sizeof m);
+    store_msg_init(&m);
     snprintf(m.key, sizeof m.key, "%s", d->key);
     m.at = release;
     m.decided_at = d->at;
@@ -366,10 +372,11 @@ int policy_offer(policy_t *p, const decision_t *d, char *err)
     snprintf(m.tmpl, sizeof m.tmpl, "%s", d->step->tmpl ? d->step->tmpl : "");
     snprintf(m.member_id, sizeof m.member_id, "%s", d->member_id);
     snprintf(m.zone, sizeof m.zone, "%s", tz_name(d->zone));
-    buf_init(&m.content);
+    snprintf(m.address, sizeof m.address, "%s", d->address ? d->address : "");
     if (d->content) buf_adds(&m.content, d->content);
+    if (d->ctx) buf_adds(&m.ctx, d->ctx);
     int rc = store_held_put(p->store, &m, err);
-    buf_free(&m.content);
+    store_msg_free(&m);
     if (p->release_known && (p->next_release == TIME_NONE || release < p->next_release)) p->next_release = release;
     return rc;
 }
@@ -397,7 +404,7 @@ static int release_held(policy_t *p, int64_t now, char *err)
     if (next == TIME_NONE || next > now) return NUDGE_OK;
     if (!p->held) {
         p->held = xcalloc(HELD_BATCH, sizeof *p->held);
-        for (int i = 0; i < HELD_BATCH; i++) buf_init(&p->held[i].content);
+        for (int i = 0; i < HELD_BATCH; i++) store_msg_init(&p->held[i]);
     }
     p->release_known = 0;
     for (;;) {
@@ -410,6 +417,7 @@ static int release_held(policy_t *p, int64_t now, char *err)
             decision_t d = {.journey = j, .step = idx >= 0 ? &j->steps[idx] : NULL, .member = m->member,
                             .member_id = m->member_id, .zone = tz_get(m->zone, NULL), .channel = -1,
                             .key = m->key, .content = m->content.len ? m->content.p : NULL, .at = now,
+                            .address = m->address, .ctx = m->ctx.len ? m->ctx.p : NULL,
                             .decided_at = m->decided_at};
             for (int c = 0; c < CH_COUNT; c++)
                 if (strcmp(m->channel, channel_names[c]) == 0) d.channel = c;

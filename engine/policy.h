@@ -35,9 +35,11 @@ typedef struct decision {
     const char *member_id;     /* the brand's id */
     const tz_t *zone;
     int channel;
+    const char *address;       /* the member's openid, phone or email on channel */
     const char *skipped;
     const char *key;           /* idempotency key */
     const char *content;       /* rendered JSON value; NULL when skipped or not rendered */
+    const char *ctx;           /* the occasion as JSON (with content), to render again */
     int64_t at;                /* when it goes out (or was dropped) */
     int64_t decided_at;        /* when the step decided it; earlier than at when held */
 } decision_t;

@@ -52,7 +52,8 @@ static const char *const schema =
     "CREATE TABLE IF NOT EXISTS messages(id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE,"
     " at INTEGER NOT NULL, member INTEGER NOT NULL, journey TEXT NOT NULL, step TEXT NOT NULL,"
     " channel TEXT, template TEXT, content TEXT, status TEXT NOT NULL, reason TEXT,"
-    " decided_at INTEGER, member_id TEXT, zone TEXT, attempts INTEGER NOT NULL DEFAULT 0);"
+    " decided_at INTEGER, member_id TEXT, zone TEXT, attempts INTEGER NOT NULL DEFAULT 0,"
+    " provider_id TEXT, segments INTEGER, address TEXT, ctx TEXT);"
     "CREATE INDEX IF NOT EXISTS messages_due ON messages(status, at);";
 
 #define MEMBER_COLS \
@@ -62,6 +63,10 @@ static const char *const schema =
     " m.join_day, m.join_md, m.birth_md, m.last_order_day"
 
 #define MEMBER_NCOLS 25
+
+#define OUT_COLS \
+    "id, key, at, member, journey, step, channel, template, content, decided_at, member_id, zone, status," \
+    " coalesce(reason, ''), attempts, coalesce(provider_id, ''), coalesce(segments, 0), coalesce(address, ''), ctx"
 
 enum stmt {
     S_BEGIN, S_COMMIT, S_ROLLBACK,
@@ -75,7 +80,8 @@ enum stmt {
     S_JOURNEY_GET, S_JOURNEY_PUT,
     S_FLIGHT_PUT, S_FLIGHT_DELETE, S_FLIGHT_EXISTS, S_FLIGHT_NEXT, S_FLIGHT_DUE, S_FLIGHT_COUNTS,
     S_ENTRY_ADD, S_ENTRY_EXISTS,
-    S_MSG_COUNTS, S_HELD_PUT, S_HELD_NEXT, S_HELD_DUE, S_HELD_DELETE, S_HELD_DROP,
+    S_MSG_COUNTS, S_HELD_PUT, S_HELD_NEXT, S_HELD_DUE, S_HELD_DELETE, S_HELD_DROP, S_META_GET, S_OUT_ADD, S_OUT_CLAIM, S_OUT_SENDING,
+    S_OUT_NEXT, S_OUT_FINISH, S_OUT_RECOVER, S_OUT_LIST, S_OUT_RETRY_ONE, S_OUT_RETRY_DEAD,
     S_COUNT
 };
 
@@ -156,12 +162,29 @@ static const char *const sql[S_COUNT] = {
     [S_ENTRY_ADD] = "INSERT OR IGNORE INTO entries(journey, member, occ, at) VALUES(?1,?2,?3,?4)",
     [S_ENTRY_EXISTS] = "SELECT 1 FROM entries WHERE journey = ?1 AND member = ?2 LIMIT 1",
     [S_HELD_PUT] = "INSERT INTO messages(key, at, member, journey, step, channel, template, content, status,"
-                   " decided_at, member_id, zone) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'held', ?9, ?10, ?11)"
+                   " decided_at, member_id, zone, address, ctx)"
+                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'held', ?9, ?10, ?11, ?12, ?13)"
                    " ON CONFLICT(key) DO NOTHING",
     [S_HELD_NEXT] = "SELECT min(at) FROM messages WHERE status = 'held'",
-    [S_HELD_DUE] = "SELECT id, key, at, member, journey, step, channel, content, decided_at, member_id, zone"
-                   " FROM messages WHERE status = 'held' AND at <= ?1 ORDER BY at, id LIMIT ?2",
+    [S_HELD_DUE] = "SELECT " OUT_COLS " FROM messages WHERE status = 'held' AND at <= ?1 ORDER BY at, id LIMIT ?2",
     [S_HELD_DELETE] = "DELETE FROM messages WHERE id = ?1",
+    [S_OUT_ADD] = "INSERT INTO messages(key, at, member, journey, step, channel, template, content, status,"
+                  " decided_at, member_id, zone, reason, address, ctx)"
+                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?12, ?9, ?10, ?11, ?13, ?14, ?15)"
+                  " ON CONFLICT(key) DO NOTHING",
+    [S_OUT_CLAIM] = "SELECT " OUT_COLS " FROM messages WHERE status IN ('queued', 'retry') AND at <= ?1"
+                    " AND channel = ?2 ORDER BY at, id LIMIT ?3",
+    [S_OUT_SENDING] = "UPDATE messages SET status = 'sending', attempts = attempts + 1 WHERE id = ?1",
+    [S_OUT_NEXT] = "SELECT min(at) FROM messages WHERE status IN ('queued', 'retry') AND channel = ?1",
+    [S_OUT_FINISH] = "UPDATE messages SET status = ?2, at = ?3, reason = ?4, provider_id = coalesce(?5, provider_id),"
+                     " segments = coalesce(?6, segments) WHERE id = ?1",
+    [S_OUT_RECOVER] = "UPDATE messages SET status = 'queued' WHERE status = 'sending'",
+    [S_OUT_LIST] = "SELECT " OUT_COLS " FROM messages WHERE ?1 IS NULL OR status = ?1 ORDER BY id",
+    [S_OUT_RETRY_ONE] = "UPDATE messages SET status = 'queued', at = ?2, attempts = 0, reason = NULL"
+                        " WHERE id = ?1 AND status IN ('dead', 'retry')",
+    [S_OUT_RETRY_DEAD] = "UPDATE messages SET status = 'queued', at = ?1, attempts = 0, reason = NULL"
+                         " WHERE status = 'dead'",
+    [S_META_GET] = "SELECT value FROM meta WHERE key = ?1",
     [S_HELD_DROP] = "UPDATE messages SET status = 'dropped', reason = ?2 WHERE id = ?1",
     [S_MSG_COUNTS] = "SELECT coalesce(channel, '-'), status, count(*) FROM messages GROUP BY 1, 2 ORDER BY 1, 2",
 };
@@ -250,6 +273,8 @@ static void bind_day(sqlite3_stmt *st, int i, int32_t v)
 }
 
 /* Runs a statement that returns no rows; resets it. */
+static void copy_col(char *dst, size_t n, sqlite3_stmt *st, int col);
+
 static int run(store_t *s, sqlite3_stmt *st, char *err, const char *what)
 {
     int rc = sqlite3_step(st);
@@ -314,7 +339,11 @@ static const char *const upgrades[] = {
     [2] = "ALTER TABLE messages ADD COLUMN decided_at INTEGER;"
           "ALTER TABLE messages ADD COLUMN member_id TEXT;"
           "ALTER TABLE messages ADD COLUMN zone TEXT;"
-          "ALTER TABLE messages ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;",
+          "ALTER TABLE messages ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;"
+          "ALTER TABLE messages ADD COLUMN provider_id TEXT;"
+          "ALTER TABLE messages ADD COLUMN segments INTEGER;"
+          "ALTER TABLE messages ADD COLUMN address TEXT;"
+          "ALTER TABLE messages ADD COLUMN ctx TEXT;",
 };
 
 static int check_version(store_t *s, int mode, char *err)
@@ -498,6 +527,16 @@ int store_meta_set(store_t *s, const char *key, const char *value, char *err)
     bind_text(st, 1, key);
     bind_text(st, 2, value);
     return run(s, st, err, "saving settings");
+}
+
+int store_meta_get(store_t *s, const char *key, char *out, size_t n)
+{
+    sqlite3_stmt *st = stmt(s, S_META_GET);
+    bind_text(st, 1, key);
+    int found = sqlite3_step(st) == SQLITE_ROW;
+    if (found) copy_col(out, n, st, 0);
+    sqlite3_reset(st);
+    return found;
 }
 
 /* ---- members ---- */
@@ -1244,6 +1283,8 @@ void store_message_counts(store_t *s, void (*fn)(const char *channel, const char
 
 /* ---- messages held for quiet hours ---- */
 
+static void read_out(sqlite3_stmt *st, store_msg_t *m);
+
 int store_held_put(store_t *s, const store_msg_t *m, char *err)
 {
     sqlite3_stmt *st = stmt(s, S_HELD_PUT);
@@ -1258,6 +1299,8 @@ int store_held_put(store_t *s, const store_msg_t *m, char *err)
     sqlite3_bind_int64(st, 9, m->decided_at);
     bind_text(st, 10, m->member_id);
     bind_text(st, 11, m->zone);
+    bind_text(st, 12, m->address);
+    bind_text(st, 13, m->ctx.len ? m->ctx.p : NULL);
     return run(s, st, err, "holding a message");
 }
 
@@ -1276,23 +1319,7 @@ int store_held_due(store_t *s, int64_t t, store_msg_t *out, int limit, char *err
     sqlite3_bind_int64(st, 1, t);
     sqlite3_bind_int(st, 2, limit);
     int n = 0, rc;
-    while (n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        store_msg_t *m = &out[n++];
-        m->id = sqlite3_column_int64(st, 0);
-        copy_col(m->key, sizeof m->key, st, 1);
-        m->at = sqlite3_column_int64(st, 2);
-        m->member = sqlite3_column_int64(st, 3);
-        copy_col(m->journey, sizeof m->journey, st, 4);
-        copy_col(m->step, sizeof m->step, st, 5);
-        copy_col(m->channel, sizeof m->channel, st, 6);
-        buf_reset(&m->content);
-        const char *c = (const char *)sqlite3_column_text(st, 7);
-        if (c) buf_adds(&m->content, c);
-        m->decided_at = sqlite3_column_int64(st, 8);
-        copy_col(m->member_id, sizeof m->member_id, st, 9);
-        copy_col(m->zone, sizeof m->zone, st, 10);
-        m->tmpl[0] = '\0';
-    }
+    while (n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) read_out(st, &out[n++]);
     sqlite3_reset(st);
     if (n < limit && rc != SQLITE_DONE) return dberr(s, err, "reading held messages");
     return n;
@@ -1311,4 +1338,150 @@ int store_held_drop(store_t *s, int64_t id, const char *reason, char *err)
     sqlite3_bind_int64(st, 1, id);
     bind_text(st, 2, reason);
     return run(s, st, err, "dropping a held message");
+}
+
+/* ---- the outbox ---- */
+
+int store_outbox_add(store_t *s, const store_msg_t *m, const char *status, const char *reason, char *err)
+{
+    sqlite3_stmt *st = stmt(s, S_OUT_ADD);
+    bind_text(st, 1, m->key);
+    sqlite3_bind_int64(st, 2, m->at);
+    sqlite3_bind_int64(st, 3, m->member);
+    bind_text(st, 4, m->journey);
+    bind_text(st, 5, m->step);
+    bind_text(st, 6, m->channel[0] ? m->channel : NULL);
+    bind_text(st, 7, m->tmpl);
+    bind_text(st, 8, m->content.len ? m->content.p : NULL);
+    sqlite3_bind_int64(st, 9, m->decided_at);
+    bind_text(st, 10, m->member_id);
+    bind_text(st, 11, m->zone);
+    bind_text(st, 12, status);
+    bind_text(st, 13, reason);
+    bind_text(st, 14, m->address[0] ? m->address : NULL);
+    bind_text(st, 15, m->ctx.len ? m->ctx.p : NULL);
+    if (run(s, st, err, "adding to the outbox") != NUDGE_OK) return NUDGE_ERR;
+    return sqlite3_changes(s->db) ? 1 : 0;
+}
+
+static void read_out(sqlite3_stmt *st, store_msg_t *m)
+{
+    m->id = sqlite3_column_int64(st, 0);
+    copy_col(m->key, sizeof m->key, st, 1);
+    m->at = sqlite3_column_int64(st, 2);
+    m->member = sqlite3_column_int64(st, 3);
+    copy_col(m->journey, sizeof m->journey, st, 4);
+    copy_col(m->step, sizeof m->step, st, 5);
+    copy_col(m->channel, sizeof m->channel, st, 6);
+    copy_col(m->tmpl, sizeof m->tmpl, st, 7);
+    buf_reset(&m->content);
+    const char *c = (const char *)sqlite3_column_text(st, 8);
+    if (c) buf_adds(&m->content, c);
+    m->decided_at = sqlite3_column_int64(st, 9);
+    copy_col(m->member_id, sizeof m->member_id, st, 10);
+    copy_col(m->zone, sizeof m->zone, st, 11);
+    copy_col(m->status, sizeof m->status, st, 12);
+    copy_col(m->reason, sizeof m->reason, st, 13);
+    m->attempts = sqlite3_column_int(st, 14);
+    copy_col(m->provider_id, sizeof m->provider_id, st, 15);
+    m->segments = sqlite3_column_int(st, 16);
+    copy_col(m->address, sizeof m->address, st, 17);
+    buf_reset(&m->ctx);
+    const char *x = (const char *)sqlite3_column_text(st, 18);
+    if (x) buf_adds(&m->ctx, x);
+}
+
+int store_outbox_claim(store_t *s, int64_t now, const char *channel, store_msg_t *out, int limit, char *err)
+{
+    sqlite3_stmt *st = stmt(s, S_OUT_CLAIM);
+    sqlite3_bind_int64(st, 1, now);
+    bind_text(st, 2, channel);
+    sqlite3_bind_int(st, 3, limit);
+    int n = 0, rc;
+    while (n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) read_out(st, &out[n++]);
+    sqlite3_reset(st);
+    if (n < limit && rc != SQLITE_DONE) return dberr(s, err, "claiming messages");
+    for (int i = 0; i < n; i++) {
+        st = stmt(s, S_OUT_SENDING);
+        sqlite3_bind_int64(st, 1, out[i].id);
+        if (run(s, st, err, "claiming messages") != NUDGE_OK) return NUDGE_ERR;
+        out[i].attempts++;
+        snprintf(out[i].status, sizeof out[i].status, "sending");
+    }
+    return n;
+}
+
+int64_t store_outbox_next(store_t *s, const char *channel)
+{
+    sqlite3_stmt *st = stmt(s, S_OUT_NEXT);
+    bind_text(st, 1, channel);
+    int64_t t = TIME_NONE;
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) t = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return t;
+}
+
+int store_outbox_finish(store_t *s, int64_t id, const char *status, int64_t at, const char *reason,
+                        const char *provider_id, int segments, char *err)
+{
+    sqlite3_stmt *st = stmt(s, S_OUT_FINISH);
+    sqlite3_bind_int64(st, 1, id);
+    bind_text(st, 2, status);
+    sqlite3_bind_int64(st, 3, at);
+    bind_text(st, 4, reason);
+    bind_text(st, 5, provider_id && *provider_id ? provider_id : NULL);
+    if (segments > 0) sqlite3_bind_int(st, 6, segments);
+    else sqlite3_bind_null(st, 6);
+    return run(s, st, err, "updating the outbox");
+}
+
+int store_outbox_recover(store_t *s, char *err)
+{
+    if (run(s, stmt(s, S_OUT_RECOVER), err, "recovering the outbox") != NUDGE_OK) return NUDGE_ERR;
+    return sqlite3_changes(s->db);
+}
+
+int store_outbox_list(store_t *s, const char *status, void (*fn)(const store_msg_t *m, void *ud), void *ud,
+                      char *err)
+{
+    sqlite3_stmt *st = stmt(s, S_OUT_LIST);
+    bind_text(st, 1, status);
+    store_msg_t m;
+    store_msg_init(&m);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        read_out(st, &m);
+        fn(&m, ud);
+    }
+    sqlite3_reset(st);
+    store_msg_free(&m);
+    return rc == SQLITE_DONE ? NUDGE_OK : dberr(s, err, "listing the outbox");
+}
+
+int store_outbox_retry(store_t *s, int64_t id, int64_t now, char *err)
+{
+    sqlite3_stmt *st;
+    if (id > 0) {
+        st = stmt(s, S_OUT_RETRY_ONE);
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_int64(st, 2, now);
+    } else {
+        st = stmt(s, S_OUT_RETRY_DEAD);
+        sqlite3_bind_int64(st, 1, now);
+    }
+    if (run(s, st, err, "re-queueing messages") != NUDGE_OK) return NUDGE_ERR;
+    return sqlite3_changes(s->db);
+}
+
+void store_msg_init(store_msg_t *m)
+{
+    memset(m, 0, sizeof *m);
+    buf_init(&m->content);
+    buf_init(&m->ctx);
+}
+
+void store_msg_free(store_msg_t *m)
+{
+    buf_free(&m->content);
+    buf_free(&m->ctx);
 }

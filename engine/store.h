@@ -32,6 +32,8 @@ int store_commit(store_t *s, char *err);
 void store_rollback(store_t *s);
 
 int store_meta_set(store_t *s, const char *key, const char *value, char *err);
+/* 1 and the value in out (n bytes) when key is set, else 0. */
+int store_meta_get(store_t *s, const char *key, char *out, size_t n);
 
 /* ---- members ---- */
 /* 1 found (m filled), 0 not found, -1 error. The zone is resolved with
@@ -129,15 +131,50 @@ int64_t store_flight_next_wake(store_t *s, int64_t after);
 /* Due flights (wake_at <= t), oldest first, at most limit. Returns the
  * number filled into out[] (each ctx buf initialised by the caller). */
 int store_flights_due(store_t *s, int64_t t, store_flight_t *out, int limit, char *err);
-/* ---- messages held until quiet hours end (the outbox, status 'held') ---- */
+/* ---- the outbox (table messages) ----
+ * One row per decided message, unique by idempotency key. status:
+ *   held      waiting for quiet hours to end (at = when they end)
+ *   queued    due at `at`; retry: the same after a failed attempt
+ *   sending   claimed by the dispatcher (back to queued after a crash)
+ *   sent      the provider accepted it (provider_id: its message id)
+ *   dead      failed for good or out of attempts (reason says why)
+ *   dropped   never sent: suppressed, capped, quiet hours expired, ... */
 typedef struct store_msg {
     int64_t id;
     char key[256];
     int64_t at, decided_at, member;
     char journey[128], step[64], channel[16], tmpl[128];
     char member_id[128], zone[64];
+    char status[16], reason[256], provider_id[64];
+    char address[256];         /* the openid, phone or email it goes to */
+    int attempts, segments;
     buf_t content;             /* empty when not rendered */
+    buf_t ctx;                 /* the occasion (JSON), for rendering again */
 } store_msg_t;
+
+/* Both buffers of m; store_msg_free releases them. */
+void store_msg_init(store_msg_t *m);
+void store_msg_free(store_msg_t *m);
+
+/* Adds m with status ("queued", "dropped") and reason (or NULL).
+ * 1 added, 0 when the key is already in the outbox. */
+int store_outbox_add(store_t *s, const store_msg_t *m, const char *status, const char *reason, char *err);
+/* Due queued/retry messages of channel, oldest first, marked 'sending'
+ * with one more attempt. Returns how many were filled. */
+int store_outbox_claim(store_t *s, int64_t now, const char *channel, store_msg_t *out, int limit, char *err);
+/* The earliest due queued/retry message of channel; TIME_NONE if none. */
+int64_t store_outbox_next(store_t *s, const char *channel);
+/* The outcome of an attempt: status sent / retry (at = next try) / dead. */
+int store_outbox_finish(store_t *s, int64_t id, const char *status, int64_t at, const char *reason,
+                        const char *provider_id, int segments, char *err);
+/* After a crash: 'sending' rows back to 'queued'. Returns their count. */
+int store_outbox_recover(store_t *s, char *err);
+/* Every message, or those with status, in id order. */
+int store_outbox_list(store_t *s, const char *status, void (*fn)(const store_msg_t *m, void *ud), void *ud,
+                      char *err);
+/* Re-queues dead message id (or every dead one when id is 0) due now.
+ * Returns how many. */
+int store_outbox_retry(store_t *s, int64_t id, int64_t now, char *err);
 /* Adds m as held until m->at; a key already in the outbox is left alone. */
 int store_held_put(store_t *s, const store_msg_t *m, char *err);
 /* The earliest release; TIME_NONE when nothing is held. */

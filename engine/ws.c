@@ -145,6 +145,33 @@ static int set_policy(ws_t *w, const char *key, const char *val, const char *whe
     return errf(err, "%s: unknown setting '%s' in [policy] (quiet_hours, cap, cap.CHANNEL, suppress)", where, key);
 }
 
+static int is_connector(const char *section)
+{
+    return strcmp(section, "wechat") == 0 || strcmp(section, "sms") == 0 || strcmp(section, "edm") == 0;
+}
+
+static const ws_setting_t *find_setting(const ws_t *w, const char *section, const char *key)
+{
+    for (int i = w->nsettings - 1; i >= 0; i--)
+        if (strcmp(w->settings[i].section, section) == 0 && strcmp(w->settings[i].key, key) == 0)
+            return &w->settings[i];
+    return NULL;
+}
+
+const char *ws_get(const ws_t *w, const char *section, const char *key)
+{
+    const ws_setting_t *st = find_setting(w, section, key);
+    if (!st) return NULL;
+    if (strncmp(st->value, "env:", 4) == 0) return getenv(st->value + 4);
+    return st->value;
+}
+
+int ws_get_line(const ws_t *w, const char *section, const char *key)
+{
+    const ws_setting_t *st = find_setting(w, section, key);
+    return st ? st->line : 0;
+}
+
 static int parse_conf(ws_t *w, const char *path, char *text, char *err)
 {
     char section[128] = "";
@@ -162,8 +189,10 @@ static int parse_conf(ws_t *w, const char *path, char *text, char *err)
             if (!e || e[1]) return errf(err, "%s: a section header looks like [lua]", where);
             *e = '\0';
             snprintf(section, sizeof section, "%s", line + 1);
-            if (strcmp(section, "lua") != 0 && strcmp(section, "policy") != 0 && strncmp(section, "params.", 7) != 0)
-                return errf(err, "%s: unknown section [%s] (lua, policy, params.JOURNEY)", where, section);
+            if (strcmp(section, "lua") != 0 && strcmp(section, "policy") != 0 && strncmp(section, "params.", 7) != 0 &&
+                !is_connector(section))
+                return errf(err, "%s: unknown section [%s] (lua, policy, wechat, sms, edm, params.JOURNEY)", where,
+                            section);
             continue;
         }
         char *eq = strchr(line, '=');
@@ -184,6 +213,13 @@ static int parse_conf(ws_t *w, const char *path, char *text, char *err)
             if (set_lua(w, key, val, where, err) != NUDGE_OK) return NUDGE_ERR;
         } else if (strcmp(section, "policy") == 0) {
             if (set_policy(w, key, val, where, err) != NUDGE_OK) return NUDGE_ERR;
+        } else if (is_connector(section)) {
+            w->settings = xrealloc(w->settings, sizeof *w->settings * (size_t)(w->nsettings + 1));
+            ws_setting_t *st = &w->settings[w->nsettings++];
+            st->section = xstrdup(section);
+            st->key = xstrdup(key);
+            st->value = xstrdup(val);
+            st->line = lineno;
         } else {
             w->params = xrealloc(w->params, sizeof *w->params * (size_t)(w->nparams + 1));
             ws_param_t *p = &w->params[w->nparams++];
@@ -228,6 +264,12 @@ void ws_free(ws_t *w)
         free(w->params[i].value);
     }
     free(w->params);
+    for (int i = 0; i < w->nsettings; i++) {
+        free(w->settings[i].section);
+        free(w->settings[i].key);
+        free(w->settings[i].value);
+    }
+    free(w->settings);
     free(w->suppress_file);
     free(w->brand);
     free(w->dir);

@@ -26,6 +26,12 @@ typedef struct ws_param {
     char *journey, *key, *value;
 } ws_param_t;
 
+/* A connector setting: [wechat], [sms], [edm] key = value. */
+typedef struct ws_setting {
+    char *section, *key, *value;
+    int line;
+} ws_setting_t;
+
 /* At most n marketing messages per member within window seconds, on
  * channel (or on all channels when channel is -1). */
 typedef struct ws_cap {
@@ -48,6 +54,8 @@ typedef struct ws {
     ws_cap_t caps[WS_MAX_CAPS];
     int ncaps;
     char *suppress_file;       /* relative to dir */
+    ws_setting_t *settings;    /* connector sections, in file order */
+    int nsettings;
 } ws_t;
 
 /* Creates a workspace in dir (made if missing). Refuses, changing
@@ -57,6 +65,13 @@ int ws_init(const char *dir, const char *brand, const char *tzname, char *err);
 /* Reads dir's nudge.conf; errors name the file and line. */
 ws_t *ws_open(const char *dir, char *err);
 void ws_free(ws_t *w);
+
+/* A connector setting, NULL when not set (the last one wins). A value
+ * "env:NAME" is read from the environment (NULL when NAME is unset), so
+ * credentials need not be written in the file. */
+const char *ws_get(const ws_t *w, const char *section, const char *key);
+/* The line of nudge.conf that sets it, 0 when not set. */
+int ws_get_line(const ws_t *w, const char *section, const char *key);
 
 /* dir/name into out (PATH_MAX-sized buffer of size n). */
 void ws_path(const ws_t *w, const char *name, char *out, size_t n);

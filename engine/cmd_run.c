@@ -1,0 +1,285 @@
+/* cmd_run.c - nudge run: the live engine. One libevent loop runs the
+ * scheduler on the real clock, writes every decision to the outbox after
+ * the policy, and the dispatcher delivers the outbox through the
+ * connectors on the same loop.
+ *
+ * Store writes of one loop turn share one transaction (group commit): a
+ * zero-delay event commits after the turn's callbacks. On start, messages
+ * a crash left 'sending' are queued again (same dedup ids), and calendar
+ * moments since the last run's clock are caught up. */
+#include "cmd.h"
+#include "disp.h"
+#include "engine.h"
+#include "sched.h"
+
+#include <event2/event.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define STOP_GRACE_SECS 10
+
+typedef struct daemon {
+    ws_t *w;
+    store_t *store;
+    engine_t *e;
+    sched_t *sched;
+    disp_t *disp;
+    struct event_base *base;
+    struct event *tick, *commit, *stop_poll, *sigterm, *sigint;
+    int in_txn, stopping, failed;
+    int64_t stop_deadline;
+    long long queued, dropped;
+} daemon_t;
+
+static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void logf_(const char *fmt, ...)
+{
+    char ts[32];
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    fprintf(stderr, "%s nudge: ", ts);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static void fail(daemon_t *d, const char *what, const char *err)
+{
+    logf_("%s: %s; stopping", what, err);
+    d->failed = 1;
+    event_base_loopbreak(d->base);
+}
+
+/* ---- group commit ---- */
+
+static void on_commit(evutil_socket_t fd, short what, void *ud)
+{
+    (void)fd;
+    (void)what;
+    daemon_t *d = ud;
+    if (!d->in_txn) return;
+    char err[ERRLEN], clock[32];
+    snprintf(clock, sizeof clock, "%lld", (long long)*engine_clock(d->e));
+    d->in_txn = 0;
+    if (store_meta_set(d->store, "run_clock", clock, err) != NUDGE_OK || store_commit(d->store, err) != NUDGE_OK)
+        fail(d, "saving", err);
+}
+
+static void touch(void *ud)
+{
+    daemon_t *d = ud;
+    if (d->in_txn) return;
+    char err[ERRLEN];
+    if (store_begin(d->store, err) != NUDGE_OK) {
+        fail(d, "store", err);
+        return;
+    }
+    d->in_txn = 1;
+    event_active(d->commit, 0, 0);
+}
+
+/* ---- decisions into the outbox ---- */
+
+static void sink(const decision_t *dc, void *ud)
+{
+    daemon_t *d = ud;
+    store_msg_t m;
+    store_msg_init(&m);
+    snprintf(m.key, sizeof m.key, "%s", dc->key);
+    m.at = dc->at;
+    m.decided_at = dc->decided_at;
+    m.member = dc->member;
+    snprintf(m.journey, sizeof m.journey, "%s", dc->journey->name);
+    snprintf(m.step, sizeof m.step, "%s", dc->step->id);
+    if (dc->channel >= 0) snprintf(m.channel, sizeof m.channel, "%s", channel_names[dc->channel]);
+    snprintf(m.tmpl, sizeof m.tmpl, "%s", dc->step->tmpl ? dc->step->tmpl : "");
+    snprintf(m.member_id, sizeof m.member_id, "%s", dc->member_id);
+    snprintf(m.zone, sizeof m.zone, "%s", tz_name(dc->zone));
+    snprintf(m.address, sizeof m.address, "%s", dc->address && !dc->skipped ? dc->address : "");
+    if (dc->content && !dc->skipped) buf_adds(&m.content, dc->content);
+    if (dc->ctx && !dc->skipped) buf_adds(&m.ctx, dc->ctx);
+    char err[ERRLEN];
+    touch(d);
+    int rc = store_outbox_add(d->store, &m, dc->skipped ? "dropped" : "queued", dc->skipped, err);
+    store_msg_free(&m);
+    if (rc < 0) {
+        fail(d, "outbox", err);
+        return;
+    }
+    if (rc == 0) return;   /* already in the outbox: a replayed decision */
+    if (dc->skipped) {
+        d->dropped++;
+    } else {
+        d->queued++;
+        disp_kick(d->disp);
+    }
+}
+
+static void fallback(void *ud, const store_msg_t *m, int unsub)
+{
+    daemon_t *d = ud;
+    char err[ERRLEN];
+    int ch = -1;
+    for (int i = 0; i < CH_COUNT; i++)
+        if (strcmp(m->channel, channel_names[i]) == 0) ch = i;
+    if (unsub && ch >= 0) {
+        touch(d);
+        if (engine_unreachable(d->e, m->member, ch, err) != NUDGE_OK) logf_("member %s: %s", m->member_id, err);
+        else logf_("member %s left %s (provider said so); marked unreachable there", m->member_id, m->channel);
+    }
+    int64_t now = (int64_t)time(NULL);
+    if (now > *engine_clock(d->e)) *engine_clock(d->e) = now;
+    touch(d);
+    if (engine_fallback(d->e, m, err) != NUDGE_OK) logf_("%s", err);
+}
+
+/* ---- the clock ---- */
+
+static void arm(daemon_t *d)
+{
+    int64_t now = *engine_clock(d->e);
+    int64_t next = sched_next(d->sched), w = engine_next_wake(d->e);
+    if (w != TIME_NONE && (next == TIME_NONE || w < next)) next = w;
+    int64_t wait = next == TIME_NONE ? 60 : next - now;
+    if (wait > 60) wait = 60;   /* look again now and then: the wall clock may jump */
+    if (wait < 0) wait = 0;
+    struct timeval tv = {wait, 0};
+    evtimer_add(d->tick, &tv);
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *ud)
+{
+    (void)fd;
+    (void)what;
+    daemon_t *d = ud;
+    if (d->stopping) return;
+    int64_t *clock = engine_clock(d->e);
+    int64_t now = (int64_t)time(NULL);
+    if (now > *clock) *clock = now;
+    char err[ERRLEN];
+    touch(d);
+    if (engine_wakeups(d->e, err) != NUDGE_OK || sched_run_due(d->sched, err) != NUDGE_OK ||
+        engine_flush(d->e, err) != NUDGE_OK) {
+        fail(d, "engine", err);
+        return;
+    }
+    arm(d);
+}
+
+/* ---- stopping ---- */
+
+static void on_stop_poll(evutil_socket_t fd, short what, void *ud)
+{
+    (void)fd;
+    (void)what;
+    daemon_t *d = ud;
+    if (disp_inflight(d->disp) && (int64_t)time(NULL) < d->stop_deadline) return;
+    if (disp_inflight(d->disp))
+        logf_("%d provider calls still running after %d s; they will be retried at the next start",
+              disp_inflight(d->disp), STOP_GRACE_SECS);
+    on_commit(-1, 0, d);
+    event_base_loopbreak(d->base);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *ud)
+{
+    (void)what;
+    daemon_t *d = ud;
+    if (d->stopping) return;
+    logf_("%s: finishing provider calls in flight, then stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    d->stopping = 1;
+    evtimer_del(d->tick);
+    disp_drain(d->disp);
+    d->stop_deadline = (int64_t)time(NULL) + STOP_GRACE_SECS;
+    struct timeval tv = {0, 20000};
+    d->stop_poll = event_new(d->base, -1, EV_PERSIST, on_stop_poll, d);
+    event_add(d->stop_poll, &tv);
+}
+
+static int run(int argc, char **argv)
+{
+    if (argc != 2) return cmd_usage(&cmd_run, "expected one workspace directory");
+    daemon_t d;
+    memset(&d, 0, sizeof d);
+    if (cmd_open(argv[1], &d.w, &d.store)) return 1;
+    char err[ERRLEN];
+    int status = 0;
+    d.base = event_base_new();
+    d.commit = event_new(d.base, -1, 0, on_commit, &d);
+    d.tick = evtimer_new(d.base, on_tick, &d);
+    if (!(d.e = engine_new(d.w, d.store, err))) {
+        status = cmd_fail("%s", err);
+        goto done;
+    }
+    engine_set_sink(d.e, sink, &d, 1);
+    buf_t report;
+    buf_init(&report);
+    int problems = engine_load(d.e, &report);
+    if (problems) logf_("%s%d journey or template files do not load; running without them", report.p, problems);
+    buf_free(&report);
+    disp_hooks_t hooks = {touch, fallback, &d};
+    if (!(d.disp = disp_new(d.base, d.store, d.w, &hooks, err))) {
+        status = cmd_fail("%s", err);
+        goto done;
+    }
+    int64_t now = (int64_t)time(NULL), start = now;
+    *engine_clock(d.e) = now;
+    char clock[32];
+    if (store_meta_get(d.store, "run_clock", clock, sizeof clock)) {
+        int64_t last = strtoll(clock, NULL, 10);
+        if (last > 0 && last < now) start = last + 1;   /* catch up what passed while stopped */
+    }
+    touch(&d);
+    int recovered = store_outbox_recover(d.store, err);
+    if (recovered < 0 || engine_first_loaded(d.e, err) != NUDGE_OK) {
+        status = cmd_fail("%s", err);
+        goto done;
+    }
+    if (recovered) logf_("%d messages left in 'sending' by the last run are queued again", recovered);
+    d.sched = sched_new(d.e, d.store, start);
+    d.sigterm = evsignal_new(d.base, SIGTERM, on_signal, &d);
+    d.sigint = evsignal_new(d.base, SIGINT, on_signal, &d);
+    event_add(d.sigterm, NULL);
+    event_add(d.sigint, NULL);
+    logf_("running %s: %d journeys, %d channels configured", d.w->dir, engine_njourneys(d.e), disp_lanes(d.disp));
+    event_active(d.tick, 0, 0);
+    disp_kick(d.disp);
+    event_base_dispatch(d.base);
+    if (d.in_txn) on_commit(-1, 0, &d);
+    logf_("stopped: %lld messages queued, %lld not sent (see nudge outbox)", d.queued, d.dropped);
+    if (d.failed) status = 1;
+done:
+    if (d.in_txn) store_rollback(d.store);
+    disp_free(d.disp);
+    sched_free(d.sched);
+    engine_free(d.e);
+    if (d.stop_poll) event_free(d.stop_poll);
+    if (d.sigterm) event_free(d.sigterm);
+    if (d.sigint) event_free(d.sigint);
+    event_free(d.tick);
+    event_free(d.commit);
+    event_base_free(d.base);
+    cmd_close(d.w, d.store);
+    return status;
+}
+
+const cmd_t cmd_run = {
+    .name = "run",
+    .usage = "DIR",
+    .summary = "the live engine: journeys on the real clock, messages delivered to the providers",
+    .help = "Runs until SIGTERM or SIGINT. Calendar moments and waits happen on the\n"
+            "real clock; every decided message goes through the workspace policy into\n"
+            "the outbox, and from there to the providers configured in nudge.conf\n"
+            "([wechat]). Stopping lets provider calls in flight finish (up to 10 s)\n"
+            "and saves everything; the next start resumes where this one stopped,\n"
+            "catching up calendar moments that passed meanwhile.\n",
+    .run = run,
+};

@@ -1,0 +1,330 @@
+/* mockprov.c - a mock WeChat Official Account API for tests and
+ * benchmarks, on 127.0.0.1 only, following the published contract
+ * (see CHANNELS.md):
+ *
+ *   GET  /cgi-bin/token?grant_type=client_credential&appid=..&secret=..
+ *        -> {"access_token":"..","expires_in":7200}; a new token
+ *           invalidates the previous one; a wrong appid/secret -> 40013/40125
+ *   POST /cgi-bin/message/template/send?access_token=..
+ *        -> {"errcode":0,"errmsg":"ok","msgid":N}; 40001 for a stale
+ *           token; touser and template_id required (47001); one message
+ *           per openid + client_msg_id within ten minutes
+ *
+ * Faults on demand (each counts template sends, 1-based):
+ *   --errcode-first N:CODE   the first N sends answer errcode CODE
+ *   --errcode-rate PCT:CODE  that share of sends answers CODE (seeded)
+ *   --http500-first N        the first N sends answer HTTP 500
+ *   --hang-first N:MS        the first N sends are processed, answered MS later
+ *   --reset-first N          the first N sends: connection closed, nothing done
+ *   --expire-token-at N      send N finds its token expired (42001)
+ *   --unsubscribed OPENID    43004 for that openid
+ *   --quota-after N          sends after the Nth answer 45009
+ * Every request is a JSON line in --log (flushed per line); the port is
+ * written to --port-file when --port is 0. SIGTERM stops it. */
+#include <sys/queue.h>
+#include <cjson/cJSON.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <arpa/inet.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_SEEN 400000
+
+typedef struct hung {
+    struct evhttp_request *req;
+    char *body;
+    struct event *ev;
+    struct hung *next;
+} hung_t;
+
+static struct {
+    struct event_base *base;
+    FILE *log;
+    char appid[128], secret[128], token[64];
+    long tokens, sends, msgid;
+    long errcode_first_n; int errcode_first;
+    int errcode_rate_pct, errcode_rate;
+    long http500_first, hang_first, hang_ms, reset_first, expire_at, quota_after;
+    char unsub[128];
+    unsigned rng;
+    /* client_msg_id dedupe: openid + id -> time */
+    char **seen_key;
+    long *seen_msgid;
+    time_t *seen_at;
+    size_t nseen;
+    hung_t *hung;
+} M;
+
+static void reply_json(struct evhttp_request *req, int code, const char *json)
+{
+    struct evbuffer *b = evbuffer_new();
+    evbuffer_add(b, json, strlen(json));
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "application/json; charset=utf-8");
+    evhttp_send_reply(req, code, code == 200 ? "OK" : "Error", b);
+    evbuffer_free(b);
+}
+
+static void logline(const char *kind, const char *touser, const char *cmid, int errcode, int delivered, int dup,
+                    const char *extra)
+{
+    fprintf(M.log, "{\"kind\":\"%s\",\"touser\":\"%s\",\"client_msg_id\":\"%s\",\"errcode\":%d,"
+                   "\"delivered\":%s,\"dup\":%s%s%s}\n",
+            kind, touser ? touser : "", cmid ? cmid : "", errcode, delivered ? "true" : "false",
+            dup ? "true" : "false", extra ? "," : "", extra ? extra : "");
+    fflush(M.log);
+}
+
+static const char *query(struct evhttp_request *req, struct evkeyvalq *q)
+{
+    const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
+    const char *qs = u ? evhttp_uri_get_query(u) : NULL;
+    TAILQ_INIT(q);
+    if (qs) evhttp_parse_query_str(qs, q);
+    return qs;
+}
+
+static void on_token(struct evhttp_request *req)
+{
+    struct evkeyvalq q;
+    query(req, &q);
+    const char *appid = evhttp_find_header(&q, "appid"), *secret = evhttp_find_header(&q, "secret");
+    const char *gt = evhttp_find_header(&q, "grant_type");
+    char out[256];
+    if (!gt || strcmp(gt, "client_credential") != 0) {
+        reply_json(req, 200, "{\"errcode\":40002,\"errmsg\":\"invalid grant_type rid: mock\"}");
+    } else if (!appid || strcmp(appid, M.appid) != 0) {
+        reply_json(req, 200, "{\"errcode\":40013,\"errmsg\":\"invalid appid rid: mock\"}");
+    } else if (!secret || strcmp(secret, M.secret) != 0) {
+        reply_json(req, 200, "{\"errcode\":40125,\"errmsg\":\"invalid appsecret rid: mock\"}");
+    } else {
+        M.tokens++;
+        snprintf(M.token, sizeof M.token, "MOCKTOKEN-%ld-%u", M.tokens, (unsigned)rand());
+        snprintf(out, sizeof out, "{\"access_token\":\"%s\",\"expires_in\":7200}", M.token);
+        reply_json(req, 200, out);
+        fprintf(M.log, "{\"kind\":\"token\",\"n\":%ld}\n", M.tokens);
+        fflush(M.log);
+    }
+    evhttp_clear_headers(&q);
+}
+
+/* Finds or records openid+client_msg_id; returns the earlier msgid or 0. */
+static long seen(const char *openid, const char *cmid, long msgid)
+{
+    char key[512];
+    snprintf(key, sizeof key, "%s|%s", openid, cmid);
+    time_t now = time(NULL);
+    for (size_t i = 0; i < M.nseen; i++)   /* tests send thousands, not millions */
+        if (now - M.seen_at[i] < 600 && strcmp(M.seen_key[i], key) == 0) return M.seen_msgid[i];
+    if (M.nseen < MAX_SEEN && msgid) {
+        M.seen_key[M.nseen] = strdup(key);
+        M.seen_msgid[M.nseen] = msgid;
+        M.seen_at[M.nseen++] = now;
+    }
+    return 0;
+}
+
+static void on_hung(evutil_socket_t fd, short what, void *ud)
+{
+    (void)fd;
+    (void)what;
+    hung_t *h = ud;
+    if (h->req) reply_json(h->req, 200, h->body);
+    h->req = NULL;
+}
+
+static void on_conn_close(struct evhttp_connection *c, void *ud)
+{
+    (void)ud;
+    for (hung_t *h = M.hung; h; h = h->next)
+        if (h->req && evhttp_request_get_connection(h->req) == c) h->req = NULL;
+}
+
+static void on_send(struct evhttp_request *req)
+{
+    long n = ++M.sends;
+    if (n <= M.reset_first) {
+        logline("send", NULL, NULL, 0, 0, 0, "\"fault\":\"reset\"");
+        evhttp_connection_free(evhttp_request_get_connection(req));
+        return;
+    }
+    if (n <= M.http500_first) {
+        logline("send", NULL, NULL, 0, 0, 0, "\"fault\":\"http500\"");
+        reply_json(req, 500, "{\"error\":\"internal\"}");
+        return;
+    }
+    struct evkeyvalq q;
+    query(req, &q);
+    const char *tok = evhttp_find_header(&q, "access_token");
+    int token_ok = tok && M.token[0] && strcmp(tok, M.token) == 0;
+    evhttp_clear_headers(&q);
+    if (M.expire_at && n == M.expire_at) M.token[0] = '\0';   /* expired under the sender's feet */
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    char *body = malloc(len + 1);
+    evbuffer_remove(in, body, len);
+    body[len] = '\0';
+    cJSON *j = cJSON_Parse(body);
+    free(body);
+    const cJSON *to = cJSON_GetObjectItemCaseSensitive(j, "touser");
+    const cJSON *tid = cJSON_GetObjectItemCaseSensitive(j, "template_id");
+    const cJSON *cm = cJSON_GetObjectItemCaseSensitive(j, "client_msg_id");
+    const char *touser = cJSON_IsString(to) ? to->valuestring : NULL;
+    const char *cmid = cJSON_IsString(cm) ? cm->valuestring : "";
+    char out[256];
+    int code = 0;
+    if (!M.token[0] || !token_ok) code = M.expire_at && n >= M.expire_at ? 42001 : 40001;
+    else if (!j || !touser || !cJSON_IsString(tid)) code = 47001;
+    else if (strcmp(tid->valuestring, "BAD") == 0) code = 40037;
+    else if (M.unsub[0] && strcmp(touser, M.unsub) == 0) code = 43004;
+    else if (M.quota_after && n > M.quota_after) code = 45009;
+    else if (n <= M.errcode_first_n) code = M.errcode_first;
+    else if (M.errcode_rate_pct && (int)((M.rng = M.rng * 1103515245u + 12345u) >> 16) % 100 < M.errcode_rate_pct)
+        code = M.errcode_rate;
+    if (code) {
+        snprintf(out, sizeof out, "{\"errcode\":%d,\"errmsg\":\"mock error %d rid: mock-%ld\"}", code, code, n);
+        logline("send", touser, cmid, code, 0, 0, NULL);
+        reply_json(req, 200, out);
+        cJSON_Delete(j);
+        return;
+    }
+    long earlier = cmid[0] ? seen(touser, cmid, 0) : 0;
+    long id = earlier ? earlier : ++M.msgid + 200000000;
+    if (!earlier && cmid[0]) seen(touser, cmid, id);
+    cJSON *data = cJSON_GetObjectItemCaseSensitive(j, "data");
+    char *dj = data ? cJSON_PrintUnformatted(data) : NULL;
+    char extra[2048];
+    snprintf(extra, sizeof extra, "\"template_id\":\"%.100s\",\"msgid\":%ld,\"data\":%.1800s", tid->valuestring, id,
+             dj ? dj : "null");
+    free(dj);
+    logline("send", touser, cmid, 0, !earlier, earlier != 0, extra);
+    snprintf(out, sizeof out, "{\"errcode\":0,\"errmsg\":\"ok\",\"msgid\":%ld}", id);
+    cJSON_Delete(j);
+    if (n <= M.hang_first) {
+        hung_t *h = calloc(1, sizeof *h);
+        h->req = req;
+        h->body = strdup(out);
+        h->next = M.hung;
+        M.hung = h;
+        evhttp_connection_set_closecb(evhttp_request_get_connection(req), on_conn_close, NULL);
+        h->ev = evtimer_new(M.base, on_hung, h);
+        struct timeval tv = {M.hang_ms / 1000, (M.hang_ms % 1000) * 1000};
+        evtimer_add(h->ev, &tv);
+        return;
+    }
+    reply_json(req, 200, out);
+}
+
+static void on_request(struct evhttp_request *req, void *ud)
+{
+    (void)ud;
+    const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    if (path && strcmp(path, "/cgi-bin/token") == 0 && cmd == EVHTTP_REQ_GET) on_token(req);
+    else if (path && strcmp(path, "/cgi-bin/message/template/send") == 0 && cmd == EVHTTP_REQ_POST) on_send(req);
+    else reply_json(req, 404, "{\"errcode\":404,\"errmsg\":\"not found\"}");
+}
+
+static void on_term(evutil_socket_t sig, short what, void *ud)
+{
+    (void)sig;
+    (void)what;
+    (void)ud;
+    event_base_loopbreak(M.base);
+}
+
+static int pair(const char *s, long *n, int *code)
+{
+    return sscanf(s, "%ld:%d", n, code) == 2 ? 0 : -1;
+}
+
+int main(int argc, char **argv)
+{
+    int port = 0;
+    const char *log = NULL, *port_file = NULL;
+    snprintf(M.appid, sizeof M.appid, "wxmockappid");
+    snprintf(M.secret, sizeof M.secret, "mocksecret");
+    M.rng = 42;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long n;
+        int c;
+        if (!v) {
+            fprintf(stderr, "mockprov: %s needs a value\n", a);
+            return 2;
+        }
+        i++;
+        if (strcmp(a, "--port") == 0) port = atoi(v);
+        else if (strcmp(a, "--port-file") == 0) port_file = v;
+        else if (strcmp(a, "--log") == 0) log = v;
+        else if (strcmp(a, "--appid") == 0) snprintf(M.appid, sizeof M.appid, "%s", v);
+        else if (strcmp(a, "--secret") == 0) snprintf(M.secret, sizeof M.secret, "%s", v);
+        else if (strcmp(a, "--errcode-first") == 0 && pair(v, &M.errcode_first_n, &M.errcode_first) == 0) continue;
+        else if (strcmp(a, "--errcode-rate") == 0 && pair(v, &n, &c) == 0) M.errcode_rate_pct = (int)n, M.errcode_rate = c;
+        else if (strcmp(a, "--http500-first") == 0) M.http500_first = atol(v);
+        else if (strcmp(a, "--hang-first") == 0 && pair(v, &M.hang_first, &c) == 0) M.hang_ms = c;
+        else if (strcmp(a, "--reset-first") == 0) M.reset_first = atol(v);
+        else if (strcmp(a, "--expire-token-at") == 0) M.expire_at = atol(v);
+        else if (strcmp(a, "--unsubscribed") == 0) snprintf(M.unsub, sizeof M.unsub, "%s", v);
+        else if (strcmp(a, "--quota-after") == 0) M.quota_after = atol(v);
+        else {
+            fprintf(stderr, "mockprov: unknown or malformed option %s %s\n", a, v);
+            return 2;
+        }
+    }
+    M.log = log ? fopen(log, "a") : stdout;
+    if (!M.log) {
+        perror(log);
+        return 1;
+    }
+    M.seen_key = calloc(MAX_SEEN, sizeof *M.seen_key);
+    M.seen_msgid = calloc(MAX_SEEN, sizeof *M.seen_msgid);
+    M.seen_at = calloc(MAX_SEEN, sizeof *M.seen_at);
+    M.base = event_base_new();
+    struct evhttp *http = evhttp_new(M.base);
+    struct evhttp_bound_socket *sock = evhttp_bind_socket_with_handle(http, "127.0.0.1", (unsigned short)port);
+    if (!sock) {
+        fprintf(stderr, "mockprov: cannot listen on 127.0.0.1:%d\n", port);
+        return 1;
+    }
+    evhttp_set_gencb(http, on_request, NULL);
+    if (port_file) {
+        struct sockaddr_storage ss;
+        ev_socklen_t sl = sizeof ss;
+        getsockname(evhttp_bound_socket_get_fd(sock), (struct sockaddr *)&ss, &sl);
+        FILE *f = fopen(port_file, "w");
+        if (!f) {
+            perror(port_file);
+            return 1;
+        }
+        fprintf(f, "%d\n", ntohs(((struct sockaddr_in *)&ss)->sin_port));
+        fclose(f);
+    }
+    struct event *term = evsignal_new(M.base, SIGTERM, on_term, NULL);
+    struct event *intr = evsignal_new(M.base, SIGINT, on_term, NULL);
+    event_add(term, NULL);
+    event_add(intr, NULL);
+    event_base_dispatch(M.base);
+    for (hung_t *h = M.hung, *next; h; h = next) {
+        next = h->next;
+        event_free(h->ev);
+        free(h->body);
+        free(h);
+    }
+    for (size_t i = 0; i < M.nseen; i++) free(M.seen_key[i]);
+    free(M.seen_key);
+    free(M.seen_msgid);
+    free(M.seen_at);
+    event_free(term);
+    event_free(intr);
+    evhttp_free(http);
+    event_base_free(M.base);
+    if (M.log != stdout) fclose(M.log);
+    return 0;
+}
