@@ -24,5 +24,26 @@ printf 'return journey "spin" { trigger = daily(), audience = function(m) while 
 printf 'return journey "hog" { trigger = daily(), audience = function(m) local t = {} for i = 1, 1e6 do t[i] = string.rep("x", 1e5) .. i end end,\n steps = { send { template = "member_day", channels = { "wechat" } } } }\n' > "$T/ws/journeys/hog.lua"
 vg faults "$NUDGE" simulate "$T/ws" --from 2026-11-23 --to 2026-11-24 --out "$T/log"
 vg status "$NUDGE" status "$T/ws"
+rm -f "$T/ws/journeys/spin.lua" "$T/ws/journeys/hog.lua"
+# the daemon: deliveries to the mock, one refused member (43004 and a
+# fallback), then SIGTERM; and the outbox listing
+MOCK=${MOCK:-build/mockprov}
+"$MOCK" --port 0 --port-file "$T/port" --log "$T/mock.jsonl" --errcode-first 1:43004 &
+mock=$!
+for _ in $(seq 50); do [ -s "$T/port" ] && break; sleep 0.1; done
+printf '\n[wechat]\nendpoint = http://127.0.0.1:%s\nappid = wxmockappid\nsecret = mocksecret\nbackoff_ms = 100\n' \
+    "$(cat "$T/port")" >> "$T/ws/nudge.conf"
+at=$(date -u -d '+25 sec' +%Y-%m-%dT%H:%M:%SZ)
+printf 'return journey "now" { trigger = once("%s"), quiet_hours = false,\n steps = { send { id = "go", template = "member_day", channels = { "wechat", "edm" } } } }\n' \
+    "$at" > "$T/ws/journeys/now.lua"
+# valgrind starts slowly: the moment is well ahead, and the daemon stops
+# two seconds after the first delivery (or after a minute)
+( for _ in $(seq 600); do grep -q '"delivered":true' "$T/mock.jsonl" 2>/dev/null && sleep 2 && break; sleep 0.1; done
+  pkill -TERM -f "nudge run $T/ws" ) &
+vg run "$NUDGE" run "$T/ws"
+kill "$mock"
+if grep -q '"delivered":true' "$T/mock.jsonl"; then pass=$((pass + 1)); else
+    fail=$((fail + 1)); echo "valgrind: run delivered nothing" >&2; fi
+vg outbox "$NUDGE" outbox "$T/ws"
 echo "valgrind: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
