@@ -6,6 +6,7 @@
 #include "member.h"
 
 #include <curl/curl.h>
+#include <event2/event_struct.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,8 @@ typedef struct lane {
     int64_t auth_retry_at;     /* after a failed token fetch */
     int64_t paused_until;      /* daily quota spent */
     struct event *timer;       /* the next look */
+    CURL **idle;               /* easy handles kept for reuse (their connections stay warm) */
+    int nidle;
     store_msg_t *claim;        /* claim buffer, CLAIM_MAX */
 } lane_t;
 
@@ -67,7 +70,8 @@ static void touch(disp_t *d)
 /* ---- curl <-> libevent ---- */
 
 typedef struct sock {
-    struct event *ev;
+    struct event ev;           /* reassigned in place when curl's interest changes */
+    int added;
 } sock_t;
 
 static void check_done(disp_t *d);
@@ -87,7 +91,7 @@ static int socket_cb(CURL *h, curl_socket_t fd, int what, void *ud, void *sockp)
     sock_t *s = sockp;
     if (what == CURL_POLL_REMOVE) {
         if (s) {
-            event_free(s->ev);
+            if (s->added) event_del(&s->ev);
             free(s);
             curl_multi_assign(d->multi, fd, NULL);
         }
@@ -97,11 +101,12 @@ static int socket_cb(CURL *h, curl_socket_t fd, int what, void *ud, void *sockp)
     if (!s) {
         s = xcalloc(1, sizeof *s);
         curl_multi_assign(d->multi, fd, s);
-    } else {
-        event_free(s->ev);
+    } else if (s->added) {
+        event_del(&s->ev);
     }
-    s->ev = event_new(d->base, fd, kind, on_socket, d);
-    event_add(s->ev, NULL);
+    event_assign(&s->ev, d->base, fd, kind, on_socket, d);
+    event_add(&s->ev, NULL);
+    s->added = 1;
     return 0;
 }
 
@@ -149,7 +154,7 @@ static xfer_t *xfer_new(lane_t *l)
 {
     xfer_t *t = xcalloc(1, sizeof *t);
     t->l = l;
-    t->h = curl_easy_init();
+    t->h = l->nidle ? l->idle[--l->nidle] : curl_easy_init();
     conn_xfer_init(&t->x);
     store_msg_init(&t->m);
     curl_easy_setopt(t->h, CURLOPT_PRIVATE, t);
@@ -161,7 +166,13 @@ static xfer_t *xfer_new(lane_t *l)
 
 static void xfer_free(xfer_t *t)
 {
-    curl_easy_cleanup(t->h);
+    lane_t *l = t->l;
+    if (l->nidle < l->concurrency + 1) {
+        curl_easy_reset(t->h);
+        l->idle[l->nidle++] = t->h;
+    } else {
+        curl_easy_cleanup(t->h);
+    }
     conn_xfer_reset(&t->x);
     buf_free(&t->x.body);
     buf_free(&t->x.response);
@@ -317,7 +328,9 @@ static void pump(lane_t *l)
         l->refill_us = us;
     }
     int room = l->concurrency - l->inflight;
-    if (room <= 0) return;   /* a finishing transfer pumps again */
+    /* claim in batches: one query for many messages, not one per completion */
+    int batch = l->concurrency / 4 > CLAIM_MAX ? CLAIM_MAX : l->concurrency / 4;
+    if (room <= 0 || (l->inflight && room < batch)) return;   /* a finishing transfer pumps again */
     if (l->rate > 0 && l->tokens < 1) {
         lane_look_in(l, (int64_t)((1 - l->tokens) * 1e6 / l->rate) + 1);
         return;
@@ -417,6 +430,7 @@ disp_t *disp_new(struct event_base *base, store_t *s, const ws_t *w, const disp_
         l->refill_us = now_us();
         l->timer = evtimer_new(base, on_lane_timer, l);
         l->claim = xcalloc(CLAIM_MAX, sizeof *l->claim);
+        l->idle = xcalloc((size_t)l->concurrency + 1, sizeof *l->idle);
         for (int i = 0; i < CLAIM_MAX; i++) store_msg_init(&l->claim[i]);
         d->nlanes++;
     }
@@ -437,6 +451,8 @@ void disp_free(disp_t *d)
         lane_t *l = &d->lanes[i];
         if (l->ops && l->c) l->ops->destroy(l->c);
         if (l->timer) event_free(l->timer);
+        for (int k = 0; k < l->nidle; k++) curl_easy_cleanup(l->idle[k]);
+        free(l->idle);
         if (l->claim) {
             for (int k = 0; k < CLAIM_MAX; k++) store_msg_free(&l->claim[k]);
             free(l->claim);

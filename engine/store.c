@@ -54,7 +54,8 @@ static const char *const schema =
     " channel TEXT, template TEXT, content TEXT, status TEXT NOT NULL, reason TEXT,"
     " decided_at INTEGER, member_id TEXT, zone TEXT, attempts INTEGER NOT NULL DEFAULT 0,"
     " provider_id TEXT, segments INTEGER, address TEXT, ctx TEXT);"
-    "CREATE INDEX IF NOT EXISTS messages_due ON messages(status, at);";
+    "CREATE INDEX IF NOT EXISTS messages_due ON messages(status, channel, at);"
+    "CREATE INDEX IF NOT EXISTS messages_held ON messages(at) WHERE status = 'held';";
 
 #define MEMBER_COLS \
     "m.id, m.ext_id, m.name, m.phone, m.email, m.wechat_openid, m.birthday, m.gender, m.tz," \
@@ -165,17 +166,19 @@ static const char *const sql[S_COUNT] = {
                    " decided_at, member_id, zone, address, ctx)"
                    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'held', ?9, ?10, ?11, ?12, ?13)"
                    " ON CONFLICT(key) DO NOTHING",
-    [S_HELD_NEXT] = "SELECT min(at) FROM messages WHERE status = 'held'",
-    [S_HELD_DUE] = "SELECT " OUT_COLS " FROM messages WHERE status = 'held' AND at <= ?1 ORDER BY at, id LIMIT ?2",
+    [S_HELD_NEXT] = "SELECT min(at) FROM messages INDEXED BY messages_held WHERE status = 'held'",
+    [S_HELD_DUE] = "SELECT " OUT_COLS " FROM messages INDEXED BY messages_held WHERE status = 'held' AND at <= ?1"
+                   " ORDER BY at LIMIT ?2",
     [S_HELD_DELETE] = "DELETE FROM messages WHERE id = ?1",
     [S_OUT_ADD] = "INSERT INTO messages(key, at, member, journey, step, channel, template, content, status,"
                   " decided_at, member_id, zone, reason, address, ctx)"
                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?12, ?9, ?10, ?11, ?13, ?14, ?15)"
                   " ON CONFLICT(key) DO NOTHING",
-    [S_OUT_CLAIM] = "SELECT " OUT_COLS " FROM messages WHERE status IN ('queued', 'retry') AND at <= ?1"
-                    " AND channel = ?2 ORDER BY at, id LIMIT ?3",
+    /* one status at a time: the index then gives rows in order, no sort */
+    [S_OUT_CLAIM] = "SELECT " OUT_COLS " FROM messages WHERE status = ?4 AND channel = ?2 AND at <= ?1"
+                    " ORDER BY at LIMIT ?3",
     [S_OUT_SENDING] = "UPDATE messages SET status = 'sending', attempts = attempts + 1 WHERE id = ?1",
-    [S_OUT_NEXT] = "SELECT min(at) FROM messages WHERE status IN ('queued', 'retry') AND channel = ?1",
+    [S_OUT_NEXT] = "SELECT min(at) FROM messages WHERE status = ?2 AND channel = ?1",
     [S_OUT_FINISH] = "UPDATE messages SET status = ?2, at = ?3, reason = ?4, provider_id = coalesce(?5, provider_id),"
                      " segments = coalesce(?6, segments) WHERE id = ?1",
     [S_OUT_RECOVER] = "UPDATE messages SET status = 'queued' WHERE status = 'sending'",
@@ -1394,13 +1397,17 @@ static void read_out(sqlite3_stmt *st, store_msg_t *m)
 int store_outbox_claim(store_t *s, int64_t now, const char *channel, store_msg_t *out, int limit, char *err)
 {
     sqlite3_stmt *st = stmt(s, S_OUT_CLAIM);
-    sqlite3_bind_int64(st, 1, now);
-    bind_text(st, 2, channel);
-    sqlite3_bind_int(st, 3, limit);
-    int n = 0, rc;
-    while (n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) read_out(st, &out[n++]);
-    sqlite3_reset(st);
-    if (n < limit && rc != SQLITE_DONE) return dberr(s, err, "claiming messages");
+    int n = 0, rc = SQLITE_DONE;
+    /* retries first: they have waited longest */
+    for (const char *const *status = (const char *const[]){"retry", "queued", NULL}; *status && n < limit; status++) {
+        sqlite3_bind_int64(st, 1, now);
+        bind_text(st, 2, channel);
+        sqlite3_bind_int(st, 3, limit - n);
+        bind_text(st, 4, *status);
+        while (n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) read_out(st, &out[n++]);
+        sqlite3_reset(st);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) return dberr(s, err, "claiming messages");
+    }
     for (int i = 0; i < n; i++) {
         st = stmt(s, S_OUT_SENDING);
         sqlite3_bind_int64(st, 1, out[i].id);
@@ -1414,10 +1421,16 @@ int store_outbox_claim(store_t *s, int64_t now, const char *channel, store_msg_t
 int64_t store_outbox_next(store_t *s, const char *channel)
 {
     sqlite3_stmt *st = stmt(s, S_OUT_NEXT);
-    bind_text(st, 1, channel);
     int64_t t = TIME_NONE;
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) t = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
+    for (const char *const *status = (const char *const[]){"retry", "queued", NULL}; *status; status++) {
+        bind_text(st, 1, channel);
+        bind_text(st, 2, *status);
+        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+            int64_t x = sqlite3_column_int64(st, 0);
+            if (t == TIME_NONE || x < t) t = x;
+        }
+        sqlite3_reset(st);
+    }
     return t;
 }
 
@@ -1484,4 +1497,15 @@ void store_msg_free(store_msg_t *m)
 {
     buf_free(&m->content);
     buf_free(&m->ctx);
+}
+
+int store_durable(store_t *s, char *err)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(s->db, "PRAGMA synchronous=FULL", NULL, NULL, &msg) != SQLITE_OK) {
+        errf(err, "%s: %s", s->path, msg ? msg : "cannot set synchronous");
+        sqlite3_free(msg);
+        return NUDGE_ERR;
+    }
+    return NUDGE_OK;
 }

@@ -22,6 +22,9 @@ enum store_mode {
 
 store_t *store_open(const char *path, int mode, char *err);
 void store_close(store_t *s);
+/* Every commit is synced to disk (the live engine's outbox), not only
+ * checkpoints. */
+int store_durable(store_t *s, char *err);
 const char *store_path(const store_t *s);
 
 /* Write a consistent copy of the whole store to path (sqlite backup). */

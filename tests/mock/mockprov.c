@@ -35,7 +35,7 @@
 #include <string.h>
 #include <time.h>
 
-#define MAX_SEEN 400000
+#define MAX_SEEN 1000003
 
 typedef struct hung {
     struct evhttp_request *req;
@@ -54,11 +54,11 @@ static struct {
     long http500_first, hang_first, hang_ms, reset_first, expire_at, quota_after;
     char unsub[128];
     unsigned rng;
-    /* client_msg_id dedupe: openid + id -> time */
+    /* client_msg_id dedupe: openid + id -> msgid, time (open addressing) */
     char **seen_key;
     long *seen_msgid;
     time_t *seen_at;
-    size_t nseen;
+    size_t nseen;         /* slots used, of MAX_SEEN */
     hung_t *hung;
 } M;
 
@@ -74,9 +74,11 @@ static void reply_json(struct evhttp_request *req, int code, const char *json)
 static void logline(const char *kind, const char *touser, const char *cmid, int errcode, int delivered, int dup,
                     const char *extra)
 {
-    fprintf(M.log, "{\"kind\":\"%s\",\"touser\":\"%s\",\"client_msg_id\":\"%s\",\"errcode\":%d,"
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    fprintf(M.log, "{\"t\":%lld,\"kind\":\"%s\",\"touser\":\"%s\",\"client_msg_id\":\"%s\",\"errcode\":%d,"
                    "\"delivered\":%s,\"dup\":%s%s%s}\n",
-            kind, touser ? touser : "", cmid ? cmid : "", errcode, delivered ? "true" : "false",
+            (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000, kind, touser ? touser : "", cmid ? cmid : "", errcode, delivered ? "true" : "false",
             dup ? "true" : "false", extra ? "," : "", extra ? extra : "");
     fflush(M.log);
 }
@@ -114,18 +116,27 @@ static void on_token(struct evhttp_request *req)
     evhttp_clear_headers(&q);
 }
 
-/* Finds or records openid+client_msg_id; returns the earlier msgid or 0. */
+/* Finds or records openid+client_msg_id; returns the earlier msgid (if
+ * within ten minutes) or 0. */
 static long seen(const char *openid, const char *cmid, long msgid)
 {
     char key[512];
     snprintf(key, sizeof key, "%s|%s", openid, cmid);
+    unsigned long h = 1469598103934665603UL;
+    for (const char *p = key; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211UL;
     time_t now = time(NULL);
-    for (size_t i = 0; i < M.nseen; i++)   /* tests send thousands, not millions */
-        if (now - M.seen_at[i] < 600 && strcmp(M.seen_key[i], key) == 0) return M.seen_msgid[i];
-    if (M.nseen < MAX_SEEN && msgid) {
-        M.seen_key[M.nseen] = strdup(key);
-        M.seen_msgid[M.nseen] = msgid;
-        M.seen_at[M.nseen++] = now;
+    size_t i = h % MAX_SEEN;
+    for (; M.seen_key[i]; i = (i + 1) % MAX_SEEN)
+        if (strcmp(M.seen_key[i], key) == 0) {
+            if (now - M.seen_at[i] < 600) return M.seen_msgid[i];
+            if (msgid) M.seen_msgid[i] = msgid, M.seen_at[i] = now;
+            return 0;
+        }
+    if (msgid && M.nseen < MAX_SEEN * 3 / 4) {
+        M.seen_key[i] = strdup(key);
+        M.seen_msgid[i] = msgid;
+        M.seen_at[i] = now;
+        M.nseen++;
     }
     return 0;
 }
@@ -317,7 +328,7 @@ int main(int argc, char **argv)
         free(h->body);
         free(h);
     }
-    for (size_t i = 0; i < M.nseen; i++) free(M.seen_key[i]);
+    for (size_t i = 0; i < MAX_SEEN; i++) free(M.seen_key[i]);
     free(M.seen_key);
     free(M.seen_msgid);
     free(M.seen_at);
