@@ -3,7 +3,7 @@
 #
 #   bench/run.sh [BUILD_DIR]            all sections, 100k and 1M members
 #   SIZES="100000" bench/run.sh          only some sizes
-#   SECTIONS="ceilings audience" ...     only some sections: ceilings audience scale
+#   SECTIONS="ceilings audience" ...     only some sections: ceilings audience scale dispatch
 #
 # Ceilings come from ../shared/limits (copied to a scratch dir and built).
 # Data is generated (seeded) under bench/data/ and reused; results go to
@@ -13,7 +13,7 @@ B=${1:-build}
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 SIZES=${SIZES:-"100000 1000000"}
-SECTIONS=${SECTIONS:-"ceilings audience scale"}
+SECTIONS=${SECTIONS:-"ceilings audience scale dispatch"}
 LIMITS=${LIMITS:-$ROOT/../shared/limits}
 mkdir -p bench/data bench/results
 OUT=bench/results/$(date -u +%Y%m%d-%H%M%S).txt
@@ -93,6 +93,12 @@ if section scale; then
     done
 fi
 
+if section dispatch; then
+    say "# dispatch: 100k WeChat sends through nudge run to the loopback mock; ceiling: bare curl multi, same mock"
+    LIMITS="$LIMITS" bench/dispatch.sh 100000 | tee -a "$OUT"
+    LIMITS=/nonexistent FAIL_PCT=10 bench/dispatch.sh 100000 | tee -a "$OUT"
+fi
+
 # ratios against the ceilings measured above
 awk '$1 == "RESULT" { v[$2] = $3 }
      END {
@@ -100,5 +106,7 @@ awk '$1 == "RESULT" { v[$2] = $3 }
          printf "RATIO audience_eval / lua_userdata_proxy = %.1f%%\n", 100 * v["nudge_audience_eval"] / v["lua_userdata_proxy"]
        if (v["sqlite_bulk_insert"] && v["import_members_1000000_per_s"])
          printf "RATIO import_members_1M / sqlite_bulk_insert = %.1f%%\n", 100 * v["import_members_1000000_per_s"] / v["sqlite_bulk_insert"]
+       if (v["dispatch_ceiling_curl_event_c64"] && v["nudge_dispatch"])
+         printf "RATIO dispatch / curl_multi_same_mock = %.1f%%\n", 100 * v["nudge_dispatch"] / v["dispatch_ceiling_curl_event_c64"]
      }' "$OUT" | tee -a "$OUT"
 echo "(results: $OUT)"

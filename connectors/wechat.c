@@ -142,6 +142,7 @@ static int prepare(conn_t *c, CURL *h, const store_msg_t *m, conn_xfer_t *x, cha
     curl_free(tok);
     x->url = u.p;
     x->headers = curl_slist_append(x->headers, "Content-Type: application/json; charset=utf-8");
+    x->headers = curl_slist_append(x->headers, "Expect:");   /* no 100-continue round trip */
     curl_easy_setopt(h, CURLOPT_URL, x->url);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, x->body.p);
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)x->body.len);

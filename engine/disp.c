@@ -434,6 +434,12 @@ disp_t *disp_new(struct event_base *base, store_t *s, const ws_t *w, const disp_
         for (int i = 0; i < CLAIM_MAX; i++) store_msg_init(&l->claim[i]);
         d->nlanes++;
     }
+    /* keep a connection per transfer slot alive: without this, curl's
+     * cache (sized by the handles added at the moment) closes connections
+     * between bursts and every send pays a new TCP handshake */
+    long slots = 0;
+    for (int i = 0; i < d->nlanes; i++) slots += d->lanes[i].concurrency;
+    curl_multi_setopt(d->multi, CURLMOPT_MAXCONNECTS, slots > 0 ? slots : 1L);
     return d;
 }
 
