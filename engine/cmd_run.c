@@ -110,6 +110,7 @@ static void sink(const decision_t *dc, void *ud)
     snprintf(m.address, sizeof m.address, "%s", dc->address && !dc->skipped ? dc->address : "");
     if (dc->content && !dc->skipped) buf_adds(&m.content, dc->content);
     if (dc->ctx && !dc->skipped) buf_adds(&m.ctx, dc->ctx);
+    m.segments = dc->channel == CH_SMS ? dc->segments : 0;
     char err[ERRLEN];
     touch(d);
     int rc = store_outbox_add(d->store, &m, dc->skipped ? "dropped" : "queued", dc->skipped, err);

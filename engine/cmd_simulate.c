@@ -57,6 +57,11 @@ static void sink(const decision_t *d, void *ud)
     buf_adds(b, ",\"key\":");
     buf_add_json_str(b, d->key);
     if (!d->skipped) {
+        if (d->channel == CH_SMS) {
+            char seg[32];
+            snprintf(seg, sizeof seg, ",\"segments\":%d", d->segments);
+            buf_adds(b, seg);
+        }
         buf_adds(b, ",\"content\":");
         buf_adds(b, d->content);
     } else {

@@ -2,6 +2,7 @@
 #include "engine.h"
 #include "cal.h"
 #include "lhost.h"
+#include "smstext.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -431,8 +432,16 @@ static int decide_on(engine_t *e, journey_t *j, const step_t *st, member_t *m, c
     if (e->render) {
         rctx_t r = {e, j, st, m, o};
         buf_reset(&e->content);
-        tmpl_render(t, d.channel, resolve, &r, &e->content, NULL);
+        tmpl_sms_t sms = {engine_sms_signature(e), engine_sms_opt_out(e), !j->service, 0, 0};
+        tmpl_render(t, d.channel, resolve, &r, &sms, &e->content, NULL);
         d.content = e->content.p;
+        d.segments = sms.segments;
+        if (sms.chars > SMS_MAX_CHARS) {   /* nudge check catches the template; long values end here */
+            d.skipped = SKIP_TOO_LONG;
+            d.content = NULL;
+            deliver(&d, e);
+            return NUDGE_OK;
+        }
         buf_reset(&e->ctx);
         occasion_to_json(o, &e->ctx);
         d.ctx = e->ctx.p;
@@ -768,10 +777,53 @@ static void chk_field(int line, const char *field, void *ud)
     c->problems++;
 }
 
+/* An SMS template: 【】 is the signature's, and the fixed text must fit. */
+static int check_sms(engine_t *e, const tmpl_t *t, buf_t *report)
+{
+    char msg[ERRLEN * 2];
+    int problems = 0;
+    if (strstr(t->sms_text, "【") || strstr(t->sms_text, "】")) {
+        snprintf(msg, sizeof msg, "%s: sms: 【】 is reserved for the signature, which nudge adds (【%s】); "
+                 "remove it from the text", t->file, engine_sms_signature(e));
+        report_add(report, msg);
+        problems++;
+    }
+    buf_t fixed, framed;
+    buf_init(&fixed);
+    buf_init(&framed);
+    buf_add(&fixed, "", 0);
+    tmpl_expand(t->sms_text, NULL, NULL, &fixed, NULL);   /* placeholders count nothing */
+    smstext_compose(engine_sms_signature(e), fixed.p, engine_sms_opt_out(e), 1, &framed);
+    size_t n = smstext_chars(framed.p);
+    if (n > SMS_MAX_CHARS) {
+        snprintf(msg, sizeof msg, "%s: sms: %zu characters before any placeholder is filled (signature and "
+                 "opt-out text included); an SMS may have at most %d", t->file, n, SMS_MAX_CHARS);
+        report_add(report, msg);
+        problems++;
+    }
+    buf_free(&fixed);
+    buf_free(&framed);
+    return problems;
+}
+
+const char *engine_sms_signature(const engine_t *e)
+{
+    const char *s = ws_get(e->ws, "sms", "signature");
+    return s && *s ? s : e->ws->brand;
+}
+
+const char *engine_sms_opt_out(const engine_t *e)
+{
+    const char *s = ws_get(e->ws, "sms", "opt_out");
+    return s ? s : SMS_DEFAULT_OPT_OUT;
+}
+
 int engine_check(engine_t *e, buf_t *report)
 {
     chk_t c = {.e = e, .report = report};
     char msg[ERRLEN * 2];
+    for (int i = 0; i < e->ntmpls; i++)
+        if (e->tmpls[i]->has[CH_SMS]) c.problems += check_sms(e, e->tmpls[i], report);
     for (int i = 0; i < e->njourneys; i++) {
         journey_t *j = c.j = e->journeys[i];
         size_t len;

@@ -42,6 +42,11 @@ int engine_load(engine_t *e, buf_t *report);
  * channels exist, placeholders and member fields are known. */
 int engine_check(engine_t *e, buf_t *report);
 
+/* The SMS signature ([sms] signature, else the brand) and the opt-out
+ * text marketing SMS end with ([sms] opt_out, default 回T退订). */
+const char *engine_sms_signature(const engine_t *e);
+const char *engine_sms_opt_out(const engine_t *e);
+
 /* Decisions reach the sink after the policy (policy.h): at the end of the
  * instant they were made in, or when quiet hours end.
  * render: the sink reads decision content (otherwise it is not built). */

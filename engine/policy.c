@@ -373,6 +373,7 @@ int policy_offer(policy_t *p, const decision_t *d, char *err)
     snprintf(m.member_id, sizeof m.member_id, "%s", d->member_id);
     snprintf(m.zone, sizeof m.zone, "%s", tz_name(d->zone));
     snprintf(m.address, sizeof m.address, "%s", d->address ? d->address : "");
+    m.segments = d->segments;
     if (d->content) buf_adds(&m.content, d->content);
     if (d->ctx) buf_adds(&m.ctx, d->ctx);
     int rc = store_held_put(p->store, &m, err);
@@ -418,6 +419,7 @@ static int release_held(policy_t *p, int64_t now, char *err)
                             .member_id = m->member_id, .zone = tz_get(m->zone, NULL), .channel = -1,
                             .key = m->key, .content = m->content.len ? m->content.p : NULL, .at = now,
                             .address = m->address, .ctx = m->ctx.len ? m->ctx.p : NULL,
+                            .segments = m->segments,
                             .decided_at = m->decided_at};
             for (int c = 0; c < CH_COUNT; c++)
                 if (strcmp(m->channel, channel_names[c]) == 0) d.channel = c;

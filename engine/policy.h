@@ -42,6 +42,7 @@ typedef struct decision {
     const char *ctx;           /* the occasion as JSON (with content), to render again */
     int64_t at;                /* when it goes out (or was dropped) */
     int64_t decided_at;        /* when the step decided it; earlier than at when held */
+    int segments;              /* sms: billed parts */
 } decision_t;
 
 /* Reasons a message does not go out. */
@@ -51,6 +52,7 @@ typedef struct decision {
 #define SKIP_QUIET_EXPIRED "quiet_hours_expired"
 #define SKIP_NO_TEMPLATE "no_template"
 #define SKIP_GONE "journey_changed"
+#define SKIP_TOO_LONG "sms_too_long"
 
 typedef struct policy policy_t;
 typedef void (*policy_emit_fn)(const decision_t *d, void *ud);

@@ -163,16 +163,16 @@ static const char *const sql[S_COUNT] = {
     [S_ENTRY_ADD] = "INSERT OR IGNORE INTO entries(journey, member, occ, at) VALUES(?1,?2,?3,?4)",
     [S_ENTRY_EXISTS] = "SELECT 1 FROM entries WHERE journey = ?1 AND member = ?2 LIMIT 1",
     [S_HELD_PUT] = "INSERT INTO messages(key, at, member, journey, step, channel, template, content, status,"
-                   " decided_at, member_id, zone, address, ctx)"
-                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'held', ?9, ?10, ?11, ?12, ?13)"
+                   " decided_at, member_id, zone, address, ctx, segments)"
+                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'held', ?9, ?10, ?11, ?12, ?13, ?14)"
                    " ON CONFLICT(key) DO NOTHING",
     [S_HELD_NEXT] = "SELECT min(at) FROM messages INDEXED BY messages_held WHERE status = 'held'",
     [S_HELD_DUE] = "SELECT " OUT_COLS " FROM messages INDEXED BY messages_held WHERE status = 'held' AND at <= ?1"
                    " ORDER BY at LIMIT ?2",
     [S_HELD_DELETE] = "DELETE FROM messages WHERE id = ?1",
     [S_OUT_ADD] = "INSERT INTO messages(key, at, member, journey, step, channel, template, content, status,"
-                  " decided_at, member_id, zone, reason, address, ctx)"
-                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?12, ?9, ?10, ?11, ?13, ?14, ?15)"
+                  " decided_at, member_id, zone, reason, address, ctx, segments)"
+                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?12, ?9, ?10, ?11, ?13, ?14, ?15, ?16)"
                   " ON CONFLICT(key) DO NOTHING",
     /* one status at a time: the index then gives rows in order, no sort */
     [S_OUT_CLAIM] = "SELECT " OUT_COLS " FROM messages WHERE status = ?4 AND channel = ?2 AND at <= ?1"
@@ -1304,6 +1304,8 @@ int store_held_put(store_t *s, const store_msg_t *m, char *err)
     bind_text(st, 11, m->zone);
     bind_text(st, 12, m->address);
     bind_text(st, 13, m->ctx.len ? m->ctx.p : NULL);
+    if (m->segments > 0) sqlite3_bind_int(st, 14, m->segments);
+    else sqlite3_bind_null(st, 14);
     return run(s, st, err, "holding a message");
 }
 
@@ -1363,6 +1365,8 @@ int store_outbox_add(store_t *s, const store_msg_t *m, const char *status, const
     bind_text(st, 13, reason);
     bind_text(st, 14, m->address[0] ? m->address : NULL);
     bind_text(st, 15, m->ctx.len ? m->ctx.p : NULL);
+    if (m->segments > 0) sqlite3_bind_int(st, 16, m->segments);
+    else sqlite3_bind_null(st, 16);
     if (run(s, st, err, "adding to the outbox") != NUDGE_OK) return NUDGE_ERR;
     return sqlite3_changes(s->db) ? 1 : 0;
 }

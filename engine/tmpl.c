@@ -1,5 +1,6 @@
 /* tmpl.c - see tmpl.h */
 #include "tmpl.h"
+#include "smstext.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,7 @@ static void ex_lit(const char *s, size_t n, void *ud)
 static void ex_name(const char *s, size_t n, void *ud)
 {
     struct expand *x = ud;
+    if (!x->fn) return;   /* no resolver: placeholders render empty */
     if (x->fn(s, n, x->out, x->ud) != 0 && x->missing) {
         if (x->missing->len) buf_adds(x->missing, ", ");
         buf_add(x->missing, s, n);
@@ -91,11 +93,25 @@ void tmpl_release(void)
     buf_free(&scratch);
 }
 
-void tmpl_render(const tmpl_t *t, int ch, tmpl_resolve_fn fn, void *ud, buf_t *out, buf_t *missing)
+void tmpl_render(const tmpl_t *t, int ch, tmpl_resolve_fn fn, void *ud, tmpl_sms_t *sms, buf_t *out,
+                 buf_t *missing)
 {
     switch (ch) {
     case CH_SMS:
-        add_expanded_json(out, t->sms_text, fn, ud, missing);
+        if (!sms) {
+            add_expanded_json(out, t->sms_text, fn, ud, missing);
+            break;
+        }
+        buf_reset(&scratch);
+        buf_add(&scratch, "", 0);
+        tmpl_expand(t->sms_text, fn, ud, &scratch, missing);
+        buf_t framed;
+        buf_init(&framed);
+        smstext_compose(sms->signature, scratch.p, sms->opt_out, sms->marketing, &framed);
+        sms->chars = (int)smstext_chars(framed.p);
+        sms->segments = smstext_segments(framed.p);
+        buf_add_json_str(out, framed.p);
+        buf_free(&framed);
         break;
     case CH_WECHAT:
         buf_adds(out, "{\"template_id\":");

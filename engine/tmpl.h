@@ -33,10 +33,19 @@ typedef int (*tmpl_resolve_fn)(const char *name, size_t len, buf_t *out, void *u
 tmpl_t *tmpl_new(void);
 void tmpl_free(tmpl_t *t);
 
+/* How an SMS is framed: 【signature】 first, the opt-out text last on
+ * marketing messages; after rendering, its characters and billed parts. */
+typedef struct tmpl_sms {
+    const char *signature, *opt_out;
+    int marketing;
+    int chars, segments;       /* out */
+} tmpl_sms_t;
+
 /* Renders channel's variant as the JSON value of a dispatch line's
- * "content": a string for sms, an object for wechat and edm. Unknown
- * placeholders render empty and are named in *missing (may be NULL). */
-void tmpl_render(const tmpl_t *t, int channel, tmpl_resolve_fn fn, void *ud, buf_t *out,
+ * "content": a string for sms (framed by sms when not NULL), an object
+ * for wechat and edm. Unknown placeholders render empty and are named in
+ * *missing (may be NULL). */
+void tmpl_render(const tmpl_t *t, int channel, tmpl_resolve_fn fn, void *ud, tmpl_sms_t *sms, buf_t *out,
                  buf_t *missing);
 
 /* Calls fn for every placeholder in channel's variant. */
@@ -46,7 +55,8 @@ void tmpl_placeholders(const tmpl_t *t, int channel,
 /* Frees the renderer's scratch memory (at exit, for leak checkers). */
 void tmpl_release(void);
 
-/* Expands placeholders of one string (used by tmpl_render). */
+/* Expands placeholders of one string (used by tmpl_render); with fn NULL
+ * they expand to nothing. */
 void tmpl_expand(const char *text, tmpl_resolve_fn fn, void *ud, buf_t *out, buf_t *missing);
 
 #endif

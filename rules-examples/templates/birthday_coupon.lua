@@ -10,7 +10,7 @@ return {
       remark   = "{{brand}}祝您生日快乐，礼券已放入您的账户。",
     },
   },
-  sms = "【{{brand}}】{{name}}，生日快乐！{{coupon_value}}元生日礼券已放入您的账户（券码{{coupon_code}}），当月有效。回T退订",
+  sms = "{{name}}，生日快乐！{{coupon_value}}元生日礼券已放入您的账户（券码{{coupon_code}}），当月有效。",
   edm = {
     subject = "{{name}}，生日快乐！您的生日礼券到了",
     text = "{{name}}，生日快乐！\n\n{{coupon_value}}元生日礼券已放入您的账户，券码 {{coupon_code}}，当月有效。\n\n{{brand}}",

@@ -10,5 +10,5 @@ return {
       remark   = "到期未使用将自动清零，快去积分商城兑换吧。",
     },
   },
-  sms = "【{{brand}}】{{name}}，您有{{expiring_points}}积分将于{{expires_on}}到期清零，快去积分商城兑换好礼。回T退订",
+  sms = "{{name}}，您有{{expiring_points}}积分将于{{expires_on}}到期清零，快去积分商城兑换好礼。",
 }

@@ -10,5 +10,5 @@ return {
       remark   = "点击领取，30天内有效。",
     },
   },
-  sms = "【{{brand}}】{{name}}，好久不见！会员专享{{discount}}券已放入您的账户，券码{{coupon_code}}，30天内有效。回T退订",
+  sms = "{{name}}，好久不见！会员专享{{discount}}券已放入您的账户，券码{{coupon_code}}，30天内有效。",
 }

@@ -10,12 +10,12 @@ W=$(new_ws dsl Asia/Shanghai)
 sed -i 's/^quiet_hours = .*/quiet_hours = off/' "$W/nudge.conf"
 cat > "$W/templates/note.lua" <<'EOF2'
 return {
-  sms = "【{{brand}}】{{name}}：{{what}}{{city}}",
+  sms = "{{name}}：{{what}}{{city}}",
   wechat = { template_id = "T1", data = { first = "{{what}}" } },
 }
 EOF2
 cat > "$W/templates/order_note.lua" <<'EOF2'
-return { sms = "【{{brand}}】{{name}}：{{what}}{{amount}}{{city}}" }
+return { sms = "{{name}}：{{what}}{{amount}}{{city}}" }
 EOF2
 cat > "$W/journeys/thanks.lua" <<'EOF2'
 -- an order of 500 or more gets a thank-you now and a follow-up 2 hours later,
@@ -136,8 +136,8 @@ EOF2
 expected=$(printf '%s\n' "$expected" | grep -v wait_1)
 check_eq "dsl dispatch log" "$expected" "$(project "$T/log.jsonl")"
 check_contains "custom attribute and event field in content" \
-    "$(grep '"journey":"thanks","step":"now"' "$T/log.jsonl")" '"content":"【悦肤】王芳：感谢下单888上海"'
-check_eq "{{id}} is the member, {{event_id}} the event" '"D3/v1/021"' \
+    "$(grep '"journey":"thanks","step":"now"' "$T/log.jsonl")" '"content":"【悦肤】王芳：感谢下单888上海回T退订"'
+check_eq "{{id}} is the member, {{event_id}} the event" '"【悦肤】D3/v1/021回T退订"' \
     "$(jq -c 'select(.journey=="visit") | .content' "$T/log.jsonl")"
 # D2's anniversary (joined 2026-11-12) is on 11-12 but D2 opted out of SMS
 # before it: the exit step ends the journey before the send

@@ -48,7 +48,7 @@ return journey "badat" {
 }
 EOF2
 cat > "$W/templates/broken.lua" <<'EOF2'
-return { sms = "【{{brand}}】{{nmae}}您好" }
+return { sms = "{{nmae}}您好" }
 EOF2
 cat > "$W/journeys/uses_broken.lua" <<'EOF2'
 return journey "uses_broken" {

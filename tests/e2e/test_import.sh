@@ -53,7 +53,7 @@ return { sms = "{{name}}|{{phone}}|{{tier}}|{{city}}|{{birthday}}|{{joined_at}}"
 EOF2
 echo '{"type":"probe","member":"M1","at":"2027-01-01T12:00:00+08:00"}' > "$T/probe.jsonl"
 "$NUDGE" simulate "$W" --from 2027-01-01 --to 2027-01-01 --events "$T/probe.jsonl" --out "$T/log.jsonl" >/dev/null
-check_eq "partial update keeps other fields" '"王芳|13900000001|gold|上海|1990-05-01|2026-01-01T00:00:00+08:00"' \
+check_eq "partial update keeps other fields" '"【悦肤】王芳|13900000001|gold|上海|1990-05-01|2026-01-01T00:00:00+08:00回T退订"' \
     "$(jq -c .content "$T/log.jsonl")"
 
 cat > "$T/events.jsonl" <<'JSONL'

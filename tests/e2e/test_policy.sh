@@ -7,7 +7,7 @@
 note_tmpl() {
     cat > "$1/templates/note.lua" <<'EOF2'
 return {
-  sms = "【{{brand}}】{{what}} 回T退订",
+  sms = "{{what}}",
   edm = { subject = "{{what}}", text = "{{name}}：{{what}}", html = "<p>{{name}}：{{what}}</p>" },
 }
 EOF2
@@ -92,8 +92,53 @@ flash 2027-03-02T08:00:00+08:00" "$(jq -r 'select(.decided) | .journey + " " + .
 check_contains "held content is kept" \
     "$(jq -c 'select(.member=="Q1" and .journey=="thanks" and .decided) | .content' "$T/q.jsonl")" "感谢下单"
 check_contains "summary counts expired" "$(cat "$T/q_sum.txt")" "quiet hours expired"
+# SMS framing: marketing gets 【signature】 and the opt-out text, service only the signature
+check_eq "marketing sms is framed" '"【悦肤】感谢下单回T退订"' \
+    "$(jq -c 'select(.member=="Q1" and .journey=="thanks") | .content' "$T/q.jsonl" | head -1)"
+check_eq "service sms has no opt-out text" '"【悦肤】支付成功"' \
+    "$(jq -c 'select(.member=="Q1" and .journey=="receipt") | .content' "$T/q.jsonl" | head -1)"
+check_eq "sms lines carry their billed parts" "1" \
+    "$(jq -r 'select(.channel=="sms" and .content) | .segments' "$T/q.jsonl" | sort -u)"
 # the workspace store is untouched: nothing held there
 check_eq "simulate leaves no held messages" "" "$("$NUDGE" status "$W" | grep held)"
+
+# ---- SMS length and signature rules --------------------------------------
+W=$(new_ws smslen Asia/Shanghai)
+long=$(printf '好%.0s' $(seq 200))
+cat > "$W/templates/long.lua" <<EOF2
+return { sms = "{{name}}$long" }
+EOF2
+cat > "$W/journeys/long.lua" <<'EOF2'
+return journey "long" {
+  trigger = once("2027-03-01 12:00"),
+  steps = { send { id = "go", template = "long", channels = { "sms" } } },
+}
+EOF2
+printf 'id,name,phone\nL1,王芳,13800000001\n' > "$T/l_members.csv"
+printf '[sms]\nsignature = 悦肤旗舰店\nopt_out = 拒收请回复R\n' >> "$W/nudge.conf"
+"$NUDGE" import "$W" "$T/l_members.csv" >/dev/null
+out=$("$NUDGE" check "$W" 2>&1)
+check_status "a 200-character sms passes check" 0 $?
+"$NUDGE" simulate "$W" --from 2027-03-01 --to 2027-03-01 --out "$T/l.jsonl" >/dev/null
+check_eq "signature and opt-out text from [sms]" "【悦肤旗舰店】王芳好 ... 拒收请回复R" \
+    "$(jq -r '.content | .[0:10] + " ... " + .[-6:]' "$T/l.jsonl")"
+check_eq "its parts: 215 characters at 67 a part" 4 "$(jq -r '.segments' "$T/l.jsonl")"
+long=$(printf '好%.0s' $(seq 495))
+printf 'return { sms = "%s" }\n' "$long" > "$W/templates/long.lua"
+out=$("$NUDGE" check "$W" 2>&1)
+check_status "a template over 500 characters fails check" 1 $?
+check_contains "and says so" "$out" "templates/long.lua: sms: 508 characters before any placeholder is filled"
+printf 'return { sms = "【双11】{{name}}" }\n' > "$W/templates/long.lua"
+out=$("$NUDGE" check "$W" 2>&1)
+check_status "【】 in the text fails check" 1 $?
+check_contains "and says why" "$out" "templates/long.lua: sms: 【】 is reserved for the signature"
+long=$(printf '好%.0s' $(seq 480))
+printf 'return { sms = "{{name}}%s" }\n' "$long" > "$W/templates/long.lua"
+printf 'id,name,phone\nL2,%s,13800000002\n' "$(printf '长%.0s' $(seq 30))" > "$T/l2.csv"
+"$NUDGE" import "$W" "$T/l2.csv" >/dev/null
+"$NUDGE" simulate "$W" --from 2027-03-01 --to 2027-03-01 --out "$T/l2.jsonl" >/dev/null
+check_eq "a rendered sms over 500 characters is not sent" "L1 sms - L2 sms sms_too_long" \
+    "$(jq -r '.member + " " + .channel + " " + (.skipped // "-")' "$T/l2.jsonl" | sort | tr '\n' ' ' | sed 's/ $//')"
 
 # ---- frequency caps and priorities ---------------------------------------
 W=$(new_ws caps Asia/Shanghai)
