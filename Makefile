@@ -6,9 +6,9 @@
 #   make test       unit, DSL and end-to-end tests, then again under ASan+UBSan
 #   make bench      benchmarks (see bench/BENCHMARKS.md)
 
-PKGS     := lua5.4 libevent libcurl libcjson sqlite3
+PKGS     := lua5.4 libevent libcurl libcjson sqlite3 libcrypto
 DEB_PKGS := build-essential pkg-config liblua5.4-dev libevent-dev \
-            libcurl4-openssl-dev libcjson-dev libsqlite3-dev tzdata jq valgrind
+            libcurl4-openssl-dev libcjson-dev libsqlite3-dev libssl-dev tzdata jq valgrind
 
 CC       ?= cc
 OPT      ?= -O2

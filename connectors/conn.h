@@ -69,7 +69,16 @@ typedef struct conn_ops {
                      conn_result_t *r);
 } conn_ops_t;
 
-extern const conn_ops_t conn_wechat;
+extern const conn_ops_t conn_wechat, conn_sms;
+
+/* Alibaba Cloud RPC v1: sorts params by name, builds the canonical query
+ * and StringToSign = METHOD&%2F&pe(query), and signs it with
+ * Base64(HMAC-SHA1(secret + "&")). query receives "Signature=..&" + the
+ * canonical query (ready for a URL), sig the bare signature. */
+typedef struct conn_kv {
+    const char *key, *value;
+} conn_kv_t;
+void conn_aliyun_sign(conn_kv_t *params, int n, const char *method, const char *secret, buf_t *query, buf_t *sig);
 
 /* The connector for a channel name, NULL when there is none. */
 const conn_ops_t *conn_find(const char *channel);

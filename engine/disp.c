@@ -404,8 +404,11 @@ disp_t *disp_new(struct event_base *base, store_t *s, const ws_t *w, const disp_
     srand((unsigned)now_us());
     for (int ch = 0; ch < CH_COUNT; ch++) {
         const conn_ops_t *ops = conn_find(channel_names[ch]);
+        /* a section with only the SMS framing (signature, opt_out) sends nothing */
         int configured = 0;
-        for (int i = 0; i < w->nsettings; i++) configured |= strcmp(w->settings[i].section, channel_names[ch]) == 0;
+        for (int i = 0; i < w->nsettings; i++)
+            configured |= strcmp(w->settings[i].section, channel_names[ch]) == 0 &&
+                          strcmp(w->settings[i].key, "signature") != 0 && strcmp(w->settings[i].key, "opt_out") != 0;
         if (!ops || !configured) continue;
         lane_t *l = &d->lanes[d->nlanes];
         int bad = 0;

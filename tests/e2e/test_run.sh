@@ -26,6 +26,7 @@ scenario() {
     cat > "$W/templates/flash.lua" <<'EOF2'
 return {
   wechat = { template_id = "TM-FLASH", data = { thing1 = "{{name}}", time2 = "{{date}}" } },
+  sms = "{{name}}限时抢购",
   edm = { subject = "{{name}}", text = "{{name}}", html = "<p>{{name}}</p>" },
 }
 EOF2
@@ -37,6 +38,13 @@ EOF2
     "$MOCK" --port 0 --port-file "$S/port" --log "$S/mock.jsonl" "$@" 2>"$S/mock.err" &
     PIDS+=($!); MOCKPID=$!
     wait_for 5 test -s "$S/port" || bad "mock did not start"
+    [ -n "${SMS_JOURNEY:-}" ] && cat >> "$W/nudge.conf" <<EOF2
+
+[sms]
+endpoint = http://127.0.0.1:$(cat "$S/port")/sms/send
+token = mocktoken
+backoff_ms = 100
+EOF2
     cat >> "$W/nudge.conf" <<EOF2
 
 [wechat]
@@ -54,7 +62,7 @@ EOF2
     cat > "$W/journeys/flash.lua" <<EOF2
 return journey "flash" {
   trigger = once("$at"), quiet_hours = false,
-  steps = { send { id = "go", template = "${TEMPLATE:-flash}", channels = { "wechat", "edm" } } },
+  steps = { send { id = "go", template = "${TEMPLATE:-flash}", channels = { "wechat", "${SECOND:-edm}" } } },
 }
 EOF2
     start_daemon
@@ -156,6 +164,28 @@ check_eq "45009: one delivered before the quota" 1 "$(delivered | wc -l)"
 check_eq "45009: the lane stopped after the quota answer" 2 "$(jq -c 'select(.kind=="send")' "$S/mock.jsonl" | wc -l)"
 check_eq "45009: the third was never tried" 1 "$(outbox_count queued)"
 check_contains "45009: waits for local midnight" "$("$NUDGE" outbox "$W" --status retry)" "T00:00:00+08:00"
+
+# ---- SMS through the generic gateway, with the WeChat fallback ----------
+MEMBERS_SMS='id,name,wechat_openid,wechat_subscribed,phone,sms_opt_out
+S1,王芳,,0,13800000001,0
+S2,李娜,oS2,1,13800000002,0
+S3,张伟,,0,13800000003,1
+S4,刘洋,,0,13800000004,0'
+SECOND=sms SMS_JOURNEY=1 scenario smsgw "$MEMBERS_SMS" --unsubscribed 13800000004 --http500-first 1
+wait_for 15 bash -c "[ \$('$NUDGE' outbox '$W' --status sent | tail -n +2 | wc -l) = 2 ]"
+check_status "sms: settles" 0 $?
+sleep 0.5
+stop_all
+check_eq "sms: S1 by SMS, S2 by WeChat first" "S1 sms sent
+S2 wechat sent
+S3 - dropped
+S4 sms dead" "$("$NUDGE" outbox "$W" | awk 'NR>1 {print $5, $3, $2}' | sort)"
+check_eq "sms: the gateway got the framed text" '"【悦肤】王芳限时抢购回T退订"' \
+    "$(jq -c 'select(.kind=="sms" and .delivered) | .text' "$S/mock.jsonl")"
+check_eq "sms: and its parts" 1 "$(jq -c 'select(.kind=="sms" and .delivered) | .segments' "$S/mock.jsonl")"
+check_contains "sms: an invalid number is dead with the gateway's reason" \
+    "$("$NUDGE" outbox "$W" --status dead)" "HTTP 400: invalid number"
+check_eq "sms: the HTTP 500 was retried, one delivery" 1 "$(jq -c 'select(.kind=="sms" and .delivered)' "$S/mock.jsonl" | wc -l)"
 
 # ---- kill -9 while a send hangs, restart: delivered once -----------------
 scenario crash "$MEMBERS" --hang-first 1:4000

@@ -10,6 +10,9 @@
  *           token; touser and template_id required (47001); one message
  *           per openid + client_msg_id within ten minutes
  *
+ * and a generic SMS gateway (POST /sms/send, Bearer mocktoken,
+ * {"to","text","id","segments"} -> {"id"}; 400 for the --unsubscribed number).
+ *
  * Faults on demand (each counts template sends, 1-based):
  *   --errcode-first N:CODE   the first N sends answer errcode CODE
  *   --errcode-rate PCT:CODE  that share of sends answers CODE (seeded)
@@ -232,6 +235,46 @@ static void on_send(struct evhttp_request *req)
     reply_json(req, 200, out);
 }
 
+/* The generic SMS gateway: {"to","text","id","segments"} -> {"id"}. */
+static void on_sms(struct evhttp_request *req)
+{
+    long n = ++M.sends;
+    if (n <= M.http500_first) {
+        logline("sms", NULL, NULL, 500, 0, 0, "\"fault\":\"http500\"");
+        reply_json(req, 500, "{\"error\":\"internal\"}");
+        return;
+    }
+    const char *auth = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    char *body = malloc(len + 1);
+    evbuffer_remove(in, body, len);
+    body[len] = '\0';
+    cJSON *j = cJSON_Parse(body);
+    free(body);
+    const cJSON *to = cJSON_GetObjectItemCaseSensitive(j, "to"), *text = cJSON_GetObjectItemCaseSensitive(j, "text");
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "id"), *seg = cJSON_GetObjectItemCaseSensitive(j, "segments");
+    if (!auth || strcmp(auth, "Bearer mocktoken") != 0) {
+        logline("sms", NULL, NULL, 401, 0, 0, NULL);
+        reply_json(req, 401, "{\"error\":\"bad token\"}");
+    } else if (!cJSON_IsString(to) || !cJSON_IsString(text) || !cJSON_IsString(id)) {
+        logline("sms", NULL, NULL, 400, 0, 0, NULL);
+        reply_json(req, 400, "{\"error\":\"to, text and id are required\"}");
+    } else if (M.unsub[0] && strcmp(to->valuestring, M.unsub) == 0) {
+        logline("sms", to->valuestring, id->valuestring, 400, 0, 0, NULL);
+        reply_json(req, 400, "{\"error\":\"invalid number\"}");
+    } else {
+        char *t = cJSON_PrintUnformatted(text);
+        char extra[2048], out[128];
+        snprintf(extra, sizeof extra, "\"text\":%.1900s,\"segments\":%d", t, cJSON_IsNumber(seg) ? seg->valueint : 0);
+        free(t);
+        logline("sms", to->valuestring, id->valuestring, 0, 1, 0, extra);
+        snprintf(out, sizeof out, "{\"id\":\"sms-%ld\"}", ++M.msgid);
+        reply_json(req, 200, out);
+    }
+    cJSON_Delete(j);
+}
+
 static void on_request(struct evhttp_request *req, void *ud)
 {
     (void)ud;
@@ -239,6 +282,7 @@ static void on_request(struct evhttp_request *req, void *ud)
     enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
     if (path && strcmp(path, "/cgi-bin/token") == 0 && cmd == EVHTTP_REQ_GET) on_token(req);
     else if (path && strcmp(path, "/cgi-bin/message/template/send") == 0 && cmd == EVHTTP_REQ_POST) on_send(req);
+    else if (path && strcmp(path, "/sms/send") == 0 && cmd == EVHTTP_REQ_POST) on_sms(req);
     else reply_json(req, 404, "{\"errcode\":404,\"errmsg\":\"not found\"}");
 }
 
