@@ -240,11 +240,12 @@ static int run(int argc, char **argv)
     char clock[32];
     if (store_meta_get(d.store, "run_clock", clock, sizeof clock)) {
         int64_t last = strtoll(clock, NULL, 10);
-        if (last > 0 && last < now) start = last + 1;   /* catch up what passed while stopped */
+        /* catch up what passed while stopped; what ran at `last` ran already */
+        if (last > 0) start = last + 1;
     }
     touch(&d);
     int recovered = store_outbox_recover(d.store, err);
-    if (recovered < 0 || engine_first_loaded(d.e, err) != NUDGE_OK) {
+    if (recovered < 0 || engine_first_loaded(d.e, err) != NUDGE_OK || engine_load_recent(d.e, err) != NUDGE_OK) {
         status = cmd_fail("%s", err);
         goto done;
     }

@@ -303,6 +303,11 @@ static void pump(lane_t *l)
     }
     if (l->ops->needs_auth && l->ops->needs_auth(l->c, now)) {
         if (l->authing) return;
+        int64_t due = store_outbox_next(d->store, channel_names[l->ops->channel]);
+        if (due == TIME_NONE || due > now) {   /* no token until something is to be sent */
+            if (due != TIME_NONE) lane_look_in(l, (due - now) * 1000000);
+            return;
+        }
         if (l->auth_retry_at > now) {
             lane_look_in(l, (l->auth_retry_at - now) * 1000000);
             return;

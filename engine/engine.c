@@ -504,6 +504,11 @@ int engine_first_loaded(engine_t *e, char *err)
     return NUDGE_OK;
 }
 
+int engine_load_recent(engine_t *e, char *err)
+{
+    return policy_load_recent(e->policy, e->now, err);
+}
+
 int engine_unreachable(engine_t *e, int64_t member, int ch, char *err)
 {
     int found = store_member_load(e->store, member, &e->m, err);

@@ -318,6 +318,37 @@ static void count_sent(policy_t *p, int64_t member, int ch, int64_t at)
     r->ch[r->n++] = (unsigned char)ch;
 }
 
+static const journey_t *journey_named(const policy_t *p, const char *name);
+
+static void recent_row(int64_t member, const char *channel, int64_t at, const char *journey, void *ud)
+{
+    policy_t *p = ud;
+    const journey_t *j = journey ? journey_named(p, journey) : NULL;
+    if (j && j->service) return;   /* service messages never count */
+    for (int ch = 0; ch < CH_COUNT; ch++)
+        if (strcmp(channel, channel_names[ch]) == 0) count_sent(p, member, ch, at);
+}
+
+int policy_load_recent(policy_t *p, int64_t now, char *err)
+{
+    if (!p->ws->ncaps) return NUDGE_OK;
+    if (store_outbox_recent(p->store, now - p->max_window, recent_row, p, err) != NUDGE_OK) return NUDGE_ERR;
+    /* rows came per status and channel: put each member's times in order */
+    for (size_t b = 0; b < p->nbuckets; b++)
+        for (recent_t *r = p->buckets[b]; r; r = r->next) {
+            for (int i = 1; i < r->n; i++)   /* insertion sort: a member has a handful */
+                for (int k = i; k > 0 && r->at[k - 1] > r->at[k]; k--) {
+                    int64_t t = r->at[k];
+                    r->at[k] = r->at[k - 1];
+                    r->at[k - 1] = t;
+                    unsigned char c = r->ch[k];
+                    r->ch[k] = r->ch[k - 1];
+                    r->ch[k - 1] = c;
+                }
+        }
+    return NUDGE_OK;
+}
+
 /* Past quiet hours: out now without caps, else into this instant's batch. */
 static void admit(policy_t *p, const decision_t *d)
 {

@@ -82,6 +82,10 @@ int policy_offer(policy_t *p, const decision_t *d, char *err);
  * applied in priority order, and everything offered is emitted. */
 int policy_flush(policy_t *p, int64_t now, char *err);
 
+/* Live runs: the caps count the messages the outbox already holds from
+ * the last window (queued, in flight, sent, to retry) before anything new. */
+int policy_load_recent(policy_t *p, int64_t now, char *err);
+
 /* The earliest instant a held message is released; TIME_NONE if none. */
 int64_t policy_next_release(policy_t *p);
 

@@ -170,6 +170,11 @@ int64_t store_outbox_next(store_t *s, const char *channel);
 /* The outcome of an attempt: status sent / retry (at = next try) / dead. */
 int store_outbox_finish(store_t *s, int64_t id, const char *status, int64_t at, const char *reason,
                         const char *provider_id, int segments, char *err);
+/* Messages queued, in flight, sent or to be retried with at >= since:
+ * fn(member, channel, at, journey) for each (frequency caps at start). */
+int store_outbox_recent(store_t *s, int64_t since,
+                        void (*fn)(int64_t member, const char *channel, int64_t at, const char *journey, void *ud),
+                        void *ud, char *err);
 /* After a crash: 'sending' rows back to 'queued'. Returns their count. */
 int store_outbox_recover(store_t *s, char *err);
 /* Every message, or those with status, in id order. */

@@ -187,6 +187,23 @@ check_contains "sms: an invalid number is dead with the gateway's reason" \
     "$("$NUDGE" outbox "$W" --status dead)" "HTTP 400: invalid number"
 check_eq "sms: the HTTP 500 was retried, one delivery" 1 "$(jq -c 'select(.kind=="sms" and .delivered)' "$S/mock.jsonl" | wc -l)"
 
+# ---- caps count what the outbox already holds after a restart -----------
+scenario caprestart "$MEMBERS"
+sed -i 's/^# cap = 3 per 7 days/cap = 1 per 1 days/' "$W/nudge.conf"
+wait_for 15 settled 1 2; check_status "caps: the first journey is sent" 0 $?
+stop_all
+at=$(date -u -d '+3 sec' +%Y-%m-%dT%H:%M:%SZ)
+cat > "$W/journeys/second.lua" <<EOF2
+return journey "second" {
+  trigger = once("$at"), quiet_hours = false,
+  steps = { send { id = "go", template = "flash", channels = { "wechat" } } },
+}
+EOF2
+start_daemon
+wait_for 15 bash -c "[ \$('$NUDGE' outbox '$W' --status dropped | grep -c capped) = 3 ]"
+check_status "caps: after a restart the second journey is capped" 0 $?
+kill -TERM "$RUNPID"; wait "$RUNPID"
+
 # ---- kill -9 while a send hangs, restart: delivered once -----------------
 scenario crash "$MEMBERS" --hang-first 1:4000
 wait_for 10 bash -c "grep -q '\"delivered\":true' '$S/mock.jsonl'"
