@@ -44,7 +44,7 @@ void conn_xfer_bind(conn_xfer_t *x, CURL *h)
 
 const conn_ops_t *conn_find(const char *channel)
 {
-    static const conn_ops_t *const all[] = {&conn_wechat, &conn_sms};
+    static const conn_ops_t *const all[] = {&conn_wechat, &conn_sms, &conn_edm};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         if (strcmp(all[i]->name, channel) == 0) return all[i];
     return NULL;

@@ -69,7 +69,10 @@ typedef struct conn_ops {
                      conn_result_t *r);
 } conn_ops_t;
 
-extern const conn_ops_t conn_wechat, conn_sms;
+extern const conn_ops_t conn_wechat, conn_sms, conn_edm;
+
+/* An email subject as RFC 2047 encoded words (ASCII up to 70 stays). */
+void conn_mime_subject(const char *s, buf_t *out);
 
 /* Alibaba Cloud RPC v1: sorts params by name, builds the canonical query
  * and StringToSign = METHOD&%2F&pe(query), and signs it with

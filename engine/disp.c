@@ -249,8 +249,8 @@ static void finish(lane_t *l, xfer_t *t, const conn_result_t *r)
 static void done(disp_t *d, xfer_t *t, CURLcode code)
 {
     lane_t *l = t->l;
-    long http = 0;
-    if (code == CURLE_OK) curl_easy_getinfo(t->h, CURLINFO_RESPONSE_CODE, &http);
+    long http = 0;   /* the last HTTP status or SMTP reply code */
+    curl_easy_getinfo(t->h, CURLINFO_RESPONSE_CODE, &http);
     buf_addc(&t->x.response, '\0');
     const char *body = t->x.response.p;
     int64_t now = now_us() / 1000000;
@@ -268,7 +268,7 @@ static void done(disp_t *d, xfer_t *t, CURLcode code)
         }
     } else {
         conn_result_t r;
-        l->ops->classify(l->c, &t->m, code == CURLE_OK ? http : 0, body,
+        l->ops->classify(l->c, &t->m, code == CURLE_OK || l->ops->channel == CH_EDM ? http : 0, body,
                          code == CURLE_OK ? NULL : (t->error[0] ? t->error : curl_easy_strerror(code)), &r);
         finish(l, t, &r);
     }
