@@ -1,6 +1,7 @@
 /* conn.c - see conn.h: what every connector shares. */
 #include "conn.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,6 +41,22 @@ void conn_xfer_bind(conn_xfer_t *x, CURL *h)
     /* providers are https; tests point endpoints at http://127.0.0.1 */
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     if (x->headers) curl_easy_setopt(h, CURLOPT_HTTPHEADER, x->headers);
+}
+
+void conn_dedup_id(const char *key, char out[CONN_DEDUP_ID_LEN])
+{
+    snprintf(out, CONN_DEDUP_ID_LEN, "n%016llx", (unsigned long long)fnv1a64(key, strlen(key), FNV_SEED));
+}
+
+void conn_xfer_post_json(conn_xfer_t *x, CURL *h, const char *header)
+{
+    x->headers = curl_slist_append(x->headers, "Content-Type: application/json; charset=utf-8");
+    x->headers = curl_slist_append(x->headers, "Expect:");   /* no 100-continue round trip */
+    if (header) x->headers = curl_slist_append(x->headers, header);
+    curl_easy_setopt(h, CURLOPT_URL, x->url);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, x->body.p);
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)x->body.len);
+    conn_xfer_bind(x, h);
 }
 
 const conn_ops_t *conn_find(const char *channel)

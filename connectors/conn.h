@@ -48,6 +48,14 @@ void conn_xfer_init(conn_xfer_t *x);
 void conn_xfer_reset(conn_xfer_t *x);
 /* Sets the response collector and common options on h. */
 void conn_xfer_bind(conn_xfer_t *x, CURL *h);
+/* The provider dedup id of a message: "n" + 16 hex digits of a hash of
+ * its idempotency key (short enough for every provider's field). */
+#define CONN_DEDUP_ID_LEN 24
+void conn_dedup_id(const char *key, char out[CONN_DEDUP_ID_LEN]);
+
+/* A JSON POST of x->body to x->url (both set), with any extra header
+ * (or NULL), bound to h. */
+void conn_xfer_post_json(conn_xfer_t *x, CURL *h, const char *header);
 
 typedef struct conn conn_t;
 

@@ -170,7 +170,9 @@ static int prepare(conn_t *c, CURL *h, const store_msg_t *m, conn_xfer_t *x, cha
     buf_adds(b, "\r\nDate: ");
     buf_adds(b, date);
     char mid[128];
-    snprintf(mid, sizeof mid, "\r\nMessage-ID: <n%016llx@%s>", id, c->domain);
+    char dedup[CONN_DEDUP_ID_LEN];
+    conn_dedup_id(m->key, dedup);
+    snprintf(mid, sizeof mid, "\r\nMessage-ID: <%s@%s>", dedup, c->domain);
     buf_adds(b, mid);
     buf_adds(b, "\r\nList-Unsubscribe: <");
     for (const char *p = c->unsub_url; *p; p++) {
@@ -237,8 +239,7 @@ static void classify(conn_t *c, const store_msg_t *m, long code, const char *bod
     memset(r, 0, sizeof *r);
     if (!transport && code >= 200 && code < 300) {
         r->verdict = CONN_SENT;
-        snprintf(r->provider_id, sizeof r->provider_id, "n%016llx",
-                 (unsigned long long)fnv1a64(m->key, strlen(m->key), FNV_SEED));
+        conn_dedup_id(m->key, r->provider_id);
         return;
     }
     /* 5xx: the server refuses for good (550 no such mailbox: that member) */

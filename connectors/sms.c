@@ -64,8 +64,8 @@ static int prepare(conn_t *c, CURL *h, const store_msg_t *m, conn_xfer_t *x, cha
     cJSON *req = cJSON_CreateObject();
     cJSON_AddStringToObject(req, "to", m->address);
     cJSON_AddStringToObject(req, "text", text->valuestring);
-    char id[24];
-    snprintf(id, sizeof id, "n%016llx", (unsigned long long)fnv1a64(m->key, strlen(m->key), FNV_SEED));
+    char id[CONN_DEDUP_ID_LEN];
+    conn_dedup_id(m->key, id);
     cJSON_AddStringToObject(req, "id", id);
     cJSON_AddNumberToObject(req, "segments", m->segments);
     char *json = cJSON_PrintUnformatted(req);
@@ -74,20 +74,14 @@ static int prepare(conn_t *c, CURL *h, const store_msg_t *m, conn_xfer_t *x, cha
     cJSON_Delete(req);
     cJSON_Delete(text);
     x->url = xstrdup(c->endpoint);
-    x->headers = curl_slist_append(x->headers, "Content-Type: application/json; charset=utf-8");
-    x->headers = curl_slist_append(x->headers, "Expect:");
+    buf_t auth;
+    buf_init(&auth);
     if (c->token) {
-        buf_t a;
-        buf_init(&a);
-        buf_adds(&a, "Authorization: Bearer ");
-        buf_adds(&a, c->token);
-        x->headers = curl_slist_append(x->headers, a.p);
-        buf_free(&a);
+        buf_adds(&auth, "Authorization: Bearer ");
+        buf_adds(&auth, c->token);
     }
-    curl_easy_setopt(h, CURLOPT_URL, x->url);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, x->body.p);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)x->body.len);
-    conn_xfer_bind(x, h);
+    conn_xfer_post_json(x, h, c->token ? auth.p : NULL);
+    buf_free(&auth);
     return NUDGE_OK;
 }
 

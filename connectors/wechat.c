@@ -105,12 +105,6 @@ static int auth_done(conn_t *c, long http, const char *body, int64_t now, char *
     return rc;
 }
 
-/* client_msg_id: short, deterministic per idempotency key. */
-static void client_msg_id(const char *key, char out[24])
-{
-    snprintf(out, 24, "n%016llx", (unsigned long long)fnv1a64(key, strlen(key), FNV_SEED));
-}
-
 static int prepare(conn_t *c, CURL *h, const store_msg_t *m, conn_xfer_t *x, char *err)
 {
     cJSON *content = cJSON_Parse(m->content.p ? m->content.p : "");
@@ -125,8 +119,8 @@ static int prepare(conn_t *c, CURL *h, const store_msg_t *m, conn_xfer_t *x, cha
         cJSON *v = cJSON_DetachItemFromObjectCaseSensitive(content, fields[i]);
         if (v) cJSON_AddItemToObject(msg, fields[i], v);
     }
-    char id[24];
-    client_msg_id(m->key, id);
+    char id[CONN_DEDUP_ID_LEN];
+    conn_dedup_id(m->key, id);
     cJSON_AddStringToObject(msg, "client_msg_id", id);
     char *json = cJSON_PrintUnformatted(msg);
     buf_adds(&x->body, json);
@@ -141,12 +135,7 @@ static int prepare(conn_t *c, CURL *h, const store_msg_t *m, conn_xfer_t *x, cha
     buf_adds(&u, tok);
     curl_free(tok);
     x->url = u.p;
-    x->headers = curl_slist_append(x->headers, "Content-Type: application/json; charset=utf-8");
-    x->headers = curl_slist_append(x->headers, "Expect:");   /* no 100-continue round trip */
-    curl_easy_setopt(h, CURLOPT_URL, x->url);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, x->body.p);
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)x->body.len);
-    conn_xfer_bind(x, h);
+    conn_xfer_post_json(x, h, NULL);
     return NUDGE_OK;
 }
 
