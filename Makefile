@@ -8,7 +8,7 @@
 
 PKGS     := lua5.4 libevent libcurl libcjson sqlite3 libcrypto
 DEB_PKGS := build-essential pkg-config liblua5.4-dev libevent-dev \
-            libcurl4-openssl-dev libcjson-dev libsqlite3-dev libssl-dev tzdata jq valgrind \
+            libcurl4-openssl-dev libcjson-dev libsqlite3-dev libssl-dev tzdata jq valgrind sqlite3 \
             python3-aiosmtpd
 
 CC       ?= cc

@@ -506,6 +506,7 @@ int engine_first_loaded(engine_t *e, char *err)
 
 int engine_load_recent(engine_t *e, char *err)
 {
+    policy_set_live(e->policy, 1);
     return policy_load_recent(e->policy, e->now, err);
 }
 

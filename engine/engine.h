@@ -77,7 +77,8 @@ int engine_wakeups(engine_t *e, char *err);
 /* Live runs: each journey acts from the first time it was loaded into
  * the workspace (recorded now for journeys seen for the first time). */
 int engine_first_loaded(engine_t *e, char *err);
-/* Live runs: frequency caps start from what the outbox holds. */
+/* Live runs: frequency caps start from what the outbox holds, and a
+ * decision the outbox already has (replayed) is not offered again. */
 int engine_load_recent(engine_t *e, char *err);
 /* The provider refused member on channel ch for good (WeChat 43004):
  * the member is no longer reachable there. */

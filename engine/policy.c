@@ -45,6 +45,7 @@ struct policy {
     size_t npend, cap_pend;
     long seq;
     int64_t next_release;    /* cached store_held_next */
+    int live;                /* the outbox is real: a key it has is a replay */
     int release_known;
     store_msg_t *held;       /* release batch, allocated once */
 };
@@ -376,8 +377,16 @@ static void admit(policy_t *p, const decision_t *d)
     q->outcome = NULL;
 }
 
+void policy_set_live(policy_t *p, int live)
+{
+    p->live = live;
+}
+
 int policy_offer(policy_t *p, const decision_t *d, char *err)
 {
+    /* a decision replayed after a crash: already in the outbox, so neither
+     * held, counted against a cap nor emitted again */
+    if (p->live && store_outbox_has(p->store, d->key)) return NUDGE_OK;
     int64_t release = quiet_release(p, d->journey, d->zone, d->at);
     if (release == d->at) {
         admit(p, d);

@@ -72,6 +72,10 @@ void policy_set_journeys(policy_t *p, journey_t **journeys, int n);
 int policy_channel(const policy_t *p, const journey_t *j, const member_t *m, const int *chans, int n,
                    const int *allowed, const char **why);
 
+/* Live runs: a decision whose key the outbox already has (a replay after
+ * a crash) is dropped silently before quiet hours and caps see it. */
+void policy_set_live(policy_t *p, int live);
+
 /* Takes a decision made at d->at (copied; d->channel >= 0 and not
  * skipped). It is emitted now, held in the store until quiet hours end,
  * or dropped; with caps it waits for policy_flush at the end of the

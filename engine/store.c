@@ -81,7 +81,7 @@ enum stmt {
     S_JOURNEY_GET, S_JOURNEY_PUT,
     S_FLIGHT_PUT, S_FLIGHT_DELETE, S_FLIGHT_EXISTS, S_FLIGHT_NEXT, S_FLIGHT_DUE, S_FLIGHT_COUNTS,
     S_ENTRY_ADD, S_ENTRY_EXISTS,
-    S_MSG_COUNTS, S_HELD_PUT, S_HELD_NEXT, S_HELD_DUE, S_HELD_DELETE, S_HELD_DROP, S_META_GET, S_OUT_RECENT, S_OUT_ADD, S_OUT_CLAIM, S_OUT_SENDING,
+    S_MSG_COUNTS, S_HELD_PUT, S_HELD_NEXT, S_HELD_DUE, S_HELD_DELETE, S_HELD_DROP, S_META_GET, S_OUT_RECENT, S_OUT_HAS, S_OUT_ADD, S_OUT_CLAIM, S_OUT_SENDING,
     S_OUT_NEXT, S_OUT_FINISH, S_OUT_RECOVER, S_OUT_LIST, S_OUT_RETRY_ONE, S_OUT_RETRY_DEAD,
     S_COUNT
 };
@@ -188,6 +188,7 @@ static const char *const sql[S_COUNT] = {
     [S_OUT_RETRY_DEAD] = "UPDATE messages SET status = 'queued', at = ?1, attempts = 0, reason = NULL"
                          " WHERE status = 'dead'",
     [S_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+    [S_OUT_HAS] = "SELECT 1 FROM messages WHERE key = ?1",
     [S_OUT_RECENT] = "SELECT member, at, journey FROM messages WHERE status = ?1 AND channel = ?2 AND at >= ?3",
     [S_HELD_DROP] = "UPDATE messages SET status = 'dropped', reason = ?2 WHERE id = ?1",
     [S_MSG_COUNTS] = "SELECT coalesce(channel, '-'), status, count(*) FROM messages GROUP BY 1, 2 ORDER BY 1, 2",
@@ -1535,4 +1536,13 @@ int store_outbox_recent(store_t *s, int64_t since,
             if (rc != SQLITE_DONE) return dberr(s, err, "reading recent messages");
         }
     return NUDGE_OK;
+}
+
+int store_outbox_has(store_t *s, const char *key)
+{
+    sqlite3_stmt *st = stmt(s, S_OUT_HAS);
+    bind_text(st, 1, key);
+    int found = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_reset(st);
+    return found;
 }

@@ -175,6 +175,8 @@ int store_outbox_finish(store_t *s, int64_t id, const char *status, int64_t at, 
 int store_outbox_recent(store_t *s, int64_t since,
                         void (*fn)(int64_t member, const char *channel, int64_t at, const char *journey, void *ud),
                         void *ud, char *err);
+/* 1 when a message with this idempotency key is in the outbox. */
+int store_outbox_has(store_t *s, const char *key);
 /* After a crash: 'sending' rows back to 'queued'. Returns their count. */
 int store_outbox_recover(store_t *s, char *err);
 /* Every message, or those with status, in id order. */

@@ -204,6 +204,29 @@ wait_for 15 bash -c "[ \$('$NUDGE' outbox '$W' --status dropped | grep -c capped
 check_status "caps: after a restart the second journey is capped" 0 $?
 kill -TERM "$RUNPID"; wait "$RUNPID"
 
+# ---- a replayed decision is not counted twice by the caps ----------------
+# (the clock of the last run set back by hand: the moment runs again, as if
+# the daemon had crashed before saving its clock)
+scenario replay "$MEMBERS"
+sed -i 's/^# cap = 3 per 7 days/cap = 2 per 1 days/' "$W/nudge.conf"
+wait_for 15 settled 1 2; check_status "replay: the first journey is sent" 0 $?
+stop_all
+sqlite3 "$W/nudge.db" "update meta set value = value - 30 where key = 'run_clock'"
+at=$(date -u -d '+3 sec' +%Y-%m-%dT%H:%M:%SZ)
+cat > "$W/journeys/second.lua" <<EOF2
+return journey "second" {
+  trigger = once("$at"), quiet_hours = false,
+  steps = { send { id = "go", template = "flash", channels = { "wechat" } } },
+}
+EOF2
+start_daemon
+wait_for 15 bash -c "[ \$('$NUDGE' outbox '$W' | grep -c second/go) -ge 3 ]"
+sleep 0.5
+kill -TERM "$RUNPID"; wait "$RUNPID"
+check_eq "replay: the first journey's messages are not queued again" 4 "$("$NUDGE" outbox "$W" | grep -c flash/go)"
+check_eq "replay: and not counted again: the second journey fits the cap" 0 \
+    "$("$NUDGE" outbox "$W" | grep second/go | grep -c capped)"
+
 # ---- kill -9 while a send hangs, restart: delivered once -----------------
 scenario crash "$MEMBERS" --hang-first 1:4000
 wait_for 10 bash -c "grep -q '\"delivered\":true' '$S/mock.jsonl'"
