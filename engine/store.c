@@ -81,7 +81,7 @@ enum stmt {
     S_JOURNEY_GET, S_JOURNEY_PUT,
     S_FLIGHT_PUT, S_FLIGHT_DELETE, S_FLIGHT_EXISTS, S_FLIGHT_NEXT, S_FLIGHT_DUE, S_FLIGHT_COUNTS,
     S_ENTRY_ADD, S_ENTRY_EXISTS,
-    S_MSG_COUNTS, S_HELD_PUT, S_HELD_NEXT, S_HELD_DUE, S_HELD_DELETE, S_HELD_DROP, S_META_GET, S_OUT_RECENT, S_OUT_HAS, S_OUT_ADD, S_OUT_CLAIM, S_OUT_SENDING,
+    S_MSG_COUNTS, S_HELD_PUT, S_HELD_NEXT, S_HELD_DUE, S_HELD_DELETE, S_HELD_DROP, S_META_GET, S_OUT_RECENT, S_OUT_HAS, S_OUT_ADD, S_OUT_CLAIM,
     S_OUT_NEXT, S_OUT_FINISH, S_OUT_RECOVER, S_OUT_LIST, S_OUT_RETRY_ONE, S_OUT_RETRY_DEAD,
     S_COUNT
 };
@@ -175,9 +175,9 @@ static const char *const sql[S_COUNT] = {
                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?12, ?9, ?10, ?11, ?13, ?14, ?15, ?16)"
                   " ON CONFLICT(key) DO NOTHING",
     /* one status at a time: the index then gives rows in order, no sort */
-    [S_OUT_CLAIM] = "SELECT " OUT_COLS " FROM messages WHERE status = ?4 AND channel = ?2 AND at <= ?1"
-                    " ORDER BY at LIMIT ?3",
-    [S_OUT_SENDING] = "UPDATE messages SET status = 'sending', attempts = attempts + 1 WHERE id = ?1",
+    [S_OUT_CLAIM] = "UPDATE messages SET status = 'sending', attempts = attempts + 1 WHERE id IN"
+                    " (SELECT id FROM messages WHERE status = ?4 AND channel = ?2 AND at <= ?1 ORDER BY at LIMIT ?3)"
+                    " RETURNING " OUT_COLS,
     [S_OUT_NEXT] = "SELECT min(at) FROM messages WHERE status = ?2 AND channel = ?1",
     [S_OUT_FINISH] = "UPDATE messages SET status = ?2, at = ?3, reason = ?4, provider_id = coalesce(?5, provider_id),"
                      " segments = coalesce(?6, segments) WHERE id = ?1",
@@ -1410,16 +1410,11 @@ int store_outbox_claim(store_t *s, int64_t now, const char *channel, store_msg_t
         bind_text(st, 2, channel);
         sqlite3_bind_int(st, 3, limit - n);
         bind_text(st, 4, *status);
-        while (n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) read_out(st, &out[n++]);
+        /* one statement marks and returns the batch; step it to the end */
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+            if (n < limit) read_out(st, &out[n++]);
         sqlite3_reset(st);
-        if (rc != SQLITE_ROW && rc != SQLITE_DONE) return dberr(s, err, "claiming messages");
-    }
-    for (int i = 0; i < n; i++) {
-        st = stmt(s, S_OUT_SENDING);
-        sqlite3_bind_int64(st, 1, out[i].id);
-        if (run(s, st, err, "claiming messages") != NUDGE_OK) return NUDGE_ERR;
-        out[i].attempts++;
-        snprintf(out[i].status, sizeof out[i].status, "sending");
+        if (rc != SQLITE_DONE) return dberr(s, err, "claiming messages");
     }
     return n;
 }
