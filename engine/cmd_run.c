@@ -97,20 +97,7 @@ static void sink(const decision_t *dc, void *ud)
     daemon_t *d = ud;
     store_msg_t m;
     store_msg_init(&m);
-    snprintf(m.key, sizeof m.key, "%s", dc->key);
-    m.at = dc->at;
-    m.decided_at = dc->decided_at;
-    m.member = dc->member;
-    snprintf(m.journey, sizeof m.journey, "%s", dc->journey->name);
-    snprintf(m.step, sizeof m.step, "%s", dc->step->id);
-    if (dc->channel >= 0) snprintf(m.channel, sizeof m.channel, "%s", channel_names[dc->channel]);
-    snprintf(m.tmpl, sizeof m.tmpl, "%s", dc->step->tmpl ? dc->step->tmpl : "");
-    snprintf(m.member_id, sizeof m.member_id, "%s", dc->member_id);
-    snprintf(m.zone, sizeof m.zone, "%s", tz_name(dc->zone));
-    snprintf(m.address, sizeof m.address, "%s", dc->address && !dc->skipped ? dc->address : "");
-    if (dc->content && !dc->skipped) buf_adds(&m.content, dc->content);
-    if (dc->ctx && !dc->skipped) buf_adds(&m.ctx, dc->ctx);
-    m.segments = dc->channel == CH_SMS ? dc->segments : 0;
+    policy_msg_from(dc, &m);
     char err[ERRLEN];
     touch(d);
     int rc = store_outbox_add(d->store, &m, dc->skipped ? "dropped" : "queued", dc->skipped, err);
@@ -132,9 +119,7 @@ static void fallback(void *ud, const store_msg_t *m, int unsub)
 {
     daemon_t *d = ud;
     char err[ERRLEN];
-    int ch = -1;
-    for (int i = 0; i < CH_COUNT; i++)
-        if (strcmp(m->channel, channel_names[i]) == 0) ch = i;
+    int ch = channel_lookup(m->channel);
     if (unsub && ch >= 0) {
         touch(d);
         if (engine_unreachable(d->e, m->member, ch, err) != NUDGE_OK) logf_("member %s: %s", m->member_id, err);

@@ -427,8 +427,7 @@ static int decide_on(engine_t *e, journey_t *j, const step_t *st, member_t *m, c
         deliver(&d, e);
         return NUDGE_OK;
     }
-    static const int addr_field[CH_COUNT] = {[CH_WECHAT] = MS_OPENID, [CH_SMS] = MS_PHONE, [CH_EDM] = MS_EMAIL};
-    d.address = m->s[addr_field[d.channel]];
+    d.address = member_address(m, d.channel);
     if (e->render) {
         rctx_t r = {e, j, st, m, o};
         buf_reset(&e->content);

@@ -280,12 +280,20 @@ int member_attr_text(const member_t *m, const char *name, buf_t *out)
     return rc;
 }
 
+const char *member_address(const member_t *m, int ch)
+{
+    static const int field[CH_COUNT] = {[CH_WECHAT] = MS_OPENID, [CH_SMS] = MS_PHONE, [CH_EDM] = MS_EMAIL};
+    const char *a = ch >= 0 && ch < CH_COUNT ? m->s[field[ch]] : NULL;
+    return a && *a ? a : NULL;
+}
+
 int member_reachable(const member_t *m, int ch)
 {
+    if (!member_address(m, ch)) return 0;
     switch (ch) {
-    case CH_WECHAT: return m->s[MS_OPENID] && *m->s[MS_OPENID] && m->wechat_subscribed;
-    case CH_SMS: return m->s[MS_PHONE] && *m->s[MS_PHONE] && !m->sms_opt_out;
-    case CH_EDM: return m->s[MS_EMAIL] && *m->s[MS_EMAIL] && !m->email_opt_out;
+    case CH_WECHAT: return m->wechat_subscribed;
+    case CH_SMS: return !m->sms_opt_out;
+    case CH_EDM: return !m->email_opt_out;
     }
     return 0;
 }

@@ -104,6 +104,8 @@ int channel_lookup(const char *name);
 /* wechat: openid and subscribed; sms: phone, not opted out; edm: email,
  * not opted out. */
 int member_reachable(const member_t *m, int channel);
+/* The member's openid, phone or email for channel; NULL when empty. */
+const char *member_address(const member_t *m, int channel);
 
 
 /* Sets a built-in field from its text form (a CSV cell, or an event's

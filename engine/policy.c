@@ -134,9 +134,10 @@ static int suppressed(const policy_t *p, const member_t *m, int ch)
 {
     if (!p->nsupp) return 0;
     static const int kinds[CH_COUNT] = {[CH_WECHAT] = 'w', [CH_SMS] = 'p', [CH_EDM] = 'e'};
-    static const int field[CH_COUNT] = {[CH_WECHAT] = MS_OPENID, [CH_SMS] = MS_PHONE, [CH_EDM] = MS_EMAIL};
+    const char *addr = member_address(m, ch);
+    if (!addr) return 0;
     char key[300];
-    supp_key(kinds[ch], m->s[field[ch]], key, sizeof key);
+    supp_key(kinds[ch], addr, key, sizeof key);
     const char *k = key;
     return bsearch(&k, p->supp, p->nsupp, sizeof *p->supp, cmp_str) != NULL;
 }
@@ -218,11 +219,7 @@ int policy_channel(const policy_t *p, const journey_t *j, const member_t *m, con
         int ch = chans[i];
         if (!allowed[ch]) continue;
         /* opt-outs are about marketing; a service message still needs an address */
-        int ok = member_reachable(m, ch);
-        if (!ok && j->service && ch != CH_WECHAT) {
-            int f = ch == CH_SMS ? MS_PHONE : MS_EMAIL;
-            ok = m->s[f] && *m->s[f];
-        }
+        int ok = member_reachable(m, ch) || (j->service && ch != CH_WECHAT && member_address(m, ch));
         if (!ok) continue;
         if (suppressed(p, m, ch)) {
             saw_suppressed = 1;
@@ -326,8 +323,8 @@ static void recent_row(int64_t member, const char *channel, int64_t at, const ch
     policy_t *p = ud;
     const journey_t *j = journey ? journey_named(p, journey) : NULL;
     if (j && j->service) return;   /* service messages never count */
-    for (int ch = 0; ch < CH_COUNT; ch++)
-        if (strcmp(channel, channel_names[ch]) == 0) count_sent(p, member, ch, at);
+    int ch = channel_lookup(channel);
+    if (ch >= 0) count_sent(p, member, ch, at);
 }
 
 int policy_load_recent(policy_t *p, int64_t now, char *err)
@@ -402,24 +399,31 @@ int policy_offer(policy_t *p, const decision_t *d, char *err)
     }
     store_msg_t m;
     store_msg_init(&m);
-    snprintf(m.key, sizeof m.key, "%s", d->key);
+    policy_msg_from(d, &m);
     m.at = release;
-    m.decided_at = d->at;
-    m.member = d->member;
-    snprintf(m.journey, sizeof m.journey, "%s", d->journey->name);
-    snprintf(m.step, sizeof m.step, "%s", d->step->id);
-    snprintf(m.channel, sizeof m.channel, "%s", channel_names[d->channel]);
-    snprintf(m.tmpl, sizeof m.tmpl, "%s", d->step->tmpl ? d->step->tmpl : "");
-    snprintf(m.member_id, sizeof m.member_id, "%s", d->member_id);
-    snprintf(m.zone, sizeof m.zone, "%s", tz_name(d->zone));
-    snprintf(m.address, sizeof m.address, "%s", d->address ? d->address : "");
-    m.segments = d->segments;
-    if (d->content) buf_adds(&m.content, d->content);
-    if (d->ctx) buf_adds(&m.ctx, d->ctx);
     int rc = store_held_put(p->store, &m, err);
     store_msg_free(&m);
     if (p->release_known && (p->next_release == TIME_NONE || release < p->next_release)) p->next_release = release;
     return rc;
+}
+
+void policy_msg_from(const decision_t *d, store_msg_t *m)
+{
+    snprintf(m->key, sizeof m->key, "%s", d->key);
+    m->at = d->at;
+    m->decided_at = d->decided_at;
+    m->member = d->member;
+    snprintf(m->journey, sizeof m->journey, "%s", d->journey->name);
+    snprintf(m->step, sizeof m->step, "%s", d->step->id);
+    snprintf(m->channel, sizeof m->channel, "%s", d->channel >= 0 ? channel_names[d->channel] : "");
+    snprintf(m->tmpl, sizeof m->tmpl, "%s", d->step->tmpl ? d->step->tmpl : "");
+    snprintf(m->member_id, sizeof m->member_id, "%s", d->member_id);
+    snprintf(m->zone, sizeof m->zone, "%s", tz_name(d->zone));
+    if (d->skipped) return;   /* nothing goes out: no address, content or parts */
+    snprintf(m->address, sizeof m->address, "%s", d->address ? d->address : "");
+    m->segments = d->channel == CH_SMS ? d->segments : 0;
+    if (d->content) buf_adds(&m->content, d->content);
+    if (d->ctx) buf_adds(&m->ctx, d->ctx);
 }
 
 int64_t policy_next_release(policy_t *p)
@@ -461,8 +465,7 @@ static int release_held(policy_t *p, int64_t now, char *err)
                             .address = m->address, .ctx = m->ctx.len ? m->ctx.p : NULL,
                             .segments = m->segments,
                             .decided_at = m->decided_at};
-            for (int c = 0; c < CH_COUNT; c++)
-                if (strcmp(m->channel, channel_names[c]) == 0) d.channel = c;
+            d.channel = channel_lookup(m->channel);
             if (!d.step || !d.zone || d.channel < 0) {
                 /* the journey or its step went away while the message waited:
                  * the outbox keeps the row, dropped, with the reason */

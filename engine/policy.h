@@ -90,6 +90,10 @@ int policy_flush(policy_t *p, int64_t now, char *err);
  * the last window (queued, in flight, sent, to retry) before anything new. */
 int policy_load_recent(policy_t *p, int64_t now, char *err);
 
+/* The outbox row of a decision (m initialised with store_msg_init). A
+ * skipped decision keeps no address, content or parts. */
+void policy_msg_from(const decision_t *d, store_msg_t *m);
+
 /* The earliest instant a held message is released; TIME_NONE if none. */
 int64_t policy_next_release(policy_t *p);
 

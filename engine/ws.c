@@ -132,8 +132,7 @@ static int set_policy(ws_t *w, const char *key, const char *val, const char *whe
     }
     ws_cap_t c = {.channel = -1};
     if (strncmp(key, "cap", 3) == 0 && (key[3] == '\0' || key[3] == '.')) {
-        for (int i = 0; key[3] && i < CH_COUNT; i++)
-            if (strcmp(key + 4, channel_names[i]) == 0) c.channel = i;
+        if (key[3]) c.channel = channel_lookup(key + 4);
         if (key[3] && c.channel < 0)
             return errf(err, "%s: %s: unknown channel (cap.wechat, cap.sms, cap.edm)", where, key);
         if (parse_cap(val, &c) != 0)

@@ -78,6 +78,19 @@ stop_all() {
     kill -TERM "$MOCKPID" 2>/dev/null; wait "$MOCKPID" 2>/dev/null
 }
 
+# start_second_journey: a second journey, firing 3 s from now, then the daemon again
+start_second_journey() {
+    local at
+    at=$(date -u -d '+3 sec' +%Y-%m-%dT%H:%M:%SZ)
+    cat > "$W/journeys/second.lua" <<EOF2
+return journey "second" {
+  trigger = once("$at"), quiet_hours = false,
+  steps = { send { id = "go", template = "flash", channels = { "wechat" } } },
+}
+EOF2
+    start_daemon
+}
+
 outbox_count() { "$NUDGE" outbox "$W" --status "$1" | tail -n +2 | grep -c . ; }
 settled() { [ "$(outbox_count queued)" -le "${1:-0}" ] && [ "$(outbox_count retry)" = 0 ] && \
             [ "$(outbox_count sending)" = 0 ] && [ "$(outbox_count sent)" -ge "${2:-1}" ]; }
@@ -192,14 +205,7 @@ scenario caprestart "$MEMBERS"
 sed -i 's/^# cap = 3 per 7 days/cap = 1 per 1 days/' "$W/nudge.conf"
 wait_for 15 settled 1 2; check_status "caps: the first journey is sent" 0 $?
 stop_all
-at=$(date -u -d '+3 sec' +%Y-%m-%dT%H:%M:%SZ)
-cat > "$W/journeys/second.lua" <<EOF2
-return journey "second" {
-  trigger = once("$at"), quiet_hours = false,
-  steps = { send { id = "go", template = "flash", channels = { "wechat" } } },
-}
-EOF2
-start_daemon
+start_second_journey
 wait_for 15 bash -c "[ \$('$NUDGE' outbox '$W' --status dropped | grep -c capped) = 3 ]"
 check_status "caps: after a restart the second journey is capped" 0 $?
 kill -TERM "$RUNPID"; wait "$RUNPID"
@@ -212,14 +218,7 @@ sed -i 's/^# cap = 3 per 7 days/cap = 2 per 1 days/' "$W/nudge.conf"
 wait_for 15 settled 1 2; check_status "replay: the first journey is sent" 0 $?
 stop_all
 sqlite3 "$W/nudge.db" "update meta set value = value - 30 where key = 'run_clock'"
-at=$(date -u -d '+3 sec' +%Y-%m-%dT%H:%M:%SZ)
-cat > "$W/journeys/second.lua" <<EOF2
-return journey "second" {
-  trigger = once("$at"), quiet_hours = false,
-  steps = { send { id = "go", template = "flash", channels = { "wechat" } } },
-}
-EOF2
-start_daemon
+start_second_journey
 wait_for 15 bash -c "[ \$('$NUDGE' outbox '$W' | grep -c second/go) -ge 3 ]"
 sleep 0.5
 kill -TERM "$RUNPID"; wait "$RUNPID"
