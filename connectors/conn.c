@@ -59,9 +59,11 @@ void conn_xfer_post_json(conn_xfer_t *x, CURL *h, const char *header)
     conn_xfer_bind(x, h);
 }
 
-const conn_ops_t *conn_find(const char *channel)
+const conn_ops_t *conn_find(const ws_t *w, const char *channel)
 {
     static const conn_ops_t *const all[] = {&conn_wechat, &conn_sms, &conn_edm};
+    const char *provider = ws_get(w, "sms", "provider");
+    if (strcmp(channel, "sms") == 0 && provider && strcmp(provider, "aliyun") == 0) return &conn_aliyun;
     for (size_t i = 0; i < sizeof all / sizeof *all; i++)
         if (strcmp(all[i]->name, channel) == 0) return all[i];
     return NULL;

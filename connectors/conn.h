@@ -77,7 +77,7 @@ typedef struct conn_ops {
                      conn_result_t *r);
 } conn_ops_t;
 
-extern const conn_ops_t conn_wechat, conn_sms, conn_edm;
+extern const conn_ops_t conn_wechat, conn_sms, conn_aliyun, conn_edm;
 
 /* An email subject as RFC 2047 encoded words (ASCII up to 70 stays). */
 void conn_mime_subject(const char *s, buf_t *out);
@@ -91,7 +91,8 @@ typedef struct conn_kv {
 } conn_kv_t;
 void conn_aliyun_sign(conn_kv_t *params, int n, const char *method, const char *secret, buf_t *query, buf_t *sig);
 
-/* The connector for a channel name, NULL when there is none. */
-const conn_ops_t *conn_find(const char *channel);
+/* The connector for a channel name, NULL when there is none. For sms,
+ * [sms] provider picks it (gateway, the default, or aliyun). */
+const conn_ops_t *conn_find(const ws_t *w, const char *channel);
 
 #endif

@@ -1,5 +1,5 @@
 /* sms.c - SMS through a generic JSON HTTP gateway ([sms] provider =
- * gateway, the default), and the Alibaba Cloud RPC v1 request signature.
+ * gateway, the default; Alibaba Cloud is aliyun.c).
  *
  * Gateway contract (documented in docs/operations.md):
  *   POST {endpoint}  Authorization: Bearer {token} (when set)
@@ -10,8 +10,6 @@
 #include "member.h"
 
 #include <cjson/cJSON.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +30,7 @@ static conn_t *create(const ws_t *w, char *err)
 {
     const char *provider = ws_get(w, "sms", "provider");
     if (provider && strcmp(provider, "gateway") != 0) {
-        errf(err, "nudge.conf:%d: [sms] provider = %s: this nudge sends SMS through provider = gateway",
+        errf(err, "nudge.conf:%d: [sms] provider = %s: unknown; use gateway or aliyun",
              ws_get_line(w, "sms", "provider"), provider);
         return NULL;
     }
@@ -56,9 +54,11 @@ static conn_t *create(const ws_t *w, char *err)
 
 static int prepare(conn_t *c, CURL *h, const store_msg_t *m, conn_xfer_t *x, char *err)
 {
-    cJSON *text = cJSON_Parse(m->content.p ? m->content.p : "");
+    /* the content is the text, or {"text", "template_code", "params"} */
+    cJSON *content = cJSON_Parse(m->content.p ? m->content.p : "");
+    const cJSON *text = cJSON_IsObject(content) ? cJSON_GetObjectItemCaseSensitive(content, "text") : content;
     if (!cJSON_IsString(text)) {
-        cJSON_Delete(text);
+        cJSON_Delete(content);
         return errf(err, "the message has no SMS text");
     }
     cJSON *req = cJSON_CreateObject();
@@ -72,7 +72,7 @@ static int prepare(conn_t *c, CURL *h, const store_msg_t *m, conn_xfer_t *x, cha
     buf_adds(&x->body, json);
     free(json);
     cJSON_Delete(req);
-    cJSON_Delete(text);
+    cJSON_Delete(content);
     x->url = xstrdup(c->endpoint);
     buf_t auth;
     buf_init(&auth);
@@ -118,62 +118,3 @@ const conn_ops_t conn_sms = {
     .prepare = prepare,
     .classify = classify,
 };
-
-/* ---- Alibaba Cloud RPC v1 signature ---- */
-
-static void pct(buf_t *out, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' ||
-            *p == '_' || *p == '.' || *p == '~') {
-            buf_addc(out, (char)*p);
-        } else {
-            char e[4] = {'%', hex[*p >> 4], hex[*p & 15], 0};
-            buf_adds(out, e);
-        }
-    }
-}
-
-static int cmp_kv(const void *a, const void *b)
-{
-    return strcmp(((const conn_kv_t *)a)->key, ((const conn_kv_t *)b)->key);
-}
-
-void conn_aliyun_sign(conn_kv_t *params, int n, const char *method, const char *secret, buf_t *query, buf_t *sig)
-{
-    qsort(params, (size_t)n, sizeof *params, cmp_kv);
-    buf_t canon, sts;
-    buf_init(&canon);
-    buf_init(&sts);
-    for (int i = 0; i < n; i++) {
-        if (i) buf_addc(&canon, '&');
-        pct(&canon, params[i].key);
-        buf_addc(&canon, '=');
-        pct(&canon, params[i].value);
-    }
-    buf_adds(&sts, method);
-    buf_adds(&sts, "&%2F&");
-    pct(&sts, canon.p ? canon.p : "");
-    buf_t key;
-    buf_init(&key);
-    buf_adds(&key, secret);
-    buf_addc(&key, '&');
-    unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned int maclen = 0;
-    HMAC(EVP_sha1(), key.p, (int)key.len, (const unsigned char *)sts.p, sts.len, mac, &maclen);
-    unsigned char b64[4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1];
-    EVP_EncodeBlock(b64, mac, (int)maclen);
-    buf_reset(sig);
-    buf_adds(sig, (const char *)b64);
-    buf_reset(query);
-    buf_adds(query, "Signature=");
-    pct(query, (const char *)b64);
-    if (canon.len) {
-        buf_addc(query, '&');
-        buf_adds(query, canon.p);
-    }
-    buf_free(&canon);
-    buf_free(&sts);
-    buf_free(&key);
-}

@@ -408,7 +408,7 @@ disp_t *disp_new(struct event_base *base, store_t *s, const ws_t *w, const disp_
     d->curl_timer = evtimer_new(base, on_curl_timer, d);
     srand((unsigned)now_us());
     for (int ch = 0; ch < CH_COUNT; ch++) {
-        const conn_ops_t *ops = conn_find(channel_names[ch]);
+        const conn_ops_t *ops = conn_find(w, channel_names[ch]);
         /* a section with only the SMS framing (signature, opt_out) sends nothing */
         int configured = 0;
         for (int i = 0; i < w->nsettings; i++)

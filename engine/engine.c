@@ -793,6 +793,13 @@ static int check_sms(engine_t *e, const tmpl_t *t, buf_t *report)
         report_add(report, msg);
         problems++;
     }
+    const char *provider = ws_get(e->ws, "sms", "provider");
+    if (provider && strcmp(provider, "aliyun") == 0 && !t->sms_code) {
+        snprintf(msg, sizeof msg, "%s: sms needs template_code = \"SMS_...\": with [sms] provider = aliyun, "
+                 "Alibaba sends only templates approved in its console", t->file);
+        report_add(report, msg);
+        problems++;
+    }
     buf_t fixed, framed;
     buf_init(&fixed);
     buf_init(&framed);
@@ -820,7 +827,10 @@ const char *engine_sms_signature(const engine_t *e)
 const char *engine_sms_opt_out(const engine_t *e)
 {
     const char *s = ws_get(e->ws, "sms", "opt_out");
-    return s ? s : SMS_DEFAULT_OPT_OUT;
+    const char *provider = ws_get(e->ws, "sms", "provider");
+    if (s) return s;
+    /* Alibaba's promotional templates end with its own wording */
+    return provider && strcmp(provider, "aliyun") == 0 ? SMS_ALIYUN_OPT_OUT : SMS_DEFAULT_OPT_OUT;
 }
 
 int engine_check(engine_t *e, buf_t *report)

@@ -1149,9 +1149,17 @@ static int read_template(spec_t *sp, int idx, tmpl_t *t)
         t->sms_text = xstrdup(lua_tostring(L, -1));
     } else if (ty == LUA_TTABLE) {
         t->has[CH_SMS] = 1;
-        rc = tmpl_str(sp, lua_gettop(L), "text", "sms", 1, &t->sms_text);
+        static const char *const sms_keys[] = {"text", "template_code", NULL};
+        int i = lua_gettop(L);
+        if (check_keys(sp, i, 1, "sms", sms_keys) != NUDGE_OK || tmpl_str(sp, i, "text", "sms", 1, &t->sms_text) != NUDGE_OK ||
+            tmpl_str(sp, i, "template_code", "sms", 0, &t->sms_code) != NUDGE_OK)
+            rc = NUDGE_ERR;
+        else if (t->sms_code && !*t->sms_code)
+            rc = errf(sp->err, "%s: sms template_code is empty; give the provider's template code, like \"SMS_153055065\"",
+                      sp->file);
     } else if (ty != LUA_TNIL) {
-        rc = errf(sp->err, "%s: sms must be the message text", sp->file);
+        rc = errf(sp->err, "%s: sms must be the message text, or { text = \"...\", template_code = \"...\" }",
+                  sp->file);
     }
     lua_pop(L, 1);
     if (rc != NUDGE_OK) return rc;

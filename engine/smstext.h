@@ -10,6 +10,7 @@
 
 #define SMS_MAX_CHARS 500
 #define SMS_DEFAULT_OPT_OUT "回T退订"
+#define SMS_ALIYUN_OPT_OUT "拒收请回复R"   /* Alibaba's wording for promotional SMS */
 
 /* Characters (UTF-8 code points) of s. */
 size_t smstext_chars(const char *s);

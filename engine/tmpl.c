@@ -24,6 +24,7 @@ void tmpl_free(tmpl_t *t)
     }
     free(t->wechat_data);
     free(t->sms_text);
+    free(t->sms_code);
     free(t->edm_subject);
     free(t->edm_text);
     free(t->edm_html);
@@ -93,6 +94,41 @@ void tmpl_release(void)
     buf_free(&scratch);
 }
 
+/* {"name":"value",...} of every distinct placeholder of text */
+struct params {
+    tmpl_resolve_fn fn;
+    void *ud;
+    buf_t *out, names;
+    int n;
+};
+
+static void param_name(const char *s, size_t n, void *ud)
+{
+    struct params *p = ud;
+    /* names are kept as "\0name\0" so each is found whole */
+    buf_t probe;
+    buf_init(&probe);
+    buf_addc(&probe, '\0');
+    buf_add(&probe, s, n);
+    buf_addc(&probe, '\0');
+    int seen = 0;
+    for (size_t i = 0; i + probe.len <= p->names.len && !seen; i++) seen = memcmp(p->names.p + i, probe.p, probe.len) == 0;
+    if (!seen) {
+        buf_add(&p->names, probe.p, probe.len);
+        buf_t v;
+        buf_init(&v);
+        buf_add(&v, "", 0);
+        if (p->fn) p->fn(s, n, &v, p->ud);
+        buf_addc(&v, '\0');
+        if (p->n++) buf_addc(p->out, ',');
+        buf_add_json_str(p->out, probe.p + 1);
+        buf_addc(p->out, ':');
+        buf_add_json_str(p->out, v.p);
+        buf_free(&v);
+    }
+    buf_free(&probe);
+}
+
 void tmpl_render(const tmpl_t *t, int ch, tmpl_resolve_fn fn, void *ud, tmpl_sms_t *sms, buf_t *out,
                  buf_t *missing)
 {
@@ -110,7 +146,20 @@ void tmpl_render(const tmpl_t *t, int ch, tmpl_resolve_fn fn, void *ud, tmpl_sms
         smstext_compose(sms->signature, scratch.p, sms->opt_out, sms->marketing, &framed);
         sms->chars = (int)smstext_chars(framed.p);
         sms->segments = smstext_segments(framed.p);
-        buf_add_json_str(out, framed.p);
+        if (t->sms_code) {
+            buf_adds(out, "{\"text\":");
+            buf_add_json_str(out, framed.p);
+            buf_adds(out, ",\"template_code\":");
+            buf_add_json_str(out, t->sms_code);
+            buf_adds(out, ",\"params\":{");
+            struct params p = {fn, ud, out, {0}, 0};
+            buf_init(&p.names);
+            scan(t->sms_text, NULL, param_name, &p);
+            buf_free(&p.names);
+            buf_adds(out, "}}");
+        } else {
+            buf_add_json_str(out, framed.p);
+        }
         buf_free(&framed);
         break;
     case CH_WECHAT:

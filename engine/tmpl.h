@@ -23,6 +23,7 @@ typedef struct tmpl {
     tmpl_field_t *wechat_data;      /* sorted by key */
     int nwechat_data;
     char *sms_text;
+    char *sms_code;                 /* the provider's approved template (Alibaba TemplateCode) */
     char *edm_subject, *edm_text, *edm_html;
 } tmpl_t;
 
@@ -43,7 +44,9 @@ typedef struct tmpl_sms {
 
 /* Renders channel's variant as the JSON value of a dispatch line's
  * "content": a string for sms (framed by sms when not NULL), an object
- * for wechat and edm. Unknown placeholders render empty and are named in
+ * for wechat and edm. An sms variant with a template code renders as
+ * {"text", "template_code", "params"}: params holds each placeholder's
+ * value by name, for providers that fill their own approved template. Unknown placeholders render empty and are named in
  * *missing (may be NULL). */
 void tmpl_render(const tmpl_t *t, int channel, tmpl_resolve_fn fn, void *ud, tmpl_sms_t *sms, buf_t *out,
                  buf_t *missing);

@@ -45,6 +45,23 @@ endpoint = http://127.0.0.1:$(cat "$S/port")/sms/send
 token = mocktoken
 backoff_ms = 100
 EOF2
+    [ -n "${ALIYUN:-}" ] && cat >> "$W/nudge.conf" <<EOF2
+
+[sms]
+provider = aliyun
+endpoint = http://127.0.0.1:$(cat "$S/port")/
+access_key_id = mockkeyid
+access_key_secret = env:NUDGE_TEST_ALIYUN_SECRET
+backoff_ms = 100
+backoff_max_ms = 300
+concurrency = ${CONCURRENCY:-16}
+EOF2
+    cat > "$W/templates/flash_ali.lua" <<'EOF2'
+return {
+  sms = { text = "{{name}}，{{tier}}会员专享限时抢购，{{name}}别错过", template_code = "SMS_153055065" },
+  edm = { subject = "{{name}}", text = "{{name}}", html = "<p>{{name}}</p>" },
+}
+EOF2
     cat >> "$W/nudge.conf" <<EOF2
 
 [wechat]
@@ -57,19 +74,20 @@ backoff_max_ms = 300
 max_attempts = ${MAX_ATTEMPTS:-6}
 concurrency = ${CONCURRENCY:-16}
 EOF2
-    local at
+    local at chans=${CHANNELS:-}
+    [ -n "$chans" ] || chans="\"wechat\", \"${SECOND:-edm}\""
     at=$(date -u -d '+2 sec' +%Y-%m-%dT%H:%M:%SZ)
     cat > "$W/journeys/flash.lua" <<EOF2
 return journey "flash" {
   trigger = once("$at"), quiet_hours = false,
-  steps = { send { id = "go", template = "${TEMPLATE:-flash}", channels = { "wechat", "${SECOND:-edm}" } } },
+  steps = { send { id = "go", template = "${TEMPLATE:-flash}", channels = { $chans } } },
 }
 EOF2
     start_daemon
 }
 
 start_daemon() {
-    NUDGE_TEST_WX_SECRET=mocksecret "$NUDGE" run "$W" 2>>"$S/run.log" &
+    NUDGE_TEST_WX_SECRET=mocksecret NUDGE_TEST_ALIYUN_SECRET=mockkeysecret "$NUDGE" run "$W" 2>>"$S/run.log" &
     PIDS+=($!); RUNPID=$!
 }
 
@@ -199,6 +217,54 @@ check_eq "sms: and its parts" 1 "$(jq -c 'select(.kind=="sms" and .delivered) | 
 check_contains "sms: an invalid number is dead with the gateway's reason" \
     "$("$NUDGE" outbox "$W" --status dead)" "HTTP 400: invalid number"
 check_eq "sms: the HTTP 500 was retried, one delivery" 1 "$(jq -c 'select(.kind=="sms" and .delivered)' "$S/mock.jsonl" | wc -l)"
+
+# ---- SMS through Alibaba Cloud SendSms ------------------------------------
+# The mock checks the RPC v1 signature with its own code, answers
+# isv.BUSINESS_LIMIT_CONTROL to the first two sends (retried), and
+# isv.MOBILE_NUMBER_ILLEGAL to a malformed number (falls back to EDM).
+MEMBERS_ALI='id,name,tier,phone,email,sms_opt_out
+L1,王芳,gold,13800000001,,0
+L2,李娜,silver,13800000002,,0
+L3,张伟,gold,1380000,l3@example.com,0
+L4,刘洋,gold,13800000004,,1'
+ALIYUN=1 TEMPLATE=flash_ali CHANNELS='"sms", "edm"' scenario aliyun "$MEMBERS_ALI" --sms-limit-first 2
+wait_for 15 bash -c "[ \$('$NUDGE' outbox '$W' --status sent | tail -n +2 | wc -l) = 2 ]"
+check_status "aliyun: settles" 0 $?
+sleep 0.5
+stop_all
+check_eq "aliyun: sent, dead, fallen back, dropped" "L1 sms sent
+L2 sms sent
+L3 edm queued
+L3 sms dead
+L4 - dropped" "$("$NUDGE" outbox "$W" | awk 'NR>1 {print $5, $3, $2}' | sort)"
+ali() { jq -c "select(.kind==\"aliyun\") | $1" "$S/mock.jsonl"; }
+check_eq "aliyun: two rate-limited, retried" 2 "$(ali 'select(.code=="isv.BUSINESS_LIMIT_CONTROL")' | wc -l)"
+check_eq "aliyun: each delivered once, OutId = the idempotency key" "1 L1
+1 L2" "$(ali 'select(.delivered) | .client_msg_id' | sed 's/^"flash:go:\(L[0-9]\):.*"$/\1/' | sort | uniq -c | awk '{print $1, $2}')"
+check_eq "aliyun: the signature and the approved template" "悦肤 SMS_153055065" \
+    "$(jq -r 'select(.kind=="aliyun" and .delivered and .touser=="13800000001") | .sign + " " + .template_code' "$S/mock.jsonl")"
+check_eq "aliyun: TemplateParam holds each placeholder once" '{"name":"王芳","tier":"gold"}' \
+    "$(ali 'select(.delivered and .touser=="13800000001") | .params')"
+check_contains "aliyun: a malformed number is dead with Alibaba's code" \
+    "$("$NUDGE" outbox "$W" --status dead)" "isv.MOBILE_NUMBER_ILLEGAL"
+check_eq "aliyun: BizId kept as the provider id" \
+    "$(ali 'select(.delivered) | .touser' | wc -l)" \
+    "$(sqlite3 "$W/nudge.db" "SELECT count(*) FROM messages WHERE channel = 'sms' AND status = 'sent' AND provider_id LIKE '9%^0'")"
+check_contains "aliyun: the text counted is Alibaba's opt-out wording" \
+    "$(sqlite3 "$W/nudge.db" "SELECT content FROM messages WHERE member_id = 'L1'")" "【悦肤】王芳，gold会员专享限时抢购，王芳别错过拒收请回复R"
+out=$("$NUDGE" check "$W" 2>&1); rc=$?
+check_status "aliyun: check refuses an SMS template without template_code" 1 $rc
+check_contains "aliyun: and names the file" "$out" "templates/flash.lua: sms needs template_code"
+
+# Alibaba's daily limit pauses the channel until local midnight
+ALIYUN=1 CONCURRENCY=1 TEMPLATE=flash_ali CHANNELS='"sms"' scenario alidaily "$MEMBERS_ALI" --sms-day-limit-after 1
+wait_for 15 bash -c "[ \$('$NUDGE' outbox '$W' --status retry | tail -n +2 | wc -l) -ge 1 ]"
+check_status "aliyun daily limit: a message waits" 0 $?
+sleep 1
+stop_all
+check_eq "aliyun daily limit: one delivered, then one refused, then none tried" "1 2" \
+    "$(ali 'select(.delivered)' | wc -l) $(ali '.' | wc -l)"
+check_contains "aliyun daily limit: waits for local midnight" "$("$NUDGE" outbox "$W" --status retry)" "T00:00:00+08:00"
 
 # ---- caps count what the outbox already holds after a restart -----------
 scenario caprestart "$MEMBERS"

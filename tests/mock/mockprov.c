@@ -10,8 +10,13 @@
  *           token; touser and template_id required (47001); one message
  *           per openid + client_msg_id within ten minutes
  *
- * and a generic SMS gateway (POST /sms/send, Bearer mocktoken,
- * {"to","text","id","segments"} -> {"id"}; 400 for the --unsubscribed number).
+ * a generic SMS gateway (POST /sms/send, Bearer mocktoken,
+ * {"to","text","id","segments"} -> {"id"}; 400 for the --unsubscribed number),
+ * and Alibaba Cloud SendSms (POST / with a form body, RPC v1 signature
+ * checked by its own code here; AccessKeyId mockkeyid, secret
+ * mockkeysecret): {"Code":"OK","BizId",..}; SignatureDoesNotMatch,
+ * SignatureNonceUsed, isv.MOBILE_NUMBER_ILLEGAL (not 11 digits, or the
+ * --unsubscribed number), isv.INVALID_JSON_PARAM, isv.SMS_TEMPLATE_ILLEGAL.
  *
  * Faults on demand (each counts template sends, 1-based):
  *   --errcode-first N:CODE   the first N sends answer errcode CODE
@@ -22,15 +27,20 @@
  *   --expire-token-at N      send N finds its token expired (42001)
  *   --unsubscribed OPENID    43004 for that openid
  *   --quota-after N          sends after the Nth answer 45009
+ *   --sms-limit-first N      the first N SendSms answer isv.BUSINESS_LIMIT_CONTROL
+ *   --sms-day-limit-after N  SendSms after the Nth answer isv.DAY_LIMIT_CONTROL
  * Every request is a JSON line in --log (flushed per line); the port is
  * written to --port-file when --port is 0. SIGTERM stops it. */
 #include <sys/queue.h>
 #include <cjson/cJSON.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <stdio.h>
@@ -56,6 +66,9 @@ static struct {
     int errcode_rate_pct, errcode_rate;
     long http500_first, hang_first, hang_ms, reset_first, expire_at, quota_after;
     char unsub[128];
+    long sms_limit_first, sms_day_after, aliyun_sends;
+    char **nonces;        /* SignatureNonce values seen */
+    size_t nnonces;
     unsigned rng;
     /* client_msg_id dedupe: openid + id -> msgid, time (open addressing) */
     char **seen_key;
@@ -275,6 +288,151 @@ static void on_sms(struct evhttp_request *req)
     cJSON_Delete(j);
 }
 
+/* ---- Alibaba Cloud SendSms ---- */
+
+static void pe(char *out, size_t cap, const char *s)
+{
+    size_t o = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p && o + 4 < cap; p++) {
+        if (isalnum(*p) || *p == '-' || *p == '_' || *p == '.' || *p == '~') out[o++] = (char)*p;
+        else o += (size_t)snprintf(out + o, cap - o, "%%%02X", *p);
+    }
+    out[o] = '\0';
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcmp((*(struct evkeyval *const *)a)->key, (*(struct evkeyval *const *)b)->key);
+}
+
+/* The RPC v1 signature of every parameter but Signature, recomputed. */
+static int signature_ok(struct evkeyvalq *q, const char *method, const char *secret)
+{
+    struct evkeyval *kv, *v[64];
+    int n = 0;
+    const char *given = NULL;
+    TAILQ_FOREACH(kv, q, next)
+    {
+        if (strcmp(kv->key, "Signature") == 0) given = kv->value;
+        else if (n < 64) v[n++] = kv;
+    }
+    if (!given) return 0;
+    qsort(v, (size_t)n, sizeof *v, cmp_name);
+    static char canon[16384], sts[50000], enc[12288];
+    size_t o = 0;
+    for (int i = 0; i < n; i++) {
+        pe(enc, sizeof enc, v[i]->key);
+        o += (size_t)snprintf(canon + o, sizeof canon - o, "%s%s=", i ? "&" : "", enc);
+        pe(enc, sizeof enc, v[i]->value);
+        o += (size_t)snprintf(canon + o, sizeof canon - o, "%s", enc);
+        if (o >= sizeof canon) return 0;
+    }
+    pe(enc, sizeof enc, canon);
+    snprintf(sts, sizeof sts, "%s&%%2F&%s", method, enc);
+    char key[256];
+    snprintf(key, sizeof key, "%s&", secret);
+    unsigned char mac[EVP_MAX_MD_SIZE], b64[64];
+    unsigned int len = 0;
+    HMAC(EVP_sha1(), key, (int)strlen(key), (unsigned char *)sts, strlen(sts), mac, &len);
+    EVP_EncodeBlock(b64, mac, (int)len);
+    return strcmp((char *)b64, given) == 0;
+}
+
+static int nonce_used(const char *nonce)
+{
+    for (size_t i = 0; i < M.nnonces; i++)
+        if (strcmp(M.nonces[i], nonce) == 0) return 1;
+    if (M.nnonces % 1024 == 0) M.nonces = realloc(M.nonces, (M.nnonces + 1024) * sizeof *M.nonces);
+    M.nonces[M.nnonces++] = strdup(nonce);
+    return 0;
+}
+
+static void aliyun_reply(struct evhttp_request *req, int http, const char *code, const char *phone,
+                         const char *out_id, const char *extra)
+{
+    char out[512], more[3000];
+    long n = M.aliyun_sends;
+    if (strcmp(code, "OK") == 0)
+        snprintf(out, sizeof out, "{\"Code\":\"OK\",\"Message\":\"OK\",\"BizId\":\"%ld^0\",\"RequestId\":\"MOCK-%ld\"}",
+                 900000000 + ++M.msgid, n);
+    else
+        snprintf(out, sizeof out, "{\"Code\":\"%s\",\"Message\":\"mock %s\",\"RequestId\":\"MOCK-%ld\"}", code, code, n);
+    snprintf(more, sizeof more, "\"code\":\"%s\"%s%s", code, extra ? "," : "", extra ? extra : "");
+    logline("aliyun", phone, out_id, strcmp(code, "OK") != 0, strcmp(code, "OK") == 0, 0, more);
+    reply_json(req, http, out);
+}
+
+static int digits11(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++)
+        if (!isdigit((unsigned char)s[n])) return 0;
+    return n == 11 && s[0] == '1';
+}
+
+static void on_aliyun(struct evhttp_request *req)
+{
+    M.sends++;
+    long n = ++M.aliyun_sends;
+    if (n <= M.http500_first) {
+        logline("aliyun", NULL, NULL, 500, 0, 0, "\"fault\":\"http500\"");
+        reply_json(req, 500, "{\"Code\":\"ServiceUnavailable\",\"Message\":\"mock\"}");
+        return;
+    }
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    char *body = malloc(len + 1);
+    evbuffer_remove(in, body, len);
+    body[len] = '\0';
+    struct evkeyvalq q;
+    TAILQ_INIT(&q);
+    evhttp_parse_query_str(body, &q);
+    free(body);
+    const char *action = evhttp_find_header(&q, "Action"), *keyid = evhttp_find_header(&q, "AccessKeyId");
+    const char *phone = evhttp_find_header(&q, "PhoneNumbers"), *sign = evhttp_find_header(&q, "SignName");
+    const char *code = evhttp_find_header(&q, "TemplateCode"), *param = evhttp_find_header(&q, "TemplateParam");
+    const char *out_id = evhttp_find_header(&q, "OutId"), *nonce = evhttp_find_header(&q, "SignatureNonce");
+    const char *ts = evhttp_find_header(&q, "Timestamp"), *ver = evhttp_find_header(&q, "Version");
+    const char *fmt = evhttp_find_header(&q, "Format"), *sm = evhttp_find_header(&q, "SignatureMethod");
+    const char *sv = evhttp_find_header(&q, "SignatureVersion");
+    int y, mo, d, h, mi, se;
+    char z = 0;
+    cJSON *params = param ? cJSON_Parse(param) : NULL;
+    char extra[2500];
+    char *pj = params ? cJSON_PrintUnformatted(params) : NULL;
+    snprintf(extra, sizeof extra, "\"sign\":\"%.60s\",\"template_code\":\"%.60s\",\"params\":%.2000s",
+             sign ? sign : "", code ? code : "", pj ? pj : "null");
+    free(pj);
+    if (!action || strcmp(action, "SendSms") != 0 || !ver || strcmp(ver, "2017-05-25") != 0)
+        aliyun_reply(req, 400, "InvalidParameter", phone, out_id, NULL);
+    else if (!keyid || strcmp(keyid, "mockkeyid") != 0)
+        aliyun_reply(req, 404, "InvalidAccessKeyId.NotFound", phone, out_id, NULL);
+    else if (!fmt || strcmp(fmt, "JSON") != 0 || !sm || strcmp(sm, "HMAC-SHA1") != 0 || !sv ||
+             strcmp(sv, "1.0") != 0 || !ts || sscanf(ts, "%4d-%2d-%2dT%2d:%2d:%2d%c", &y, &mo, &d, &h, &mi, &se, &z) != 7 ||
+             z != 'Z' || strlen(ts) != 20)
+        aliyun_reply(req, 400, "MissingParameter", phone, out_id, NULL);
+    else if (!signature_ok(&q, "POST", "mockkeysecret"))
+        aliyun_reply(req, 400, "SignatureDoesNotMatch", phone, out_id, NULL);
+    else if (!nonce || nonce_used(nonce))
+        aliyun_reply(req, 400, "SignatureNonceUsed", phone, out_id, NULL);
+    else if (!phone || !digits11(phone) || (M.unsub[0] && strcmp(phone, M.unsub) == 0))
+        aliyun_reply(req, 200, "isv.MOBILE_NUMBER_ILLEGAL", phone, out_id, extra);
+    else if (!sign || !*sign)
+        aliyun_reply(req, 200, "isv.SMS_SIGNATURE_ILLEGAL", phone, out_id, extra);
+    else if (!code || strncmp(code, "SMS_", 4) != 0)
+        aliyun_reply(req, 200, "isv.SMS_TEMPLATE_ILLEGAL", phone, out_id, extra);
+    else if (!cJSON_IsObject(params))
+        aliyun_reply(req, 200, "isv.INVALID_JSON_PARAM", phone, out_id, extra);
+    else if (n <= M.sms_limit_first)
+        aliyun_reply(req, 200, "isv.BUSINESS_LIMIT_CONTROL", phone, out_id, extra);
+    else if (M.sms_day_after && n > M.sms_day_after)
+        aliyun_reply(req, 200, "isv.DAY_LIMIT_CONTROL", phone, out_id, extra);
+    else
+        aliyun_reply(req, 200, "OK", phone, out_id, extra);
+    cJSON_Delete(params);
+    evhttp_clear_headers(&q);
+}
+
 static void on_request(struct evhttp_request *req, void *ud)
 {
     (void)ud;
@@ -283,6 +441,7 @@ static void on_request(struct evhttp_request *req, void *ud)
     if (path && strcmp(path, "/cgi-bin/token") == 0 && cmd == EVHTTP_REQ_GET) on_token(req);
     else if (path && strcmp(path, "/cgi-bin/message/template/send") == 0 && cmd == EVHTTP_REQ_POST) on_send(req);
     else if (path && strcmp(path, "/sms/send") == 0 && cmd == EVHTTP_REQ_POST) on_sms(req);
+    else if (path && strcmp(path, "/") == 0 && cmd == EVHTTP_REQ_POST) on_aliyun(req);
     else reply_json(req, 404, "{\"errcode\":404,\"errmsg\":\"not found\"}");
 }
 
@@ -328,6 +487,8 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--expire-token-at") == 0) M.expire_at = atol(v);
         else if (strcmp(a, "--unsubscribed") == 0) snprintf(M.unsub, sizeof M.unsub, "%s", v);
         else if (strcmp(a, "--quota-after") == 0) M.quota_after = atol(v);
+        else if (strcmp(a, "--sms-limit-first") == 0) M.sms_limit_first = atol(v);
+        else if (strcmp(a, "--sms-day-limit-after") == 0) M.sms_day_after = atol(v);
         else {
             fprintf(stderr, "mockprov: unknown or malformed option %s %s\n", a, v);
             return 2;
@@ -376,6 +537,8 @@ int main(int argc, char **argv)
     free(M.seen_key);
     free(M.seen_msgid);
     free(M.seen_at);
+    for (size_t i = 0; i < M.nnonces; i++) free(M.nonces[i]);
+    free(M.nonces);
     event_free(term);
     event_free(intr);
     evhttp_free(http);
