@@ -202,7 +202,12 @@ static int run(int argc, char **argv)
     if (cmd_open(argv[1], &d.w, &d.store)) return 1;
     char err[ERRLEN];
     int status = 0;
-    d.base = event_base_new();
+    /* the changelist turns curl's frequent interest changes on a socket
+     * (a delete and an add) into one epoll_ctl per loop turn */
+    struct event_config *cfg = event_config_new();
+    event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+    d.base = event_base_new_with_config(cfg);
+    event_config_free(cfg);
     d.commit = evtimer_new(d.base, on_commit, &d);
     d.tick = evtimer_new(d.base, on_tick, &d);
     if (store_durable(d.store, err) != NUDGE_OK || !(d.e = engine_new(d.w, d.store, err))) {

@@ -239,10 +239,10 @@ static void finish(lane_t *l, xfer_t *t, const conn_result_t *r)
     case CONN_FATAL:
         break;
     }
-    if (store_outbox_finish(d->store, m->id, status, at, reason[0] ? reason : NULL, r->provider_id, r->segments,
+    touch(d);   /* first: a statement outside the window's transaction would commit (and sync) on its own */
+    if (store_outbox_finish(d->store, m->id, status, at, now, reason[0] ? reason : NULL, r->provider_id, r->segments,
                             err) != NUDGE_OK)
         fprintf(stderr, "nudge: outbox: %s\n", err);
-    touch(d);
     if (r->verdict == CONN_MEMBER && d->hooks.fallback) d->hooks.fallback(d->hooks.ud, m, r->unsubscribed);
 }
 
@@ -343,13 +343,13 @@ static void pump(lane_t *l)
     int want = room < CLAIM_MAX ? room : CLAIM_MAX;
     if (l->rate > 0 && l->tokens < want) want = (int)l->tokens;
     char err[ERRLEN];
+    touch(d);
     int n = store_outbox_claim(d->store, now, channel_names[l->ops->channel], l->claim, want, err);
     if (n < 0) {
         fprintf(stderr, "nudge: outbox: %s\n", err);
         lane_look_in(l, 1000000);
         return;
     }
-    if (n) touch(d);
     for (int i = 0; i < n; i++) {
         xfer_t *t = xfer_new(l);
         store_msg_free(&t->m);

@@ -53,8 +53,15 @@ static const char *const schema =
     " at INTEGER NOT NULL, member INTEGER NOT NULL, journey TEXT NOT NULL, step TEXT NOT NULL,"
     " channel TEXT, template TEXT, content TEXT, status TEXT NOT NULL, reason TEXT,"
     " decided_at INTEGER, member_id TEXT, zone TEXT, attempts INTEGER NOT NULL DEFAULT 0,"
-    " provider_id TEXT, segments INTEGER, address TEXT, ctx TEXT);"
-    "CREATE INDEX IF NOT EXISTS messages_due ON messages(status, channel, at);"
+    " provider_id TEXT, segments INTEGER, address TEXT, ctx TEXT, done_at INTEGER);"
+    /* The dispatcher's hot path touches small indexes only: the pending
+     * one holds what is yet to be sent (a claim removes the row from it),
+     * the sending one what is in flight (a few pages at most), and `at`
+     * stays put when a message is sent (done_at records that), so a
+     * delivered message costs no index work beyond its insert. */
+    "CREATE INDEX IF NOT EXISTS messages_pending ON messages(channel, at, status) WHERE status IN ('queued', 'retry');"
+    "CREATE INDEX IF NOT EXISTS messages_sending ON messages(status) WHERE status = 'sending';"
+    "CREATE INDEX IF NOT EXISTS messages_at ON messages(at);"
     "CREATE INDEX IF NOT EXISTS messages_held ON messages(at) WHERE status = 'held';";
 
 #define MEMBER_COLS \
@@ -66,7 +73,7 @@ static const char *const schema =
 #define MEMBER_NCOLS 25
 
 #define OUT_COLS \
-    "id, key, at, member, journey, step, channel, template, content, decided_at, member_id, zone, status," \
+    "id, key, CASE WHEN status IN ('sent', 'dead') THEN coalesce(done_at, at) ELSE at END, member, journey, step, channel, template, content, decided_at, member_id, zone, status," \
     " coalesce(reason, ''), attempts, coalesce(provider_id, ''), coalesce(segments, 0), coalesce(address, ''), ctx"
 
 enum stmt {
@@ -174,13 +181,16 @@ static const char *const sql[S_COUNT] = {
                   " decided_at, member_id, zone, reason, address, ctx, segments)"
                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?12, ?9, ?10, ?11, ?13, ?14, ?15, ?16)"
                   " ON CONFLICT(key) DO NOTHING",
-    /* one status at a time: the index then gives rows in order, no sort */
+    /* the status term is the pending index's own, so the index is used
+     * and gives rows in order of due time */
     [S_OUT_CLAIM] = "UPDATE messages SET status = 'sending', attempts = attempts + 1 WHERE id IN"
-                    " (SELECT id FROM messages WHERE status = ?4 AND channel = ?2 AND at <= ?1 ORDER BY at LIMIT ?3)"
-                    " RETURNING " OUT_COLS,
-    [S_OUT_NEXT] = "SELECT min(at) FROM messages WHERE status = ?2 AND channel = ?1",
-    [S_OUT_FINISH] = "UPDATE messages SET status = ?2, at = ?3, reason = ?4, provider_id = coalesce(?5, provider_id),"
-                     " segments = coalesce(?6, segments) WHERE id = ?1",
+                    " (SELECT id FROM messages WHERE status IN ('queued', 'retry') AND channel = ?2 AND at <= ?1"
+                    " ORDER BY at LIMIT ?3) RETURNING " OUT_COLS,
+    [S_OUT_NEXT] = "SELECT min(at) FROM messages WHERE status IN ('queued', 'retry') AND channel = ?1",
+    /* `at` changes only for a retry: the time of the next attempt */
+    [S_OUT_FINISH] = "UPDATE messages SET status = ?2, at = CASE WHEN ?2 = 'retry' THEN ?3 ELSE at END, done_at = ?7,"
+                     " reason = ?4, provider_id = coalesce(?5, provider_id), segments = coalesce(?6, segments)"
+                     " WHERE id = ?1",
     [S_OUT_RECOVER] = "UPDATE messages SET status = 'queued' WHERE status = 'sending'",
     [S_OUT_LIST] = "SELECT " OUT_COLS " FROM messages WHERE ?1 IS NULL OR status = ?1 ORDER BY id",
     [S_OUT_RETRY_ONE] = "UPDATE messages SET status = 'queued', at = ?2, attempts = 0, reason = NULL"
@@ -189,7 +199,8 @@ static const char *const sql[S_COUNT] = {
                          " WHERE status = 'dead'",
     [S_META_GET] = "SELECT value FROM meta WHERE key = ?1",
     [S_OUT_HAS] = "SELECT 1 FROM messages WHERE key = ?1",
-    [S_OUT_RECENT] = "SELECT member, at, journey FROM messages WHERE status = ?1 AND channel = ?2 AND at >= ?3",
+    [S_OUT_RECENT] = "SELECT member, at, journey, channel FROM messages WHERE at >= ?1"
+                     " AND status IN ('queued', 'sending', 'sent', 'retry') AND channel IS NOT NULL",
     [S_HELD_DROP] = "UPDATE messages SET status = 'dropped', reason = ?2 WHERE id = ?1",
     [S_MSG_COUNTS] = "SELECT coalesce(channel, '-'), status, count(*) FROM messages GROUP BY 1, 2 ORDER BY 1, 2",
 };
@@ -337,7 +348,7 @@ static int64_t zone_id_by_name(store_t *s, const char *name)
 
 /* The schema's version, in sqlite's user_version: a store made by another
  * version of nudge is refused rather than half-understood. */
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 
 /* Older formats this one knows how to bring up to date, in order. */
 static const char *const upgrades[] = {
@@ -349,6 +360,8 @@ static const char *const upgrades[] = {
           "ALTER TABLE messages ADD COLUMN segments INTEGER;"
           "ALTER TABLE messages ADD COLUMN address TEXT;"
           "ALTER TABLE messages ADD COLUMN ctx TEXT;",
+    [3] = "ALTER TABLE messages ADD COLUMN done_at INTEGER;"
+          "DROP INDEX IF EXISTS messages_due;",
 };
 
 static int check_version(store_t *s, int mode, char *err)
@@ -1403,19 +1416,15 @@ static void read_out(sqlite3_stmt *st, store_msg_t *m)
 int store_outbox_claim(store_t *s, int64_t now, const char *channel, store_msg_t *out, int limit, char *err)
 {
     sqlite3_stmt *st = stmt(s, S_OUT_CLAIM);
-    int n = 0, rc = SQLITE_DONE;
-    /* retries first: they have waited longest */
-    for (const char *const *status = (const char *const[]){"retry", "queued", NULL}; *status && n < limit; status++) {
-        sqlite3_bind_int64(st, 1, now);
-        bind_text(st, 2, channel);
-        sqlite3_bind_int(st, 3, limit - n);
-        bind_text(st, 4, *status);
-        /* one statement marks and returns the batch; step it to the end */
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-            if (n < limit) read_out(st, &out[n++]);
-        sqlite3_reset(st);
-        if (rc != SQLITE_DONE) return dberr(s, err, "claiming messages");
-    }
+    int n = 0, rc;
+    sqlite3_bind_int64(st, 1, now);
+    bind_text(st, 2, channel);
+    sqlite3_bind_int(st, 3, limit);
+    /* one statement marks and returns the batch; step it to the end */
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        if (n < limit) read_out(st, &out[n++]);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) return dberr(s, err, "claiming messages");
     return n;
 }
 
@@ -1423,25 +1432,20 @@ int64_t store_outbox_next(store_t *s, const char *channel)
 {
     sqlite3_stmt *st = stmt(s, S_OUT_NEXT);
     int64_t t = TIME_NONE;
-    for (const char *const *status = (const char *const[]){"retry", "queued", NULL}; *status; status++) {
-        bind_text(st, 1, channel);
-        bind_text(st, 2, *status);
-        if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
-            int64_t x = sqlite3_column_int64(st, 0);
-            if (t == TIME_NONE || x < t) t = x;
-        }
-        sqlite3_reset(st);
-    }
+    bind_text(st, 1, channel);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) t = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
     return t;
 }
 
-int store_outbox_finish(store_t *s, int64_t id, const char *status, int64_t at, const char *reason,
+int store_outbox_finish(store_t *s, int64_t id, const char *status, int64_t at, int64_t now, const char *reason,
                         const char *provider_id, int segments, char *err)
 {
     sqlite3_stmt *st = stmt(s, S_OUT_FINISH);
     sqlite3_bind_int64(st, 1, id);
     bind_text(st, 2, status);
     sqlite3_bind_int64(st, 3, at);
+    sqlite3_bind_int64(st, 7, now);
     bind_text(st, 4, reason);
     bind_text(st, 5, provider_id && *provider_id ? provider_id : NULL);
     if (segments > 0) sqlite3_bind_int(st, 6, segments);
@@ -1515,22 +1519,14 @@ int store_outbox_recent(store_t *s, int64_t since,
                         void (*fn)(int64_t member, const char *channel, int64_t at, const char *journey, void *ud),
                         void *ud, char *err)
 {
-    static const char *const statuses[] = {"queued", "sending", "sent", "retry"};
-    static const char *const channels[] = {"wechat", "sms", "edm"};
     sqlite3_stmt *st = stmt(s, S_OUT_RECENT);
-    for (int i = 0; i < 4; i++)
-        for (int c = 0; c < 3; c++) {
-            bind_text(st, 1, statuses[i]);
-            bind_text(st, 2, channels[c]);
-            sqlite3_bind_int64(st, 3, since);
-            int rc;
-            while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-                fn(sqlite3_column_int64(st, 0), channels[c], sqlite3_column_int64(st, 1),
-                   (const char *)sqlite3_column_text(st, 2), ud);
-            sqlite3_reset(st);
-            if (rc != SQLITE_DONE) return dberr(s, err, "reading recent messages");
-        }
-    return NUDGE_OK;
+    sqlite3_bind_int64(st, 1, since);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        fn(sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 3), sqlite3_column_int64(st, 1),
+           (const char *)sqlite3_column_text(st, 2), ud);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? NUDGE_OK : dberr(s, err, "reading recent messages");
 }
 
 int store_outbox_has(store_t *s, const char *key)

@@ -167,8 +167,10 @@ int store_outbox_add(store_t *s, const store_msg_t *m, const char *status, const
 int store_outbox_claim(store_t *s, int64_t now, const char *channel, store_msg_t *out, int limit, char *err);
 /* The earliest due queued/retry message of channel; TIME_NONE if none. */
 int64_t store_outbox_next(store_t *s, const char *channel);
-/* The outcome of an attempt: status sent / retry (at = next try) / dead. */
-int store_outbox_finish(store_t *s, int64_t id, const char *status, int64_t at, const char *reason,
+/* The outcome of an attempt made at `now`: status sent / retry (at = the
+ * next try) / dead. A sent or dead message keeps its due time in `at`
+ * (listings show `now`, kept as done_at). */
+int store_outbox_finish(store_t *s, int64_t id, const char *status, int64_t at, int64_t now, const char *reason,
                         const char *provider_id, int segments, char *err);
 /* Messages queued, in flight, sent or to be retried with at >= since:
  * fn(member, channel, at, journey) for each (frequency caps at start). */
