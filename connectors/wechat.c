@@ -107,26 +107,26 @@ static int auth_done(conn_t *c, long http, const char *body, int64_t now, char *
 
 static int prepare(conn_t *c, CURL *h, const store_msg_t *m, conn_xfer_t *x, char *err)
 {
-    cJSON *content = cJSON_Parse(m->content.p ? m->content.p : "");
-    if (!cJSON_IsObject(content)) {
-        cJSON_Delete(content);
+    /* The content is the engine's rendering, a JSON object of the
+     * template's fields (template_id, url, data): the request is that
+     * object with touser first and client_msg_id last, spliced as text
+     * rather than parsed and printed again for every send. */
+    const char *p = m->content.p ? m->content.p : "";
+    size_t n = m->content.len;
+    while (n && (p[n - 1] == '\0' || p[n - 1] == ' ' || p[n - 1] == '\n')) n--;
+    if (n < 2 || p[0] != '{' || p[n - 1] != '}')
         return errf(err, "the message has no WeChat content");
-    }
-    cJSON *msg = cJSON_CreateObject();
-    cJSON_AddStringToObject(msg, "touser", m->address);
-    const char *fields[] = {"template_id", "url", "miniprogram", "data"};
-    for (int i = 0; i < 4; i++) {
-        cJSON *v = cJSON_DetachItemFromObjectCaseSensitive(content, fields[i]);
-        if (v) cJSON_AddItemToObject(msg, fields[i], v);
-    }
     char id[CONN_DEDUP_ID_LEN];
     conn_dedup_id(m->key, id);
-    cJSON_AddStringToObject(msg, "client_msg_id", id);
-    char *json = cJSON_PrintUnformatted(msg);
-    buf_adds(&x->body, json);
-    free(json);
-    cJSON_Delete(msg);
-    cJSON_Delete(content);
+    buf_adds(&x->body, "{\"touser\":");
+    buf_add_json_str(&x->body, m->address);
+    if (n > 2) {
+        buf_addc(&x->body, ',');
+        buf_add(&x->body, p + 1, n - 2);
+    }
+    buf_adds(&x->body, ",\"client_msg_id\":\"");
+    buf_adds(&x->body, id);
+    buf_adds(&x->body, "\"}");
     char *tok = curl_easy_escape(h, c->token, 0);
     buf_t u;
     buf_init(&u);

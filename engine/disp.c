@@ -353,11 +353,8 @@ static void pump(lane_t *l)
     for (int i = 0; i < n; i++) {
         xfer_t *t = xfer_new(l);
         store_msg_free(&t->m);
-        t->m = l->claim[i];
-        buf_init(&t->m.content);
-        buf_init(&t->m.ctx);
-        buf_adds(&t->m.content, l->claim[i].content.p ? l->claim[i].content.p : "");
-        buf_adds(&t->m.ctx, l->claim[i].ctx.p ? l->claim[i].ctx.p : "");
+        t->m = l->claim[i];   /* the transfer takes the claimed message's buffers */
+        store_msg_init(&l->claim[i]);
         if (l->ops->prepare(l->c, t->h, &t->m, &t->x, err) != NUDGE_OK) {
             conn_result_t r = {.verdict = CONN_FATAL};
             snprintf(r.reason, sizeof r.reason, "%.200s", err);
