@@ -8,6 +8,7 @@
  * within 5 ms, at one fsync per window rather than per message. On start, messages
  * a crash left 'sending' are queued again (same dedup ids), and calendar
  * moments since the last run's clock are caught up. */
+#include "api.h"
 #include "cmd.h"
 #include "disp.h"
 #include "engine.h"
@@ -30,6 +31,7 @@ typedef struct daemon {
     engine_t *e;
     sched_t *sched;
     disp_t *disp;
+    api_t *api;
     struct event_base *base;
     struct event *tick, *commit, *stop_poll, *sigterm, *sigint;
     int in_txn, stopping, failed;
@@ -71,8 +73,10 @@ static void on_commit(evutil_socket_t fd, short what, void *ud)
     char err[ERRLEN], clock[32];
     snprintf(clock, sizeof clock, "%lld", (long long)*engine_clock(d->e));
     d->in_txn = 0;
-    if (store_meta_set(d->store, "run_clock", clock, err) != NUDGE_OK || store_commit(d->store, err) != NUDGE_OK)
-        fail(d, "saving", err);
+    int ok = store_meta_set(d->store, "run_clock", clock, err) == NUDGE_OK && store_commit(d->store, err) == NUDGE_OK;
+    /* events posted over HTTP are answered once they are durable */
+    if (d->api) api_committed(d->api, ok);
+    if (!ok) fail(d, "saving", err);
 }
 
 static void touch(void *ud)
@@ -113,6 +117,17 @@ static void sink(const decision_t *dc, void *ud)
         d->queued++;
         disp_kick(d->disp);
     }
+}
+
+static void api_touch(void *ud)
+{
+    touch(ud);
+}
+
+static void api_zone(void *ud, const tz_t *zone)
+{
+    daemon_t *d = ud;
+    if (d->sched) sched_add_zone(d->sched, zone);
 }
 
 static void fallback(void *ud, const store_msg_t *m, int unsub)
@@ -176,7 +191,10 @@ static void on_stop_poll(evutil_socket_t fd, short what, void *ud)
         logf_("%d provider calls still running after %d s; they will be retried at the next start",
               disp_inflight(d->disp), STOP_GRACE_SECS);
     on_commit(-1, 0, d);
-    event_base_loopbreak(d->base);
+    /* a moment for the last answers to reach their clients */
+    struct timeval tv = {0, 100000};
+    event_base_loopexit(d->base, &tv);
+    evtimer_del(d->stop_poll);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *ud)
@@ -186,6 +204,7 @@ static void on_signal(evutil_socket_t sig, short what, void *ud)
     if (d->stopping) return;
     logf_("%s: finishing provider calls in flight, then stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     d->stopping = 1;
+    api_stop(d->api);
     evtimer_del(d->tick);
     disp_drain(d->disp);
     d->stop_deadline = (int64_t)time(NULL) + STOP_GRACE_SECS;
@@ -241,6 +260,14 @@ static int run(int argc, char **argv)
     }
     if (recovered) logf_("%d messages left in 'sending' by the last run are queued again", recovered);
     d.sched = sched_new(d.e, d.store, start);
+    if (api_configured(d.w)) {
+        api_hooks_t ah = {api_touch, api_zone, &d};
+        if (!(d.api = api_new(d.base, d.e, d.w, &ah, err))) {
+            status = cmd_fail("%s", err);
+            goto done;
+        }
+        logf_("api listening on %s", api_address(d.api));
+    }
     d.sigterm = evsignal_new(d.base, SIGTERM, on_signal, &d);
     d.sigint = evsignal_new(d.base, SIGINT, on_signal, &d);
     event_add(d.sigterm, NULL);
@@ -254,6 +281,7 @@ static int run(int argc, char **argv)
     if (d.failed) status = 1;
 done:
     if (d.in_txn) store_rollback(d.store);
+    api_free(d.api);
     disp_free(d.disp);
     sched_free(d.sched);
     engine_free(d.e);
@@ -274,7 +302,9 @@ const cmd_t cmd_run = {
     .help = "Runs until SIGTERM or SIGINT. Calendar moments and waits happen on the\n"
             "real clock; every decided message goes through the workspace policy into\n"
             "the outbox, and from there to the providers configured in nudge.conf\n"
-            "([wechat]). Stopping lets provider calls in flight finish (up to 10 s)\n"
+            "([wechat], [sms], [edm]). With an [api] section it also listens for\n"
+            "events and member queries over HTTP (docs/api.md). Stopping lets\n"
+            "provider calls in flight finish (up to 10 s)\n"
             "and saves everything; the next start resumes where this one stopped,\n"
             "catching up calendar moments that passed meanwhile.\n",
     .run = run,

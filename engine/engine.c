@@ -743,6 +743,64 @@ int engine_event(engine_t *e, event_t *ev, int trigger, const tz_t **new_zone, c
     return r;
 }
 
+int engine_member_json(engine_t *e, const char *id, buf_t *out, char *err)
+{
+    member_t *m = &e->m;
+    int found = store_member_find(e->store, id, m, err);
+    if (found != 1) return found;
+    m->points_loaded = 0;
+    buf_t v;
+    buf_init(&v);
+    buf_addc(out, '{');
+    for (int f = 0; f < MF_COUNT; f++) {
+        buf_reset(&v);
+        buf_add(&v, "", 0);
+        member_field_text(m, f, e->now, &v);
+        if (f) buf_addc(out, ',');
+        buf_add_json_str(out, member_fields[f].name);
+        buf_addc(out, ':');
+        mftype_t t = member_fields[f].type;
+        if (t == MFT_BOOL) {
+            buf_adds(out, strcmp(v.p, "1") == 0 ? "true" : "false");
+        } else if (t == MFT_TAGS) {
+            buf_addc(out, '[');
+            int n = 0;
+            for (const char *p = v.p; *p;) {
+                const char *end = strchr(p, ';');
+                size_t len = end ? (size_t)(end - p) : strlen(p);
+                while (len && (*p == ' ')) p++, len--;
+                while (len && p[len - 1] == ' ') len--;
+                if (len) {
+                    buf_t tag;
+                    buf_init(&tag);
+                    buf_add(&tag, p, len);
+                    buf_addc(&tag, '\0');
+                    if (n++) buf_addc(out, ',');
+                    buf_add_json_str(out, tag.p);
+                    buf_free(&tag);
+                }
+                if (!end) break;
+                p = end + 1;
+            }
+            buf_addc(out, ']');
+        } else if (!v.p[0]) {
+            buf_adds(out, "null");
+        } else if (t == MFT_INT || t == MFT_MONEY) {
+            buf_adds(out, v.p);
+        } else {
+            buf_add_json_str(out, v.p);
+        }
+    }
+    buf_adds(out, ",\"attributes\":");
+    buf_adds(out, m->s[MS_ATTRS] && *m->s[MS_ATTRS] ? m->s[MS_ATTRS] : "{}");
+    buf_adds(out, ",\"channels\":{");
+    for (int ch = 0; ch < CH_COUNT; ch++)
+        buf_printf(out, "%s\"%s\":%s", ch ? "," : "", channel_names[ch], member_reachable(m, ch) ? "true" : "false");
+    buf_adds(out, "}}");
+    buf_free(&v);
+    return 1;
+}
+
 /* ---- checks ---- */
 
 typedef struct chk {

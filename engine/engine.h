@@ -68,6 +68,12 @@ int engine_faults(const engine_t *e);
  * may not know that zone yet). */
 int engine_event(engine_t *e, event_t *ev, int trigger, const tz_t **new_zone, char *err);
 
+/* The member with external id `id` as journeys see it, as a JSON object
+ * into out: every built-in field (typed: text, numbers, booleans, dates,
+ * tags as a list), "attributes" (custom ones) and "channels" (reachable
+ * or not). 1 found, 0 no such member, NUDGE_ERR with err. */
+int engine_member_json(engine_t *e, const char *id, buf_t *out, char *err);
+
 /* Journey j's calendar moment on local day `day` in zone. */
 int engine_moment(engine_t *e, journey_t *j, const tz_t *zone, int32_t day, char *err);
 /* A one-off instant (once() with an offset): every member of every zone. */

@@ -75,7 +75,14 @@ int evt_parse(event_t *ev, const char *text, size_t len, const tz_t *deflt, char
         const char *oid = v ? str_or_num(v, tmp, sizeof tmp) : NULL;
         if (!oid || !*oid) return errf(err, "order_id is missing");
         v = cJSON_GetObjectItemCaseSensitive(o, "amount");
-        double amt = cJSON_IsNumber(v) ? v->valuedouble : cJSON_IsString(v) ? strtod(v->valuestring, NULL) : -1;
+        double amt = -1;
+        if (cJSON_IsNumber(v)) {
+            amt = v->valuedouble;
+        } else if (cJSON_IsString(v)) {   /* "99.50" is fine; "lots" or "12 yuan" is not */
+            char *end;
+            amt = strtod(v->valuestring, &end);
+            if (end == v->valuestring || *end) amt = -1;
+        }
         if (!v || amt < 0 || !isfinite(amt) || amt > 1e10) return errf(err, "amount must be a number >= 0");
     } else if (strcmp(ev->type, "points.earned") == 0) {
         if (need_positive_int(o, "points", &n, err) != NUDGE_OK) return NUDGE_ERR;

@@ -146,7 +146,8 @@ static int set_policy(ws_t *w, const char *key, const char *val, const char *whe
 
 static int is_connector(const char *section)
 {
-    return strcmp(section, "wechat") == 0 || strcmp(section, "sms") == 0 || strcmp(section, "edm") == 0;
+    return strcmp(section, "wechat") == 0 || strcmp(section, "sms") == 0 || strcmp(section, "edm") == 0 ||
+           strcmp(section, "api") == 0;
 }
 
 static const ws_setting_t *find_setting(const ws_t *w, const char *section, const char *key)
@@ -190,7 +191,7 @@ static int parse_conf(ws_t *w, const char *path, char *text, char *err)
             snprintf(section, sizeof section, "%s", line + 1);
             if (strcmp(section, "lua") != 0 && strcmp(section, "policy") != 0 && strncmp(section, "params.", 7) != 0 &&
                 !is_connector(section))
-                return errf(err, "%s: unknown section [%s] (lua, policy, wechat, sms, edm, params.JOURNEY)", where,
+                return errf(err, "%s: unknown section [%s] (lua, policy, wechat, sms, edm, api, params.JOURNEY)", where,
                             section);
             continue;
         }

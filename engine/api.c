@@ -1,0 +1,424 @@
+/* api.c - see api.h */
+#include "api.h"
+#include "event.h"
+
+#include <cjson/cJSON.h>
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#define API_DEFAULT_LISTEN "127.0.0.1:7420"
+#define API_MAX_BODY (4L << 20)   /* 1,000 events of up to 4 KB */
+#define API_MAX_EVENTS 1000
+#define API_MIN_SECRET 16
+
+enum { SCOPE_READ = 1, SCOPE_WRITE = 2, SCOPE_ADMIN = 4 };
+
+typedef struct token {
+    char *secret;
+    size_t len;
+    int scopes;
+} token_t;
+
+/* A request whose events wait for the commit that makes them durable. */
+typedef struct waiting {
+    struct evhttp_request *req;
+    char *body;
+    struct waiting *next;
+} waiting_t;
+
+struct api {
+    struct evhttp *http;
+    struct evhttp_bound_socket *sock;
+    engine_t *e;
+    const ws_t *w;
+    api_hooks_t hooks;
+    token_t *tokens;
+    int ntokens;
+    waiting_t *wait, **wait_tail;
+    char addr[128];
+};
+
+/* 1 when given is the secret. The time taken depends on the secret's
+ * length only, not on how much of it a guess gets right. */
+static int same_secret(const token_t *t, const char *given, size_t glen)
+{
+    unsigned char diff = glen != t->len;
+    for (size_t i = 0; i < t->len; i++) diff |= (unsigned char)(t->secret[i] ^ (i < glen ? given[i] : 0));
+    return diff == 0;
+}
+
+static int parse_scopes(const char *v, int *scopes)
+{
+    *scopes = 0;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", v);
+    for (char *save = NULL, *t = strtok_r(buf, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
+        if (strcmp(t, "read") == 0) *scopes |= SCOPE_READ;
+        else if (strcmp(t, "write") == 0) *scopes |= SCOPE_WRITE;
+        else if (strcmp(t, "admin") == 0) *scopes |= SCOPE_READ | SCOPE_WRITE | SCOPE_ADMIN;
+        else return -1;
+    }
+    return *scopes ? 0 : -1;
+}
+
+static int read_tokens(api_t *a, char *err)
+{
+    const ws_t *w = a->w;
+    for (int i = 0; i < w->nsettings; i++) {
+        const ws_setting_t *st = &w->settings[i];
+        if (strcmp(st->section, "api") != 0) continue;
+        if (strcmp(st->key, "listen") == 0) continue;
+        if (strncmp(st->key, "scopes.", 7) == 0) {
+            char tk[160];
+            snprintf(tk, sizeof tk, "token.%s", st->key + 7);
+            if (!ws_get_line(w, "api", tk))
+                return errf(err, "nudge.conf:%d: [api] %s: there is no %s", st->line, st->key, tk);
+            continue;
+        }
+        if (strncmp(st->key, "token.", 6) != 0 || !st->key[6])
+            return errf(err, "nudge.conf:%d: [api] unknown setting '%s' (listen, token.NAME, scopes.NAME)", st->line,
+                        st->key);
+        const char *secret = ws_get(w, "api", st->key);
+        if (!secret || strlen(secret) < API_MIN_SECRET)
+            return errf(err, "nudge.conf:%d: [api] %s: %s", st->line, st->key,
+                        !secret ? "the environment variable it names is not set"
+                                : "a token must be at least 16 characters (use a long random one)");
+        char sk[160];
+        snprintf(sk, sizeof sk, "scopes.%s", st->key + 6);
+        const char *sv = ws_get(w, "api", sk);
+        token_t t;
+        if (!sv) {
+            t.scopes = SCOPE_READ;   /* least privilege unless told */
+        } else if (parse_scopes(sv, &t.scopes) != 0) {
+            return errf(err, "nudge.conf:%d: [api] %s = %s: scopes are read, write and admin", ws_get_line(w, "api", sk),
+                        sk, sv);
+        }
+        t.secret = xstrdup(secret);
+        t.len = strlen(secret);
+        a->tokens = xrealloc(a->tokens, sizeof *a->tokens * (size_t)(a->ntokens + 1));
+        a->tokens[a->ntokens++] = t;
+    }
+    return NUDGE_OK;
+}
+
+/* ---- answers ---- */
+
+static void reply(struct evhttp_request *req, int code, const char *reason, const char *json)
+{
+    struct evbuffer *b = evbuffer_new();
+    evbuffer_add(b, json, strlen(json));
+    evbuffer_add(b, "\n", 1);
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    evhttp_add_header(h, "Content-Type", "application/json; charset=utf-8");
+    if (code == 401) evhttp_add_header(h, "WWW-Authenticate", "Bearer realm=\"nudge\"");
+    evhttp_send_reply(req, code, reason, b);
+    evbuffer_free(b);
+}
+
+static void reply_error(struct evhttp_request *req, int code, const char *reason, const char *msg)
+{
+    buf_t b;
+    buf_init(&b);
+    buf_adds(&b, "{\"error\":");
+    buf_add_json_str(&b, msg);
+    buf_addc(&b, '}');
+    reply(req, code, reason, b.p);
+    buf_free(&b);
+}
+
+/* 1 when the request carries a token with scope; otherwise answers 401
+ * or 403 and returns 0. Every configured token is compared, in constant
+ * time, whatever matches. */
+static int authorized(api_t *a, struct evhttp_request *req, int scope)
+{
+    const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+    if (!h || strncmp(h, "Bearer ", 7) != 0 || !h[7]) {
+        reply_error(req, 401, "Unauthorized", "send Authorization: Bearer <token>");
+        return 0;
+    }
+    const char *given = h + 7;
+    size_t glen = strlen(given);
+    int scopes = 0, found = 0;
+    for (int i = 0; i < a->ntokens; i++) {
+        int same = same_secret(&a->tokens[i], given, glen);
+        found |= same;
+        scopes |= same ? a->tokens[i].scopes : 0;
+    }
+    if (!found) {
+        reply_error(req, 401, "Unauthorized", "unknown token");
+        return 0;
+    }
+    if (!(scopes & scope)) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "this token lacks the %s scope",
+                 scope == SCOPE_READ ? "read" : scope == SCOPE_WRITE ? "write" : "admin");
+        reply_error(req, 403, "Forbidden", msg);
+        return 0;
+    }
+    return 1;
+}
+
+/* ---- POST /v1/events ---- */
+
+/* The field an event error is about: its first word when that is one of
+ * the event's keys (evt_parse's messages start with it). */
+static void add_field(buf_t *out, const char *why)
+{
+    size_t n = strcspn(why, " :");
+    static const char *const fields[] = {"type", "member", "at", "id", "order_id", "amount", "points",
+                                         "expires_at", NULL};
+    for (int i = 0; fields[i]; i++)
+        if (strlen(fields[i]) == n && strncmp(why, fields[i], n) == 0) {
+            buf_adds(out, ",\"field\":");
+            buf_add_json_str(out, fields[i]);
+            return;
+        }
+}
+
+static void on_events(api_t *a, struct evhttp_request *req)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    char *body = xmalloc(len + 1);
+    evbuffer_remove(in, body, len);
+    body[len] = '\0';
+    const char *end = NULL;
+    cJSON *doc = cJSON_ParseWithLengthOpts(body, len, &end, 0);
+    char msg[ERRLEN];
+    if (!doc) {
+        snprintf(msg, sizeof msg, "the body is not valid JSON (near byte %zu)", end ? (size_t)(end - body) + 1 : 1);
+        free(body);
+        reply_error(req, 400, "Bad Request", msg);
+        return;
+    }
+    free(body);
+    int n = cJSON_IsArray(doc) ? cJSON_GetArraySize(doc) : 1;
+    if (!cJSON_IsArray(doc) && !cJSON_IsObject(doc)) {
+        cJSON_Delete(doc);
+        reply_error(req, 400, "Bad Request", "send one event (a JSON object) or a JSON array of events");
+        return;
+    }
+    if (n == 0 || n > API_MAX_EVENTS) {
+        cJSON_Delete(doc);
+        snprintf(msg, sizeof msg, "an array of 1 to %d events, please (this one has %d)", API_MAX_EVENTS, n);
+        reply_error(req, n ? 413 : 400, n ? "Payload Too Large" : "Bad Request", msg);
+        return;
+    }
+    int64_t *clock = engine_clock(a->e);
+    int64_t now = (int64_t)time(NULL);
+    if (now > *clock) *clock = now;
+    buf_t out;
+    buf_init(&out);
+    buf_adds(&out, "{\"results\":[");
+    int accepted = 0, duplicates = 0, rejected = 0, i = 0;
+    const cJSON *item = cJSON_IsArray(doc) ? doc->child : doc;
+    for (; item && i < n; item = cJSON_IsArray(doc) ? item->next : NULL, i++) {
+        char *text = cJSON_PrintUnformatted(item);
+        event_t ev;
+        int r;
+        char why[ERRLEN];
+        const tz_t *zone = NULL;
+        if (evt_parse(&ev, text, strlen(text), a->w->tz, why) != NUDGE_OK) {
+            r = NUDGE_ERR;
+        } else {
+            a->hooks.touch(a->hooks.ud);
+            r = engine_event(a->e, &ev, 1, &zone, why);
+        }
+        if (i) buf_addc(&out, ',');
+        buf_printf(&out, "{\"index\":%d,", i);
+        if (r == EVENT_APPLIED || r == EVENT_DUPLICATE) {
+            buf_adds(&out, "\"id\":");
+            buf_add_json_str(&out, ev.id);
+            buf_adds(&out, r == EVENT_APPLIED ? ",\"status\":\"accepted\"}" : ",\"status\":\"duplicate\"}");
+            if (r == EVENT_APPLIED) accepted++;
+            else duplicates++;
+        } else {
+            rejected++;
+            buf_adds(&out, "\"status\":\"rejected\"");
+            add_field(&out, why);
+            buf_adds(&out, ",\"error\":");
+            buf_add_json_str(&out, why);
+            buf_addc(&out, '}');
+        }
+        if (zone && a->hooks.zone) a->hooks.zone(a->hooks.ud, zone);
+        evt_free(&ev);
+        free(text);
+    }
+    cJSON_Delete(doc);
+    buf_printf(&out, "],\"accepted\":%d,\"duplicates\":%d,\"rejected\":%d}", accepted, duplicates, rejected);
+    /* journeys the events entered decide now: their messages reach the
+     * outbox on this loop turn */
+    if (engine_flush(a->e, msg) != NUDGE_OK) fprintf(stderr, "nudge: api: %s\n", msg);
+    if (!accepted) {   /* nothing new to make durable */
+        reply(req, 200, "OK", out.p);
+        buf_free(&out);
+        return;
+    }
+    waiting_t *wt = xcalloc(1, sizeof *wt);
+    wt->req = req;
+    wt->body = out.p;   /* the buffer's memory passes to the waiting entry */
+    *a->wait_tail = wt;
+    a->wait_tail = &wt->next;
+}
+
+/* ---- GET /v1/members/{id} ---- */
+
+static void on_member(api_t *a, struct evhttp_request *req, const char *id)
+{
+    char err[ERRLEN];
+    buf_t out;
+    buf_init(&out);
+    int found = engine_member_json(a->e, id, &out, err);
+    if (found == 1) {
+        reply(req, 200, "OK", out.p);
+    } else if (found == 0) {
+        buf_reset(&out);
+        buf_adds(&out, "no member with id ");
+        buf_adds(&out, id);
+        reply_error(req, 404, "Not Found", out.p);
+    } else {
+        reply_error(req, 500, "Internal Server Error", err);
+    }
+    buf_free(&out);
+}
+
+/* ---- routing ---- */
+
+static void on_request(struct evhttp_request *req, void *ud)
+{
+    api_t *a = ud;
+    const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+    enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+    if (!path) path = "/";
+    if (strcmp(path, "/healthz") == 0) {
+        if (cmd == EVHTTP_REQ_GET) reply(req, 200, "OK", "{\"status\":\"ok\"}");
+        else reply_error(req, 405, "Method Not Allowed", "GET /healthz");
+    } else if (strcmp(path, "/v1/events") == 0) {
+        if (cmd != EVHTTP_REQ_POST) reply_error(req, 405, "Method Not Allowed", "POST /v1/events");
+        else if (authorized(a, req, SCOPE_WRITE)) on_events(a, req);
+    } else if (strncmp(path, "/v1/members/", 12) == 0 && path[12] && !strchr(path + 12, '/')) {
+        char *id = evhttp_uridecode(path + 12, 0, NULL);
+        if (cmd != EVHTTP_REQ_GET) reply_error(req, 405, "Method Not Allowed", "GET /v1/members/{id}");
+        else if (authorized(a, req, SCOPE_READ)) on_member(a, req, id);
+        free(id);
+    } else {
+        reply_error(req, 404, "Not Found", "no such endpoint (see docs/api.md)");
+    }
+}
+
+/* ---- life cycle ---- */
+
+int api_configured(const ws_t *w)
+{
+    for (int i = 0; i < w->nsettings; i++)
+        if (strcmp(w->settings[i].section, "api") == 0) return 1;
+    return 0;
+}
+
+api_t *api_new(struct event_base *base, engine_t *e, const ws_t *w, const api_hooks_t *hooks, char *err)
+{
+    api_t *a = xcalloc(1, sizeof *a);
+    a->e = e;
+    a->w = w;
+    a->hooks = *hooks;
+    a->wait_tail = &a->wait;
+    if (read_tokens(a, err) != NUDGE_OK) {
+        api_free(a);
+        return NULL;
+    }
+    const char *listen = ws_get(w, "api", "listen");
+    if (!listen) listen = API_DEFAULT_LISTEN;
+    char host[100];
+    int port = -1;
+    const char *colon = strrchr(listen, ':');
+    if (colon && (size_t)(colon - listen) < sizeof host) {
+        memcpy(host, listen, (size_t)(colon - listen));
+        host[colon - listen] = '\0';
+        char *endp;
+        long p = strtol(colon + 1, &endp, 10);
+        if (!*endp && colon[1] && p >= 0 && p <= 65535) port = (int)p;
+    }
+    if (port < 0 || !host[0]) {
+        errf(err, "nudge.conf:%d: [api] listen = %s: expected ADDRESS:PORT, like 127.0.0.1:7420",
+             ws_get_line(w, "api", "listen"), listen);
+        api_free(a);
+        return NULL;
+    }
+    a->http = evhttp_new(base);
+    evhttp_set_max_body_size(a->http, API_MAX_BODY);
+    evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT);
+    evhttp_set_timeout(a->http, 30);
+    evhttp_set_gencb(a->http, on_request, a);
+    a->sock = evhttp_bind_socket_with_handle(a->http, host, (unsigned short)port);
+    if (!a->sock) {
+        errf(err, "nudge.conf:%d: [api] listen = %s: cannot listen there (in use, or not an address of this machine)",
+             ws_get_line(w, "api", "listen"), listen);
+        api_free(a);
+        return NULL;
+    }
+    struct sockaddr_storage ss;
+    ev_socklen_t sl = sizeof ss;
+    getsockname(evhttp_bound_socket_get_fd(a->sock), (struct sockaddr *)&ss, &sl);
+    char ip[INET6_ADDRSTRLEN] = "";
+    int real_port = 0;
+    if (ss.ss_family == AF_INET) {
+        inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, ip, sizeof ip);
+        real_port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    } else if (ss.ss_family == AF_INET6) {
+        inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, ip, sizeof ip);
+        real_port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    }
+    snprintf(a->addr, sizeof a->addr, "%s:%d", ip, real_port);
+    if (!a->ntokens)
+        fprintf(stderr, "nudge: [api] has no token.NAME: every request but /healthz will be refused\n");
+    return a;
+}
+
+const char *api_address(const api_t *a)
+{
+    return a->addr;
+}
+
+void api_committed(api_t *a, int ok)
+{
+    waiting_t *wt = a->wait;
+    a->wait = NULL;
+    a->wait_tail = &a->wait;
+    while (wt) {
+        waiting_t *next = wt->next;
+        if (ok) reply(wt->req, 200, "OK", wt->body);
+        else reply_error(wt->req, 503, "Service Unavailable", "the events could not be saved; send them again");
+        free(wt->body);
+        free(wt);
+        wt = next;
+    }
+}
+
+void api_stop(api_t *a)
+{
+    if (a && a->sock) {
+        evhttp_del_accept_socket(a->http, a->sock);
+        a->sock = NULL;
+    }
+}
+
+void api_free(api_t *a)
+{
+    if (!a) return;
+    api_committed(a, 0);
+    if (a->http) evhttp_free(a->http);
+    for (int i = 0; i < a->ntokens; i++) {
+        volatile char *p = a->tokens[i].secret;   /* a wipe the compiler keeps */
+        for (size_t k = 0; k < a->tokens[i].len; k++) p[k] = 0;
+        free(a->tokens[i].secret);
+    }
+    free(a->tokens);
+    free(a);
+}

@@ -1,0 +1,49 @@
+/* api.h - the HTTP API of `nudge run`: a brand's systems post events and
+ * read members over libevent's evhttp, on the daemon's own loop.
+ *
+ * One process serves one workspace; its [api] section configures the
+ * listening address (127.0.0.1:7420 by default) and the bearer tokens:
+ *
+ *   [api]
+ *   listen = 127.0.0.1:7420
+ *   token.pos = env:NUDGE_TOKEN_POS     # the secret, at least 16 characters
+ *   scopes.pos = write                  # read, write, admin (admin: all)
+ *
+ * Endpoints (docs/api.md): GET /healthz; POST /v1/events (write);
+ * GET /v1/members/{id} (read). Events are applied and their journeys
+ * run on the loop turn that receives them; the answer is sent once the
+ * daemon's group commit has made them durable. */
+#ifndef NUDGE_API_H
+#define NUDGE_API_H
+
+#include <event2/event.h>
+#include "engine.h"
+#include "ws.h"
+
+typedef struct api api_t;
+
+typedef struct api_hooks {
+    void (*touch)(void *ud);                    /* open the commit window's transaction */
+    void (*zone)(void *ud, const tz_t *zone);   /* a new member brought a new time zone */
+    void *ud;
+} api_hooks_t;
+
+/* 1 when nudge.conf has an [api] section. */
+int api_configured(const ws_t *w);
+
+/* Listens as [api] says. NULL with err naming the nudge.conf line. */
+api_t *api_new(struct event_base *base, engine_t *e, const ws_t *w, const api_hooks_t *hooks, char *err);
+void api_free(api_t *a);
+
+/* "127.0.0.1:7420": where it listens (the port is the real one when
+ * listen asked for port 0). */
+const char *api_address(const api_t *a);
+
+/* The commit window closed (ok: the commit succeeded): answers the
+ * requests whose events it made durable. */
+void api_committed(api_t *a, int ok);
+
+/* Stops accepting connections; requests already read are answered. */
+void api_stop(api_t *a);
+
+#endif

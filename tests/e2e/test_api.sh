@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# The HTTP API of nudge run, with curl against a daemon on 127.0.0.1:
+# health, auth (401, 403), events (per-item answers, duplicates, malformed
+# and oversized bodies, concurrent clients), members, durability of an
+# answered event across kill -9, and an event reaching the mock WeChat
+# provider through a journey on the real clock.
+. "$(dirname "$0")/lib.sh"
+MOCK="$ROOT/build/mockprov"
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$T"; }
+trap cleanup EXIT
+
+wait_for() {
+    local n=$(($1 * 10)); shift
+    while [ $n -gt 0 ]; do "$@" && return 0; sleep 0.1; n=$((n - 1)); done
+    return 1
+}
+
+POS=pos-0123456789abcdef      # write
+DASH=dash-0123456789abcdef    # read
+OPS=ops-0123456789abcdef      # admin
+
+W=$(new_ws api Asia/Shanghai)
+printf 'id,name,phone,wechat_openid,wechat_subscribed,tier,tags\nM1,王芳,13800000001,oM1,1,gold,vip;new\nM2,李娜,,oM2,1,silver,\n' > "$T/m.csv"
+"$NUDGE" import "$W" "$T/m.csv" >/dev/null || bad "import"
+"$MOCK" --port 0 --port-file "$T/port" --log "$T/mock.jsonl" 2>"$T/mock.err" &
+MOCKPID=$!; PIDS+=($MOCKPID)
+wait_for 5 test -s "$T/port" || bad "mock did not start"
+cat > "$W/templates/thanks.lua" <<'EOF'
+return { wechat = { template_id = "TM-THANKS", data = { thing1 = "{{name}}", amount2 = "{{amount}}" } } }
+EOF
+cat > "$W/journeys/thanks.lua" <<'EOF'
+return journey "thanks" {
+  trigger = on("order.paid"), quiet_hours = false,
+  steps = { send { id = "thanks", template = "thanks", channels = { "wechat" } } },
+}
+EOF
+cat >> "$W/nudge.conf" <<EOF
+
+[wechat]
+endpoint = http://127.0.0.1:$(cat "$T/port")
+appid = wxmockappid
+secret = mocksecret
+backoff_ms = 100
+
+[api]
+listen = 127.0.0.1:0
+token.pos = env:T_POS
+scopes.pos = write
+token.dash = env:T_DASH
+scopes.dash = read
+token.ops = env:T_OPS
+scopes.ops = admin
+EOF
+
+start() {
+    : > "$T/run.log"
+    T_POS=$POS T_DASH=$DASH T_OPS=$OPS "$NUDGE" run "$W" 2>>"$T/run.log" &
+    RUNPID=$!; PIDS+=($RUNPID)
+    wait_for 5 grep -q "api listening on" "$T/run.log" || bad "the api did not start"
+    PORT=$(grep -o 'api listening on 127.0.0.1:[0-9]*' "$T/run.log" | sed 's/.*://')
+    URL=http://127.0.0.1:$PORT
+}
+# req METHOD PATH TOKEN [BODY]: "STATUS BODY"
+req() {
+    local auth=()
+    [ -n "$3" ] && auth=(-H "Authorization: Bearer $3")
+    rm -f "$T/body"
+    curl -s -o "$T/body" -w '%{http_code}' -X "$1" "${auth[@]}" ${4:+--data-binary "$4"} "$URL$2"
+    printf ' '; cat "$T/body" 2>/dev/null
+}
+start
+
+# ---- health and auth -------------------------------------------------------
+check_eq "healthz needs no token" '200 {"status":"ok"}' "$(req GET /healthz '')"
+check_eq "no token: 401" '401 {"error":"send Authorization: Bearer <token>"}' "$(req POST /v1/events '' '{}')"
+check_eq "unknown token: 401" '401 {"error":"unknown token"}' "$(req POST /v1/events wrong-0123456789abcdef '{}')"
+check_eq "a near miss is unknown too" '401 {"error":"unknown token"}' "$(req POST /v1/events "${POS}x" '{}')"
+check_contains "401 says how" "$(curl -s -i -X POST "$URL/v1/events")" "WWW-Authenticate: Bearer"
+check_eq "read token cannot post: 403" '403 {"error":"this token lacks the write scope"}' \
+    "$(req POST /v1/events "$DASH" '{}')"
+check_eq "write token cannot read members: 403" '403 {"error":"this token lacks the read scope"}' \
+    "$(req GET /v1/members/M1 "$POS")"
+check_eq "unknown endpoint: 404" '404 {"error":"no such endpoint (see docs/api.md)"}' "$(req GET /v1/nothing "$OPS")"
+check_eq "wrong method: 405" '405 {"error":"POST /v1/events"}' "$(req GET /v1/events "$OPS")"
+
+# ---- bad bodies: nothing applied -----------------------------------------------
+check_eq "malformed JSON: 400 with where" '400 {"error":"the body is not valid JSON (near byte 10)"}' \
+    "$(req POST /v1/events "$POS" '[{"type":,"member":"M1"}]')"
+check_eq "wrong type of body: 400" '400 {"error":"send one event (a JSON object) or a JSON array of events"}' \
+    "$(req POST /v1/events "$POS" '"order.paid"')"
+check_eq "empty array: 400" '400 {"error":"an array of 1 to 1000 events, please (this one has 0)"}' \
+    "$(req POST /v1/events "$POS" '[]')"
+many=$(printf '{"type":"visit","member":"M1","at":"2026-11-23T10:00:00+08:00"},%.0s' $(seq 1001) | sed 's/,$//')
+check_eq "1001 events: 413" '413 {"error":"an array of 1 to 1000 events, please (this one has 1001)"}' \
+    "$(req POST /v1/events "$POS" "[$many]")"
+head -c 5000000 /dev/zero | tr '\0' ' ' > "$T/big"
+check_eq "a 5 MB body: 413" 413 \
+    "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $POS" --data-binary @"$T/big" "$URL/v1/events")"
+check_eq "none of it was applied" 0 "$(sqlite3 "$W/nudge.db" "SELECT count(*) FROM events WHERE type = 'visit'")"
+
+# ---- events: per-item answers ------------------------------------------------------
+out=$(req POST /v1/events "$POS" '[
+ {"id":"e1","type":"order.paid","member":"M1","at":"2026-11-23T10:00:00+08:00","order_id":"O1","amount":99.5},
+ {"id":"e2","type":"order.paid","member":"M9","at":"2026-11-23T10:00:00+08:00","order_id":"O2","amount":5},
+ {"id":"e3","type":"order.paid","member":"M1","at":"yesterday","order_id":"O3","amount":5},
+ {"id":"e4","type":"order.paid","member":"M1","at":"2026-11-23T11:00:00+08:00","order_id":"O4","amount":"lots"},
+ {"id":"e1","type":"order.paid","member":"M1","at":"2026-11-23T10:00:00+08:00","order_id":"O1","amount":99.5},
+ 17]')
+check_eq "per-item answers" '200 {"results":[{"index":0,"id":"e1","status":"accepted"},{"index":1,"status":"rejected","error":"unknown member '"'"'M9'"'"' (import the member first, or send member.joined)"},{"index":2,"status":"rejected","field":"at","error":"at: '"'"'yesterday'"'"' is not an ISO 8601 date or time"},{"index":3,"status":"rejected","field":"amount","error":"amount must be a number >= 0"},{"index":4,"id":"e1","status":"duplicate"},{"index":5,"status":"rejected","error":"an event must be a JSON object"}],"accepted":1,"duplicates":1,"rejected":4}' "$out"
+check_eq "a known id sent again is a duplicate" \
+    '200 {"results":[{"index":0,"id":"e1","status":"duplicate"}],"accepted":0,"duplicates":1,"rejected":0}' \
+    "$(req POST /v1/events "$POS" '{"id":"e1","type":"order.paid","member":"M1","at":"2026-11-23T10:00:00+08:00","order_id":"O1","amount":99.5}')"
+
+# ---- real time: the order reached the provider through the journey ------------------
+wait_for 10 grep -q '"kind":"send".*"delivered":true' "$T/mock.jsonl"
+check_status "the event's journey sent its message" 0 $?
+check_eq "to the member, with the event's amount" "oM1 王芳 99.5" \
+    "$(jq -r 'select(.kind=="send" and .delivered) | "\(.touser) \(.data.thing1.value) \(.data.amount2.value)"' "$T/mock.jsonl")"
+
+# ---- members ---------------------------------------------------------------------------
+out=$(req GET /v1/members/M1 "$DASH")
+check_eq "member: status" 200 "${out%% *}"
+body=${out#* }
+check_eq "member as journeys see it" 'M1 王芳 gold ["vip","new"] 1 99.5 2026-11-23 true true false' \
+    "$(jq -r '[.id, .name, .tier, (.tags|tojson), .order_count, .total_spent, .last_order_on, .channels.wechat, .channels.sms, .channels.edm] | map(tostring) | join(" ")' <<<"$body")"
+check_eq "admin may read" 200 "$(req GET /v1/members/M2 "$OPS" | cut -d' ' -f1)"
+check_eq "unknown member: 404" '404 {"error":"no member with id M404"}' "$(req GET /v1/members/M404 "$DASH")"
+check_eq "ids are URL-decoded" '404 {"error":"no member with id a b"}' "$(req GET /v1/members/a%20b "$DASH")"
+
+# ---- concurrent clients ------------------------------------------------------------------
+CURLS=()
+for i in $(seq 20); do
+    curl -s -o "$T/c$i" -H "Authorization: Bearer $POS" --data-binary \
+        "{\"id\":\"c$i\",\"type\":\"order.paid\",\"member\":\"M2\",\"at\":\"2026-11-23T12:00:00+08:00\",\"order_id\":\"C$i\",\"amount\":1}" \
+        "$URL/v1/events" &
+    CURLS+=($!)
+done
+wait "${CURLS[@]}"
+check_eq "20 concurrent clients, 20 accepted" 20 "$(cat "$T"/c* | grep -c '"status":"accepted"')"
+check_eq "the member has all 20 orders" 20 "$(req GET /v1/members/M2 "$DASH" | cut -d' ' -f2- | jq .order_count)"
+
+# ---- answered means durable: kill -9 right after the answer ---------------------------------
+out=$(req POST /v1/events "$POS" '{"id":"d1","type":"order.paid","member":"M2","at":"2026-11-23T13:00:00+08:00","order_id":"D1","amount":7}')
+kill -9 "$RUNPID"; wait "$RUNPID" 2>/dev/null
+check_contains "accepted" "$out" '"status":"accepted"'
+check_eq "and in the store after kill -9" 1 "$(sqlite3 "$W/nudge.db" "SELECT count(*) FROM orders WHERE order_id = 'D1'")"
+
+# ---- SIGTERM: stops accepting, exits 0 ------------------------------------------------------
+start
+check_eq "restarted: the event is still known" \
+    '200 {"results":[{"index":0,"id":"d1","status":"duplicate"}],"accepted":0,"duplicates":1,"rejected":0}' \
+    "$(req POST /v1/events "$POS" '{"id":"d1","type":"order.paid","member":"M2","at":"2026-11-23T13:00:00+08:00","order_id":"D1","amount":7}')"
+kill -TERM "$RUNPID"; wait "$RUNPID"; check_status "SIGTERM exits 0" 0 $?
+check_eq "and no longer listens" 000 "$(curl -s -o /dev/null -w '%{http_code}' "$URL/healthz")"
+
+# ---- configuration errors name the line -------------------------------------------------------
+cp -r "$W" "$T/bad"
+sed -i 's/^token.dash = env:T_DASH/token.dash = short/' "$T/bad/nudge.conf"
+out=$(T_POS=$POS T_OPS=$OPS "$NUDGE" run "$T/bad" 2>&1); rc=$?
+check_status "a short token stops the start" 1 $rc
+check_contains "and names the line" "$out" "nudge.conf:$(grep -n '^token.dash' "$T/bad/nudge.conf" | cut -d: -f1): [api] token.dash: a token must be at least 16 characters"
+sed -i 's/^token.dash = short/token.dash = env:T_DASH/; s/^scopes.ops = admin/scopes.ops = root/' "$T/bad/nudge.conf"
+out=$(T_POS=$POS T_DASH=$DASH T_OPS=$OPS "$NUDGE" run "$T/bad" 2>&1)
+check_contains "an unknown scope is named" "$out" "[api] scopes.ops = root: scopes are read, write and admin"
+finish
