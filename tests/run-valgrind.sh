@@ -33,6 +33,18 @@ mock=$!
 for _ in $(seq 50); do [ -s "$T/port" ] && break; sleep 0.1; done
 printf '\n[wechat]\nendpoint = http://127.0.0.1:%s\nappid = wxmockappid\nsecret = mocksecret\nbackoff_ms = 100\n' \
     "$(cat "$T/port")" >> "$T/ws/nudge.conf"
+printf '\n[api]\nlisten = 127.0.0.1:0\ntoken.t = valgrind-token-0123456789\nscopes.t = admin\n' >> "$T/ws/nudge.conf"
+# the API while the daemon runs: events (good, bad, malformed), a member,
+# a refused token
+( for _ in $(seq 600); do grep -q 'api listening on' "$T/vg" 2>/dev/null && break; sleep 0.1; done
+  url=http://127.0.0.1:$(grep -o 'api listening on 127.0.0.1:[0-9]*' "$T/vg" | sed 's/.*://')
+  m=$(head -2 "$T/data/members.csv" | tail -1 | cut -d, -f1)
+  auth="Authorization: Bearer valgrind-token-0123456789"
+  curl -s -H "$auth" "$url/v1/events" -d "[{\"type\":\"order.paid\",\"member\":\"$m\",\"at\":\"2026-11-23T10:00:00+08:00\",\"order_id\":\"VG1\",\"amount\":1},{\"type\":\"visit\"}]" > "$T/api1"
+  curl -s -H "$auth" "$url/v1/events" -d '[{"type":' > "$T/api2"
+  curl -s -H "$auth" "$url/v1/members/$m" > "$T/api3"
+  curl -s "$url/v1/members/$m" > "$T/api4" ) &
+apijob=$!
 at=$(date -u -d '+25 sec' +%Y-%m-%dT%H:%M:%SZ)
 printf 'return journey "now" { trigger = once("%s"), quiet_hours = false,\n steps = { send { id = "go", template = "member_day", channels = { "wechat", "edm" } } } }\n' \
     "$at" > "$T/ws/journeys/now.lua"
@@ -42,6 +54,10 @@ printf 'return journey "now" { trigger = once("%s"), quiet_hours = false,\n step
   pkill -TERM -f "nudge run $T/ws" ) &
 vg run "$NUDGE" run "$T/ws"
 kill "$mock"
+wait "$apijob"
+if grep -q '"accepted":1' "$T/api1" && grep -q 'not valid JSON' "$T/api2" && grep -q '"order_count"' "$T/api3" &&
+   grep -q 'Bearer' "$T/api4"; then pass=$((pass + 1)); else
+    fail=$((fail + 1)); echo "valgrind: the api did not answer as expected" >&2; cat "$T"/api* >&2; fi
 if grep -q '"delivered":true' "$T/mock.jsonl"; then pass=$((pass + 1)); else
     fail=$((fail + 1)); echo "valgrind: run delivered nothing" >&2; fi
 vg outbox "$NUDGE" outbox "$T/ws"
