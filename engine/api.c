@@ -2,6 +2,8 @@
 #include "api.h"
 #include "event.h"
 
+#include <sys/queue.h>
+
 #include <cjson/cJSON.h>
 #include <event2/buffer.h>
 #include <event2/http.h>
@@ -11,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <stdint.h>
 #include <time.h>
 
 #define API_DEFAULT_LISTEN "127.0.0.1:7420"
@@ -29,6 +32,7 @@ typedef struct token {
 /* A request whose events wait for the commit that makes them durable. */
 typedef struct waiting {
     struct evhttp_request *req;
+    int code;
     char *body;
     struct waiting *next;
 } waiting_t;
@@ -37,6 +41,7 @@ struct api {
     struct evhttp *http;
     struct evhttp_bound_socket *sock;
     engine_t *e;
+    store_t *store;
     const ws_t *w;
     api_hooks_t hooks;
     token_t *tokens;
@@ -165,6 +170,19 @@ static int authorized(api_t *a, struct evhttp_request *req, int scope)
     return 1;
 }
 
+/* Answers req with code and body (taken over) once the commit window
+ * that holds its writes is durable. */
+static void after_commit(api_t *a, struct evhttp_request *req, int code, buf_t *body)
+{
+    waiting_t *wt = xcalloc(1, sizeof *wt);
+    wt->req = req;
+    wt->code = code;
+    wt->body = body->p;
+    buf_init(body);
+    *a->wait_tail = wt;
+    a->wait_tail = &wt->next;
+}
+
 /* ---- POST /v1/events ---- */
 
 /* The field an event error is about: its first word when that is one of
@@ -261,11 +279,7 @@ static void on_events(api_t *a, struct evhttp_request *req)
         buf_free(&out);
         return;
     }
-    waiting_t *wt = xcalloc(1, sizeof *wt);
-    wt->req = req;
-    wt->body = out.p;   /* the buffer's memory passes to the waiting entry */
-    *a->wait_tail = wt;
-    a->wait_tail = &wt->next;
+    after_commit(a, req, 200, &out);
 }
 
 /* ---- GET /v1/members/{id} ---- */
@@ -289,6 +303,187 @@ static void on_member(api_t *a, struct evhttp_request *req, const char *id)
     buf_free(&out);
 }
 
+/* ---- PUT /v1/members/{id}: a member.joined event of the body's fields ---- */
+
+static void on_member_put(api_t *a, struct evhttp_request *req, const char *id)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    char *body = xmalloc(len + 1);
+    evbuffer_remove(in, body, len);
+    body[len] = '\0';
+    const char *end = NULL;
+    cJSON *o = cJSON_ParseWithLengthOpts(body, len, &end, 0);
+    char msg[ERRLEN];
+    if (!o) {
+        snprintf(msg, sizeof msg, "the body is not valid JSON (near byte %zu)", end ? (size_t)(end - body) + 1 : 1);
+        free(body);
+        reply_error(req, 400, "Bad Request", msg);
+        return;
+    }
+    free(body);
+    const cJSON *given = cJSON_GetObjectItemCaseSensitive(o, "id");
+    if (!cJSON_IsObject(o)) {
+        reply_error(req, 400, "Bad Request", "send the member's fields as a JSON object, like {\"name\":\"王芳\"}");
+    } else if (cJSON_HasObjectItem(o, "type") || cJSON_HasObjectItem(o, "member") || cJSON_HasObjectItem(o, "at")) {
+        reply_error(req, 400, "Bad Request", "type, member and at are not member fields");
+    } else if (given && (!cJSON_IsString(given) || strcmp(given->valuestring, id) != 0)) {
+        reply_error(req, 400, "Bad Request", "id in the body must be the id in the path, or absent");
+    } else {
+        int64_t *clock = engine_clock(a->e);
+        int64_t now = (int64_t)time(NULL);
+        if (now > *clock) *clock = now;
+        char at[40];
+        tz_format_iso(a->w->tz, now, at);
+        cJSON_DeleteItemFromObjectCaseSensitive(o, "id");
+        cJSON_AddStringToObject(o, "type", "member.joined");
+        cJSON_AddStringToObject(o, "member", id);
+        cJSON_AddStringToObject(o, "at", at);
+        int created = store_member_rowid(a->store, id) == 0;
+        char *text = cJSON_PrintUnformatted(o);
+        event_t ev;
+        const tz_t *zone = NULL;
+        int r = evt_parse(&ev, text, strlen(text), a->w->tz, msg);
+        if (r == NUDGE_OK) {
+            a->hooks.touch(a->hooks.ud);
+            /* a new member joins (journeys on member.joined see it); an
+             * update of a known one is not a join */
+            r = engine_event(a->e, &ev, created, &zone, msg);
+        }
+        if (zone && a->hooks.zone) a->hooks.zone(a->hooks.ud, zone);
+        evt_free(&ev);
+        free(text);
+        buf_t out;
+        buf_init(&out);
+        if (r == EVENT_APPLIED || r == EVENT_DUPLICATE) {
+            if (engine_flush(a->e, msg) != NUDGE_OK) fprintf(stderr, "nudge: api: %s\n", msg);
+            if (engine_member_json(a->e, id, &out, msg) == 1) {
+                if (r == EVENT_APPLIED) after_commit(a, req, created ? 201 : 200, &out);
+                else reply(req, 200, "OK", out.p);
+            } else {
+                reply_error(req, 500, "Internal Server Error", msg);
+            }
+        } else {
+            buf_adds(&out, "{\"error\":");
+            buf_add_json_str(&out, msg);
+            add_field(&out, msg);
+            buf_addc(&out, '}');
+            reply(req, 400, "Bad Request", out.p);
+        }
+        buf_free(&out);
+    }
+    cJSON_Delete(o);
+}
+
+/* ---- the outbox ---- */
+
+typedef struct page {
+    buf_t out;
+    int64_t last;
+    int n;
+} page_t;
+
+static void msg_json(const store_msg_t *m, void *ud)
+{
+    page_t *pg = ud;
+    buf_t *out = &pg->out;
+    pg->last = m->id;
+    char at[40];
+    const tz_t *z = tz_get(m->zone[0] ? m->zone : "UTC", NULL);
+    tz_format_iso(z ? z : tz_get("UTC", NULL), m->at, at);
+    if (pg->n++) buf_addc(out, ',');
+    buf_printf(out, "{\"id\":%lld,\"key\":", (long long)m->id);
+    buf_add_json_str(out, m->key);
+    buf_adds(out, ",\"status\":");
+    buf_add_json_str(out, m->status);
+    buf_adds(out, ",\"at\":");
+    buf_add_json_str(out, at);
+    buf_adds(out, ",\"member\":");
+    buf_add_json_str(out, m->member_id);
+    buf_adds(out, ",\"journey\":");
+    buf_add_json_str(out, m->journey);
+    buf_adds(out, ",\"step\":");
+    buf_add_json_str(out, m->step);
+    buf_adds(out, ",\"channel\":");
+    if (m->channel[0]) buf_add_json_str(out, m->channel);
+    else buf_adds(out, "null");
+    buf_adds(out, ",\"template\":");
+    buf_add_json_str(out, m->tmpl);
+    buf_printf(out, ",\"attempts\":%d,\"segments\":%d,\"reason\":", m->attempts, m->segments);
+    if (m->reason[0]) buf_add_json_str(out, m->reason);
+    else buf_adds(out, "null");
+    buf_adds(out, ",\"provider_id\":");
+    if (m->provider_id[0]) buf_add_json_str(out, m->provider_id);
+    else buf_adds(out, "null");
+    buf_addc(out, '}');
+}
+
+/* A whole-number query parameter: 0 when valid (or absent: *v kept). */
+static int query_num(struct evkeyvalq *q, const char *name, long long lo, long long hi, long long *v)
+{
+    const char *s = evhttp_find_header(q, name);
+    if (!s) return 0;
+    char *end;
+    long long n = strtoll(s, &end, 10);
+    if (!*s || *end || n < lo || n > hi) return -1;
+    *v = n;
+    return 0;
+}
+
+static void on_outbox(api_t *a, struct evhttp_request *req)
+{
+    static const char *const statuses[] = {"held", "queued", "sending", "sent", "retry", "dead", "dropped", NULL};
+    struct evkeyvalq q;
+    TAILQ_INIT(&q);
+    const char *qs = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+    if (qs) evhttp_parse_query_str(qs, &q);
+    const char *status = evhttp_find_header(&q, "status");
+    long long after = 0, limit = 100;
+    int ok = !status;
+    for (int i = 0; status && statuses[i]; i++) ok |= strcmp(status, statuses[i]) == 0;
+    char err[ERRLEN];
+    if (!ok) {
+        reply_error(req, 400, "Bad Request", "status is one of held, queued, sending, sent, retry, dead, dropped");
+    } else if (query_num(&q, "after", 0, INT64_MAX, &after) || query_num(&q, "limit", 1, 1000, &limit)) {
+        reply_error(req, 400, "Bad Request", "after is a message id, limit a number from 1 to 1000");
+    } else {
+        page_t pg = {.n = 0};
+        buf_init(&pg.out);
+        buf_adds(&pg.out, "{\"messages\":[");
+        if (store_outbox_page(a->store, status, after, (int)limit, msg_json, &pg, err) != NUDGE_OK) {
+            reply_error(req, 500, "Internal Server Error", err);
+        } else {
+            /* a full page: the next one starts after its last id */
+            buf_adds(&pg.out, "],\"next_after\":");
+            if (pg.n == limit) buf_printf(&pg.out, "%lld", (long long)pg.last);
+            else buf_adds(&pg.out, "null");
+            buf_addc(&pg.out, '}');
+            reply(req, 200, "OK", pg.out.p);
+        }
+        buf_free(&pg.out);
+    }
+    evhttp_clear_headers(&q);
+}
+
+static void on_outbox_retry(api_t *a, struct evhttp_request *req, int64_t id)
+{
+    char err[ERRLEN];
+    a->hooks.touch(a->hooks.ud);
+    int n = store_outbox_retry(a->store, id, (int64_t)time(NULL), err);
+    if (n < 0) {
+        reply_error(req, 500, "Internal Server Error", err);
+    } else if (n == 0) {
+        snprintf(err, sizeof err, "message %lld is not dead or waiting to retry", (long long)id);
+        reply_error(req, 409, "Conflict", err);
+    } else {
+        if (a->hooks.kick) a->hooks.kick(a->hooks.ud);
+        buf_t out;
+        buf_init(&out);
+        buf_printf(&out, "{\"id\":%lld,\"status\":\"queued\"}", (long long)id);
+        after_commit(a, req, 200, &out);
+    }
+}
+
 /* ---- routing ---- */
 
 static void on_request(struct evhttp_request *req, void *ud)
@@ -305,9 +500,23 @@ static void on_request(struct evhttp_request *req, void *ud)
         else if (authorized(a, req, SCOPE_WRITE)) on_events(a, req);
     } else if (strncmp(path, "/v1/members/", 12) == 0 && path[12] && !strchr(path + 12, '/')) {
         char *id = evhttp_uridecode(path + 12, 0, NULL);
-        if (cmd != EVHTTP_REQ_GET) reply_error(req, 405, "Method Not Allowed", "GET /v1/members/{id}");
-        else if (authorized(a, req, SCOPE_READ)) on_member(a, req, id);
+        if (cmd == EVHTTP_REQ_GET) {
+            if (authorized(a, req, SCOPE_READ)) on_member(a, req, id);
+        } else if (cmd == EVHTTP_REQ_PUT) {
+            if (authorized(a, req, SCOPE_WRITE)) on_member_put(a, req, id);
+        } else {
+            reply_error(req, 405, "Method Not Allowed", "GET or PUT /v1/members/{id}");
+        }
         free(id);
+    } else if (strcmp(path, "/v1/outbox") == 0) {
+        if (cmd != EVHTTP_REQ_GET) reply_error(req, 405, "Method Not Allowed", "GET /v1/outbox");
+        else if (authorized(a, req, SCOPE_READ)) on_outbox(a, req);
+    } else if (strncmp(path, "/v1/outbox/", 11) == 0) {
+        char *end;
+        long long id = strtoll(path + 11, &end, 10);
+        if (id <= 0 || strcmp(end, "/retry") != 0) reply_error(req, 404, "Not Found", "POST /v1/outbox/{id}/retry");
+        else if (cmd != EVHTTP_REQ_POST) reply_error(req, 405, "Method Not Allowed", "POST /v1/outbox/{id}/retry");
+        else if (authorized(a, req, SCOPE_ADMIN)) on_outbox_retry(a, req, id);
     } else {
         reply_error(req, 404, "Not Found", "no such endpoint (see docs/api.md)");
     }
@@ -322,10 +531,12 @@ int api_configured(const ws_t *w)
     return 0;
 }
 
-api_t *api_new(struct event_base *base, engine_t *e, const ws_t *w, const api_hooks_t *hooks, char *err)
+api_t *api_new(struct event_base *base, engine_t *e, store_t *s, const ws_t *w, const api_hooks_t *hooks,
+               char *err)
 {
     api_t *a = xcalloc(1, sizeof *a);
     a->e = e;
+    a->store = s;
     a->w = w;
     a->hooks = *hooks;
     a->wait_tail = &a->wait;
@@ -393,8 +604,8 @@ void api_committed(api_t *a, int ok)
     a->wait_tail = &a->wait;
     while (wt) {
         waiting_t *next = wt->next;
-        if (ok) reply(wt->req, 200, "OK", wt->body);
-        else reply_error(wt->req, 503, "Service Unavailable", "the events could not be saved; send them again");
+        if (ok) reply(wt->req, wt->code, wt->code == 201 ? "Created" : "OK", wt->body);
+        else reply_error(wt->req, 503, "Service Unavailable", "the change could not be saved; send it again");
         free(wt->body);
         free(wt);
         wt = next;

@@ -10,7 +10,8 @@
  *   scopes.pos = write                  # read, write, admin (admin: all)
  *
  * Endpoints (docs/api.md): GET /healthz; POST /v1/events (write);
- * GET /v1/members/{id} (read). Events are applied and their journeys
+ * GET /v1/members/{id} (read), PUT /v1/members/{id} (write);
+ * GET /v1/outbox (read), POST /v1/outbox/{id}/retry (admin). Events are applied and their journeys
  * run on the loop turn that receives them; the answer is sent once the
  * daemon's group commit has made them durable. */
 #ifndef NUDGE_API_H
@@ -18,6 +19,7 @@
 
 #include <event2/event.h>
 #include "engine.h"
+#include "store.h"
 #include "ws.h"
 
 typedef struct api api_t;
@@ -25,6 +27,7 @@ typedef struct api api_t;
 typedef struct api_hooks {
     void (*touch)(void *ud);                    /* open the commit window's transaction */
     void (*zone)(void *ud, const tz_t *zone);   /* a new member brought a new time zone */
+    void (*kick)(void *ud);                     /* messages were queued again: dispatch */
     void *ud;
 } api_hooks_t;
 
@@ -32,7 +35,8 @@ typedef struct api_hooks {
 int api_configured(const ws_t *w);
 
 /* Listens as [api] says. NULL with err naming the nudge.conf line. */
-api_t *api_new(struct event_base *base, engine_t *e, const ws_t *w, const api_hooks_t *hooks, char *err);
+api_t *api_new(struct event_base *base, engine_t *e, store_t *s, const ws_t *w, const api_hooks_t *hooks,
+               char *err);
 void api_free(api_t *a);
 
 /* "127.0.0.1:7420": where it listens (the port is the real one when

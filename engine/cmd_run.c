@@ -124,6 +124,12 @@ static void api_touch(void *ud)
     touch(ud);
 }
 
+static void api_kick(void *ud)
+{
+    daemon_t *d = ud;
+    disp_kick(d->disp);
+}
+
 static void api_zone(void *ud, const tz_t *zone)
 {
     daemon_t *d = ud;
@@ -261,8 +267,8 @@ static int run(int argc, char **argv)
     if (recovered) logf_("%d messages left in 'sending' by the last run are queued again", recovered);
     d.sched = sched_new(d.e, d.store, start);
     if (api_configured(d.w)) {
-        api_hooks_t ah = {api_touch, api_zone, &d};
-        if (!(d.api = api_new(d.base, d.e, d.w, &ah, err))) {
+        api_hooks_t ah = {api_touch, api_zone, api_kick, &d};
+        if (!(d.api = api_new(d.base, d.e, d.store, d.w, &ah, err))) {
             status = cmd_fail("%s", err);
             goto done;
         }

@@ -89,7 +89,7 @@ enum stmt {
     S_FLIGHT_PUT, S_FLIGHT_DELETE, S_FLIGHT_EXISTS, S_FLIGHT_NEXT, S_FLIGHT_DUE, S_FLIGHT_COUNTS,
     S_ENTRY_ADD, S_ENTRY_EXISTS,
     S_MSG_COUNTS, S_HELD_PUT, S_HELD_NEXT, S_HELD_DUE, S_HELD_DELETE, S_HELD_DROP, S_META_GET, S_OUT_RECENT, S_OUT_HAS, S_OUT_ADD, S_OUT_CLAIM,
-    S_OUT_NEXT, S_OUT_FINISH, S_OUT_RECOVER, S_OUT_LIST, S_OUT_RETRY_ONE, S_OUT_RETRY_DEAD,
+    S_OUT_NEXT, S_OUT_FINISH, S_OUT_RECOVER, S_OUT_PAGE, S_OUT_RETRY_ONE, S_OUT_RETRY_DEAD,
     S_COUNT
 };
 
@@ -192,7 +192,7 @@ static const char *const sql[S_COUNT] = {
                      " reason = ?4, provider_id = coalesce(?5, provider_id), segments = coalesce(?6, segments)"
                      " WHERE id = ?1",
     [S_OUT_RECOVER] = "UPDATE messages SET status = 'queued' WHERE status = 'sending'",
-    [S_OUT_LIST] = "SELECT " OUT_COLS " FROM messages WHERE ?1 IS NULL OR status = ?1 ORDER BY id",
+    [S_OUT_PAGE] = "SELECT " OUT_COLS " FROM messages WHERE (?1 IS NULL OR status = ?1) AND id > ?2 ORDER BY id LIMIT ?3",
     [S_OUT_RETRY_ONE] = "UPDATE messages SET status = 'queued', at = ?2, attempts = 0, reason = NULL"
                         " WHERE id = ?1 AND status IN ('dead', 'retry')",
     [S_OUT_RETRY_DEAD] = "UPDATE messages SET status = 'queued', at = ?1, attempts = 0, reason = NULL"
@@ -1459,11 +1459,13 @@ int store_outbox_recover(store_t *s, char *err)
     return sqlite3_changes(s->db);
 }
 
-int store_outbox_list(store_t *s, const char *status, void (*fn)(const store_msg_t *m, void *ud), void *ud,
-                      char *err)
+int store_outbox_page(store_t *s, const char *status, int64_t after, int limit,
+                      void (*fn)(const store_msg_t *m, void *ud), void *ud, char *err)
 {
-    sqlite3_stmt *st = stmt(s, S_OUT_LIST);
+    sqlite3_stmt *st = stmt(s, S_OUT_PAGE);
     bind_text(st, 1, status);
+    sqlite3_bind_int64(st, 2, after);
+    sqlite3_bind_int(st, 3, limit);
     store_msg_t m;
     store_msg_init(&m);
     int rc;
@@ -1474,6 +1476,12 @@ int store_outbox_list(store_t *s, const char *status, void (*fn)(const store_msg
     sqlite3_reset(st);
     store_msg_free(&m);
     return rc == SQLITE_DONE ? NUDGE_OK : dberr(s, err, "listing the outbox");
+}
+
+int store_outbox_list(store_t *s, const char *status, void (*fn)(const store_msg_t *m, void *ud), void *ud,
+                      char *err)
+{
+    return store_outbox_page(s, status, 0, -1, fn, ud, err);
 }
 
 int store_outbox_retry(store_t *s, int64_t id, int64_t now, char *err)

@@ -181,6 +181,10 @@ int store_outbox_recent(store_t *s, int64_t since,
 int store_outbox_has(store_t *s, const char *key);
 /* After a crash: 'sending' rows back to 'queued'. Returns their count. */
 int store_outbox_recover(store_t *s, char *err);
+/* At most limit (-1: all) messages with id > after, and status unless
+ * NULL, in id order. */
+int store_outbox_page(store_t *s, const char *status, int64_t after, int limit,
+                      void (*fn)(const store_msg_t *m, void *ud), void *ud, char *err);
 /* Every message, or those with status, in id order. */
 int store_outbox_list(store_t *s, const char *status, void (*fn)(const store_msg_t *m, void *ud), void *ud,
                       char *err);

@@ -23,7 +23,7 @@ OPS=ops-0123456789abcdef      # admin
 W=$(new_ws api Asia/Shanghai)
 printf 'id,name,phone,wechat_openid,wechat_subscribed,tier,tags\nM1,王芳,13800000001,oM1,1,gold,vip;new\nM2,李娜,,oM2,1,silver,\n' > "$T/m.csv"
 "$NUDGE" import "$W" "$T/m.csv" >/dev/null || bad "import"
-"$MOCK" --port 0 --port-file "$T/port" --log "$T/mock.jsonl" 2>"$T/mock.err" &
+"$MOCK" --port 0 --port-file "$T/port" --log "$T/mock.jsonl" --unsubscribed oM3 2>"$T/mock.err" &
 MOCKPID=$!; PIDS+=($MOCKPID)
 wait_for 5 test -s "$T/port" || bad "mock did not start"
 cat > "$W/templates/thanks.lua" <<'EOF'
@@ -127,6 +127,40 @@ check_eq "member as journeys see it" 'M1 王芳 gold ["vip","new"] 1 99.5 2026-1
 check_eq "admin may read" 200 "$(req GET /v1/members/M2 "$OPS" | cut -d' ' -f1)"
 check_eq "unknown member: 404" '404 {"error":"no member with id M404"}' "$(req GET /v1/members/M404 "$DASH")"
 check_eq "ids are URL-decoded" '404 {"error":"no member with id a b"}' "$(req GET /v1/members/a%20b "$DASH")"
+
+# ---- PUT members -------------------------------------------------------------------------
+out=$(req PUT /v1/members/M3 "$POS" '{"name":"张伟","wechat_openid":"oM3","wechat_subscribed":1,"tier":"silver","city":"杭州"}')
+check_eq "a new member: 201" 201 "${out%% *}"
+check_eq "with the fields given" "M3 张伟 silver true 杭州" \
+    "$(jq -r '[.id, .name, .tier, .channels.wechat, .attributes.city] | map(tostring) | join(" ")' <<<"${out#* }")"
+out=$(req PUT /v1/members/M1 "$POS" '{"id":"M1","name":"王芳芳"}')
+check_eq "an update: 200, other fields kept" "200 王芳芳 gold 1" \
+    "$(printf '%s %s' "${out%% *}" "$(jq -r '[.name, .tier, .order_count] | map(tostring) | join(" ")' <<<"${out#* }")")"
+check_contains "a bad field: 400 naming it" "$(req PUT /v1/members/M1 "$POS" '{"birthday":"someday"}')" "400 {\"error\":\"birthday"
+check_eq "event keys are not member fields" '400 {"error":"type, member and at are not member fields"}' \
+    "$(req PUT /v1/members/M1 "$POS" '{"type":"x"}')"
+check_eq "the id must match the path" '400 {"error":"id in the body must be the id in the path, or absent"}' \
+    "$(req PUT /v1/members/M1 "$POS" '{"id":"M2"}')"
+check_eq "PUT needs write" 403 "$(req PUT /v1/members/M1 "$DASH" '{}' | cut -d' ' -f1)"
+
+# ---- the outbox over HTTP: list, page, retry a dead letter --------------------------------------
+req POST /v1/events "$POS" '{"id":"e9","type":"order.paid","member":"M3","at":"2026-11-23T12:00:00+08:00","order_id":"O9","amount":3}' >/dev/null
+wait_for 10 bash -c "curl -s -H 'Authorization: Bearer $DASH' '$URL/v1/outbox?status=dead' | grep -q oM3 || curl -s -H 'Authorization: Bearer $DASH' '$URL/v1/outbox?status=dead' | grep -q '\"member\":\"M3\"'"
+check_status "43004 left a dead letter" 0 $?
+dead=$(req GET '/v1/outbox?status=dead' "$DASH" | cut -d' ' -f2-)
+check_eq "listed with its reason" "M3 thanks wechat dead errcode" \
+    "$(jq -r '.messages[0] | [.member, .journey, .channel, .status, (.reason | split(" ")[1])] | join(" ")' <<<"$dead")"
+id=$(jq -r '.messages[0].id' <<<"$dead")
+check_eq "retry needs admin" 403 "$(req POST "/v1/outbox/$id/retry" "$POS" | cut -d' ' -f1)"
+check_eq "retry: queued again" "200 {\"id\":$id,\"status\":\"queued\"}" "$(req POST "/v1/outbox/$id/retry" "$OPS")"
+wait_for 10 bash -c "[ \$(jq -c 'select(.touser==\"oM3\")' '$T/mock.jsonl' | wc -l) -ge 2 ]"
+check_status "and sent to the provider again" 0 $?
+sent=$(req GET '/v1/outbox?status=sent&limit=1' "$DASH" | cut -d' ' -f2-)
+check_eq "a page of one, and where the next starts" "1 true" \
+    "$(jq -r '[(.messages | length), (.next_after == .messages[0].id)] | map(tostring) | join(" ")' <<<"$sent")"
+check_eq "retry of a sent message: 409" 409 "$(req POST "/v1/outbox/$(jq -r '.messages[0].id' <<<"$sent")/retry" "$OPS" | cut -d' ' -f1)"
+check_eq "a bad status: 400" 400 "$(req GET '/v1/outbox?status=lost' "$DASH" | cut -d' ' -f1)"
+check_eq "a bad limit: 400" 400 "$(req GET '/v1/outbox?limit=5000' "$DASH" | cut -d' ' -f1)"
 
 # ---- concurrent clients ------------------------------------------------------------------
 CURLS=()
