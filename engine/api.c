@@ -200,7 +200,9 @@ static void add_field(buf_t *out, const char *why)
         }
 }
 
-static void on_events(api_t *a, struct evhttp_request *req)
+/* The request's body as JSON; NULL after answering 400 (saying where
+ * the JSON went wrong). */
+static cJSON *read_json(struct evhttp_request *req)
 {
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
     size_t len = evbuffer_get_length(in);
@@ -209,14 +211,20 @@ static void on_events(api_t *a, struct evhttp_request *req)
     body[len] = '\0';
     const char *end = NULL;
     cJSON *doc = cJSON_ParseWithLengthOpts(body, len, &end, 0);
-    char msg[ERRLEN];
     if (!doc) {
+        char msg[128];
         snprintf(msg, sizeof msg, "the body is not valid JSON (near byte %zu)", end ? (size_t)(end - body) + 1 : 1);
-        free(body);
         reply_error(req, 400, "Bad Request", msg);
-        return;
     }
     free(body);
+    return doc;
+}
+
+static void on_events(api_t *a, struct evhttp_request *req)
+{
+    cJSON *doc = read_json(req);
+    if (!doc) return;
+    char msg[ERRLEN];
     int n = cJSON_IsArray(doc) ? cJSON_GetArraySize(doc) : 1;
     if (!cJSON_IsArray(doc) && !cJSON_IsObject(doc)) {
         cJSON_Delete(doc);
@@ -307,21 +315,9 @@ static void on_member(api_t *a, struct evhttp_request *req, const char *id)
 
 static void on_member_put(api_t *a, struct evhttp_request *req, const char *id)
 {
-    struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    size_t len = evbuffer_get_length(in);
-    char *body = xmalloc(len + 1);
-    evbuffer_remove(in, body, len);
-    body[len] = '\0';
-    const char *end = NULL;
-    cJSON *o = cJSON_ParseWithLengthOpts(body, len, &end, 0);
+    cJSON *o = read_json(req);
+    if (!o) return;
     char msg[ERRLEN];
-    if (!o) {
-        snprintf(msg, sizeof msg, "the body is not valid JSON (near byte %zu)", end ? (size_t)(end - body) + 1 : 1);
-        free(body);
-        reply_error(req, 400, "Bad Request", msg);
-        return;
-    }
-    free(body);
     const cJSON *given = cJSON_GetObjectItemCaseSensitive(o, "id");
     if (!cJSON_IsObject(o)) {
         reply_error(req, 400, "Bad Request", "send the member's fields as a JSON object, like {\"name\":\"王芳\"}");
@@ -392,29 +388,17 @@ static void msg_json(const store_msg_t *m, void *ud)
     const tz_t *z = tz_get(m->zone[0] ? m->zone : "UTC", NULL);
     tz_format_iso(z ? z : tz_get("UTC", NULL), m->at, at);
     if (pg->n++) buf_addc(out, ',');
-    buf_printf(out, "{\"id\":%lld,\"key\":", (long long)m->id);
-    buf_add_json_str(out, m->key);
-    buf_adds(out, ",\"status\":");
-    buf_add_json_str(out, m->status);
-    buf_adds(out, ",\"at\":");
-    buf_add_json_str(out, at);
-    buf_adds(out, ",\"member\":");
-    buf_add_json_str(out, m->member_id);
-    buf_adds(out, ",\"journey\":");
-    buf_add_json_str(out, m->journey);
-    buf_adds(out, ",\"step\":");
-    buf_add_json_str(out, m->step);
-    buf_adds(out, ",\"channel\":");
-    if (m->channel[0]) buf_add_json_str(out, m->channel);
-    else buf_adds(out, "null");
-    buf_adds(out, ",\"template\":");
-    buf_add_json_str(out, m->tmpl);
-    buf_printf(out, ",\"attempts\":%d,\"segments\":%d,\"reason\":", m->attempts, m->segments);
-    if (m->reason[0]) buf_add_json_str(out, m->reason);
-    else buf_adds(out, "null");
-    buf_adds(out, ",\"provider_id\":");
-    if (m->provider_id[0]) buf_add_json_str(out, m->provider_id);
-    else buf_adds(out, "null");
+    buf_printf(out, "{\"id\":%lld", (long long)m->id);
+    const char *kv[][2] = {{"key", m->key},         {"status", m->status},   {"at", at},
+                           {"member", m->member_id}, {"journey", m->journey}, {"step", m->step},
+                           {"channel", m->channel},  {"template", m->tmpl},   {"reason", m->reason},
+                           {"provider_id", m->provider_id}};
+    for (size_t i = 0; i < sizeof kv / sizeof *kv; i++) {
+        buf_printf(out, ",\"%s\":", kv[i][0]);
+        if (kv[i][1][0]) buf_add_json_str(out, kv[i][1]);
+        else buf_adds(out, "null");   /* no channel, no reason, no provider id yet */
+    }
+    buf_printf(out, ",\"attempts\":%d,\"segments\":%d", m->attempts, m->segments);
     buf_addc(out, '}');
 }
 
