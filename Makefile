@@ -3,13 +3,14 @@
 #   make            build build/nudge
 #   make deps       install the Debian packages nudge needs (when missing)
 #   make demo       a 10k-member demo workspace, 12 months simulated
-#   make test       unit, DSL and end-to-end tests, then again under ASan+UBSan
+#   make test       unit, DSL and end-to-end tests, then again under ASan+UBSan,
+#                   valgrind, and a short fuzzing run (make fuzz)
 #   make bench      benchmarks (see bench/BENCHMARKS.md)
 
 PKGS     := lua5.4 libevent libcurl libcjson sqlite3 libcrypto
 DEB_PKGS := build-essential pkg-config liblua5.4-dev libevent-dev \
             libcurl4-openssl-dev libcjson-dev libsqlite3-dev libssl-dev tzdata jq valgrind sqlite3 \
-            python3-aiosmtpd
+            python3-aiosmtpd clang libclang-rt-14-dev
 
 CC       ?= cc
 OPT      ?= -O2
@@ -25,7 +26,7 @@ OBJS     := $(SRCS:engine/%.c=$(B)/obj/%.o) $(CONNS:connectors/%.c=$(B)/obj/conn
 HDRS     := $(wildcard engine/*.h connectors/*.h)
 UNIT     := $(patsubst tests/unit/%.c,$(B)/unit/%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all deps demo test test-plain test-asan unit e2e valgrind bench clean
+.PHONY: all deps demo test test-plain test-asan unit e2e valgrind fuzz bench clean
 
 all: $(B)/nudge $(B)/gen $(B)/mockprov
 
@@ -92,6 +93,18 @@ test-asan:
 	@$(MAKE) --no-print-directory B=build-asan \
 	    OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" all unit e2e
 
+# libFuzzer targets for the event and members CSV parsers, built with
+# clang against an instrumented copy of the engine; FUZZ_SECS per target
+FUZZ_SECS ?= 20
+FUZZ_SAN  := -fsanitize=address,undefined -fno-sanitize-recover=all
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(SRCS) $(CONNS) $(HDRS)
+	@$(MAKE) --no-print-directory B=build-fuzz CC=clang \
+	    OPT="-O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link $(FUZZ_SAN)" build-fuzz/libnudge.a
+	clang $(CFLAGS) -O1 -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $< build-fuzz/libnudge.a $(LDLIBS)
+
+fuzz: build-fuzz/fuzz_event build-fuzz/fuzz_csv
+	@FUZZ_SECS=$(FUZZ_SECS) tests/run-fuzz.sh build-fuzz
+
 test: deps
 	@tests/run-all.sh
 
@@ -102,4 +115,4 @@ bench: deps all $(B)/bench-audience
 	@bench/run.sh $(B)
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
