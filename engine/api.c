@@ -48,6 +48,8 @@ struct api {
     int ntokens;
     waiting_t *wait, **wait_tail;
     char addr[128];
+    int64_t events[3];            /* accepted, duplicate, rejected */
+    int64_t requests, refused;    /* all requests; 401 and 403 answers */
 };
 
 /* 1 when given is the secret. The time taken depends on the secret's
@@ -145,6 +147,7 @@ static int authorized(api_t *a, struct evhttp_request *req, int scope)
 {
     const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
     if (!h || strncmp(h, "Bearer ", 7) != 0 || !h[7]) {
+        a->refused++;
         reply_error(req, 401, "Unauthorized", "send Authorization: Bearer <token>");
         return 0;
     }
@@ -156,6 +159,7 @@ static int authorized(api_t *a, struct evhttp_request *req, int scope)
         found |= same;
         scopes |= same ? a->tokens[i].scopes : 0;
     }
+    if (!found || !(scopes & scope)) a->refused++;
     if (!found) {
         reply_error(req, 401, "Unauthorized", "unknown token");
         return 0;
@@ -278,6 +282,9 @@ static void on_events(api_t *a, struct evhttp_request *req)
         free(text);
     }
     cJSON_Delete(doc);
+    a->events[0] += accepted;
+    a->events[1] += duplicates;
+    a->events[2] += rejected;
     buf_printf(&out, "],\"accepted\":%d,\"duplicates\":%d,\"rejected\":%d}", accepted, duplicates, rejected);
     /* journeys the events entered decide now: their messages reach the
      * outbox on this loop turn */
@@ -468,6 +475,32 @@ static void on_outbox_retry(api_t *a, struct evhttp_request *req, int64_t id)
     }
 }
 
+/* ---- GET /metrics ---- */
+
+static void on_metrics(api_t *a, struct evhttp_request *req)
+{
+    static const char *const outcomes[] = {"accepted", "duplicate", "rejected"};
+    buf_t out;
+    buf_init(&out);
+    buf_adds(&out, "# HELP nudge_events_total Events posted over HTTP, by outcome.\n"
+                   "# TYPE nudge_events_total counter\n");
+    for (int i = 0; i < 3; i++)
+        buf_printf(&out, "nudge_events_total{outcome=\"%s\"} %lld\n", outcomes[i], (long long)a->events[i]);
+    buf_printf(&out, "# HELP nudge_http_requests_total HTTP requests received.\n"
+                     "# TYPE nudge_http_requests_total counter\nnudge_http_requests_total %lld\n"
+                     "# HELP nudge_http_refused_total Requests refused for their token (401, 403).\n"
+                     "# TYPE nudge_http_refused_total counter\nnudge_http_refused_total %lld\n",
+               (long long)a->requests, (long long)a->refused);
+    engine_metrics(a->e, &out);
+    if (a->hooks.metrics) a->hooks.metrics(a->hooks.ud, &out);
+    struct evbuffer *b = evbuffer_new();
+    evbuffer_add(b, out.p, out.len);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain; version=0.0.4");
+    evhttp_send_reply(req, 200, "OK", b);
+    evbuffer_free(b);
+    buf_free(&out);
+}
+
 /* ---- routing ---- */
 
 static void on_request(struct evhttp_request *req, void *ud)
@@ -476,7 +509,11 @@ static void on_request(struct evhttp_request *req, void *ud)
     const char *path = evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
     enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
     if (!path) path = "/";
-    if (strcmp(path, "/healthz") == 0) {
+    a->requests++;
+    if (strcmp(path, "/metrics") == 0) {
+        if (cmd != EVHTTP_REQ_GET) reply_error(req, 405, "Method Not Allowed", "GET /metrics");
+        else if (authorized(a, req, SCOPE_READ)) on_metrics(a, req);
+    } else if (strcmp(path, "/healthz") == 0) {
         if (cmd == EVHTTP_REQ_GET) reply(req, 200, "OK", "{\"status\":\"ok\"}");
         else reply_error(req, 405, "Method Not Allowed", "GET /healthz");
     } else if (strcmp(path, "/v1/events") == 0) {

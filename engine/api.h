@@ -11,7 +11,8 @@
  *
  * Endpoints (docs/api.md): GET /healthz; POST /v1/events (write);
  * GET /v1/members/{id} (read), PUT /v1/members/{id} (write);
- * GET /v1/outbox (read), POST /v1/outbox/{id}/retry (admin). Events are applied and their journeys
+ * GET /v1/outbox (read), POST /v1/outbox/{id}/retry (admin);
+ * GET /metrics (read), in the Prometheus text format. Events are applied and their journeys
  * run on the loop turn that receives them; the answer is sent once the
  * daemon's group commit has made them durable. */
 #ifndef NUDGE_API_H
@@ -28,6 +29,7 @@ typedef struct api_hooks {
     void (*touch)(void *ud);                    /* open the commit window's transaction */
     void (*zone)(void *ud, const tz_t *zone);   /* a new member brought a new time zone */
     void (*kick)(void *ud);                     /* messages were queued again: dispatch */
+    void (*metrics)(void *ud, buf_t *out);      /* the daemon's own metrics, for /metrics */
     void *ud;
 } api_hooks_t;
 

@@ -130,6 +130,17 @@ static void api_kick(void *ud)
     disp_kick(d->disp);
 }
 
+static void api_metrics(void *ud, buf_t *out)
+{
+    daemon_t *d = ud;
+    disp_metrics(d->disp, out);
+    buf_adds(out, "# HELP nudge_outbox_depth Messages queued or waiting to retry, by channel.\n"
+                  "# TYPE nudge_outbox_depth gauge\n");
+    for (int ch = 0; ch < CH_COUNT; ch++)
+        buf_printf(out, "nudge_outbox_depth{channel=\"%s\"} %lld\n", channel_names[ch],
+                   (long long)store_outbox_pending(d->store, channel_names[ch]));
+}
+
 static void api_zone(void *ud, const tz_t *zone)
 {
     daemon_t *d = ud;
@@ -267,7 +278,7 @@ static int run(int argc, char **argv)
     if (recovered) logf_("%d messages left in 'sending' by the last run are queued again", recovered);
     d.sched = sched_new(d.e, d.store, start);
     if (api_configured(d.w)) {
-        api_hooks_t ah = {api_touch, api_zone, api_kick, &d};
+        api_hooks_t ah = {api_touch, api_zone, api_kick, api_metrics, &d};
         if (!(d.api = api_new(d.base, d.e, d.store, d.w, &ah, err))) {
             status = cmd_fail("%s", err);
             goto done;

@@ -14,6 +14,9 @@
 #include <time.h>
 
 #define CLAIM_MAX 64
+#define DISP_LAT_BUCKETS 11
+/* upper bounds, in seconds, of the provider latency histogram */
+static const double lat_bounds[DISP_LAT_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 
 typedef struct lane {
     disp_t *d;
@@ -31,6 +34,10 @@ typedef struct lane {
     CURL **idle;               /* easy handles kept for reuse (their connections stay warm) */
     int nidle;
     store_msg_t *claim;        /* claim buffer, CLAIM_MAX */
+    /* for /metrics: outcomes of attempts, and how long the provider took */
+    int64_t outcomes[CONN_FATAL + 1];
+    int64_t lat_buckets[DISP_LAT_BUCKETS], lat_count;
+    double lat_sum;
 } lane_t;
 
 typedef struct xfer {
@@ -270,6 +277,14 @@ static void done(disp_t *d, xfer_t *t, CURLcode code)
         conn_result_t r;
         l->ops->classify(l->c, &t->m, code == CURLE_OK || l->ops->channel == CH_EDM ? http : 0, body,
                          code == CURLE_OK ? NULL : (t->error[0] ? t->error : curl_easy_strerror(code)), &r);
+        curl_off_t us = 0;
+        curl_easy_getinfo(t->h, CURLINFO_TOTAL_TIME_T, &us);
+        double secs = (double)us / 1e6;
+        for (int i = 0; i < DISP_LAT_BUCKETS; i++)
+            if (secs <= lat_bounds[i]) l->lat_buckets[i]++;
+        l->lat_count++;
+        l->lat_sum += secs;
+        l->outcomes[r.verdict]++;
         finish(l, t, &r);
     }
     xfer_free(t);
@@ -493,4 +508,32 @@ int disp_inflight(const disp_t *d)
 int disp_lanes(const disp_t *d)
 {
     return d->nlanes;
+}
+
+void disp_metrics(const disp_t *d, buf_t *out)
+{
+    static const char *const verdicts[] = {
+        [CONN_SENT] = "sent", [CONN_RETRY] = "retry", [CONN_REFRESH] = "token_expired",
+        [CONN_PAUSE] = "paused", [CONN_MEMBER] = "member_refused", [CONN_FATAL] = "failed",
+    };
+    buf_adds(out, "# HELP nudge_provider_answers_total Provider answers to send attempts, by what they meant.\n"
+                  "# TYPE nudge_provider_answers_total counter\n");
+    for (int i = 0; i < d->nlanes; i++)
+        for (int v = 0; v <= CONN_FATAL; v++)
+            buf_printf(out, "nudge_provider_answers_total{channel=\"%s\",outcome=\"%s\"} %lld\n",
+                       d->lanes[i].ops->name, verdicts[v], (long long)d->lanes[i].outcomes[v]);
+    buf_adds(out, "# HELP nudge_provider_seconds Time from a send's start to the provider's answer.\n"
+                  "# TYPE nudge_provider_seconds histogram\n");
+    for (int i = 0; i < d->nlanes; i++) {
+        const lane_t *l = &d->lanes[i];
+        for (int b = 0; b < DISP_LAT_BUCKETS; b++)
+            buf_printf(out, "nudge_provider_seconds_bucket{channel=\"%s\",le=\"%g\"} %lld\n", l->ops->name,
+                       lat_bounds[b], (long long)l->lat_buckets[b]);
+        buf_printf(out, "nudge_provider_seconds_bucket{channel=\"%s\",le=\"+Inf\"} %lld\n", l->ops->name,
+                   (long long)l->lat_count);
+        buf_printf(out, "nudge_provider_seconds_sum{channel=\"%s\"} %.6f\n", l->ops->name, l->lat_sum);
+        buf_printf(out, "nudge_provider_seconds_count{channel=\"%s\"} %lld\n", l->ops->name, (long long)l->lat_count);
+    }
+    buf_printf(out, "# HELP nudge_provider_inflight Sends waiting for the provider's answer.\n"
+                    "# TYPE nudge_provider_inflight gauge\nnudge_provider_inflight %d\n", d->inflight);
 }

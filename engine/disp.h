@@ -41,5 +41,9 @@ void disp_drain(disp_t *d);
 int disp_inflight(const disp_t *d);
 /* The number of lanes (configured channels). */
 int disp_lanes(const disp_t *d);
+/* Appends the dispatcher's metrics in the Prometheus text format:
+ * provider answers by channel and meaning, answer latency histograms,
+ * sends in flight. */
+void disp_metrics(const disp_t *d, buf_t *out);
 
 #endif

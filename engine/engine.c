@@ -801,6 +801,54 @@ int engine_member_json(engine_t *e, const char *id, buf_t *out, char *err)
     return 1;
 }
 
+/* A Prometheus label value: backslash, quote and newline escaped. */
+static void add_label(buf_t *out, const char *v)
+{
+    for (; *v; v++) {
+        if (*v == '\\' || *v == '"') buf_addc(out, '\\');
+        if (*v == '\n') buf_adds(out, "\\n");
+        else buf_addc(out, *v);
+    }
+}
+
+void engine_metrics(const engine_t *e, buf_t *out)
+{
+    static const char *const reasons[] = {"unreachable", "suppressed", "capped", "quiet_hours_expired"};
+    buf_adds(out, "# HELP nudge_journey_entered_total Members who entered each journey.\n"
+                  "# TYPE nudge_journey_entered_total counter\n");
+    for (int i = 0; i < e->njourneys; i++) {
+        buf_adds(out, "nudge_journey_entered_total{journey=\"");
+        add_label(out, e->journeys[i]->name);
+        buf_printf(out, "\"} %lld\n", (long long)e->stats[i].entered);
+    }
+    buf_adds(out, "# HELP nudge_messages_decided_total Messages decided, by journey and channel.\n"
+                  "# TYPE nudge_messages_decided_total counter\n");
+    for (int i = 0; i < e->njourneys; i++)
+        for (int ch = 0; ch < CH_COUNT; ch++) {
+            buf_adds(out, "nudge_messages_decided_total{journey=\"");
+            add_label(out, e->journeys[i]->name);
+            buf_printf(out, "\",channel=\"%s\"} %lld\n", channel_names[ch], (long long)e->stats[i].sent[ch]);
+        }
+    buf_adds(out, "# HELP nudge_messages_not_sent_total Messages not sent, by journey and reason.\n"
+                  "# TYPE nudge_messages_not_sent_total counter\n");
+    for (int i = 0; i < e->njourneys; i++) {
+        const journey_stats_t *s = &e->stats[i];
+        const int64_t n[] = {s->unreachable, s->suppressed, s->capped, s->expired};
+        for (int r = 0; r < 4; r++) {
+            buf_adds(out, "nudge_messages_not_sent_total{journey=\"");
+            add_label(out, e->journeys[i]->name);
+            buf_printf(out, "\",reason=\"%s\"} %lld\n", reasons[r], (long long)n[r]);
+        }
+    }
+    int disabled = 0;
+    for (int i = 0; i < e->njourneys; i++) disabled += e->journeys[i]->disabled;
+    buf_printf(out, "# HELP nudge_journeys Journeys loaded, and of them disabled by an error.\n"
+                    "# TYPE nudge_journeys gauge\nnudge_journeys{state=\"running\"} %d\n"
+                    "nudge_journeys{state=\"disabled\"} %d\n", e->njourneys - disabled, disabled);
+    buf_printf(out, "# HELP nudge_lua_errors_total Journey scripts that failed (error, loop, memory).\n"
+                    "# TYPE nudge_lua_errors_total counter\nnudge_lua_errors_total %d\n", e->faults);
+}
+
 /* ---- checks ---- */
 
 typedef struct chk {

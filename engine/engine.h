@@ -61,6 +61,10 @@ journey_t *engine_journey(engine_t *e, int i);
 const journey_stats_t *engine_stats(const engine_t *e, int i);
 /* Journeys disabled at run time; their messages are in report. */
 int engine_faults(const engine_t *e);
+/* Appends journey metrics since start in the Prometheus text format:
+ * members entered, messages decided by channel, not sent by reason,
+ * journeys disabled, Lua errors. */
+void engine_metrics(const engine_t *e, buf_t *out);
 
 /* An event at the engine's clock: applies it, then exits and event
  * triggers when trigger is set. Returns as evt_apply. *new_zone is set

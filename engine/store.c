@@ -89,7 +89,7 @@ enum stmt {
     S_FLIGHT_PUT, S_FLIGHT_DELETE, S_FLIGHT_EXISTS, S_FLIGHT_NEXT, S_FLIGHT_DUE, S_FLIGHT_COUNTS,
     S_ENTRY_ADD, S_ENTRY_EXISTS,
     S_MSG_COUNTS, S_HELD_PUT, S_HELD_NEXT, S_HELD_DUE, S_HELD_DELETE, S_HELD_DROP, S_META_GET, S_OUT_RECENT, S_OUT_HAS, S_OUT_ADD, S_OUT_CLAIM,
-    S_OUT_NEXT, S_OUT_FINISH, S_OUT_RECOVER, S_OUT_PAGE, S_OUT_RETRY_ONE, S_OUT_RETRY_DEAD,
+    S_OUT_NEXT, S_OUT_PENDING, S_OUT_FINISH, S_OUT_RECOVER, S_OUT_PAGE, S_OUT_RETRY_ONE, S_OUT_RETRY_DEAD,
     S_COUNT
 };
 
@@ -187,6 +187,7 @@ static const char *const sql[S_COUNT] = {
                     " (SELECT id FROM messages WHERE status IN ('queued', 'retry') AND channel = ?2 AND at <= ?1"
                     " ORDER BY at LIMIT ?3) RETURNING " OUT_COLS,
     [S_OUT_NEXT] = "SELECT min(at) FROM messages WHERE status IN ('queued', 'retry') AND channel = ?1",
+    [S_OUT_PENDING] = "SELECT count(*) FROM messages WHERE status IN ('queued', 'retry') AND channel = ?1",
     /* `at` changes only for a retry: the time of the next attempt */
     [S_OUT_FINISH] = "UPDATE messages SET status = ?2, at = CASE WHEN ?2 = 'retry' THEN ?3 ELSE at END, done_at = ?7,"
                      " reason = ?4, provider_id = coalesce(?5, provider_id), segments = coalesce(?6, segments)"
@@ -620,13 +621,20 @@ int store_member_find(store_t *s, const char *ext_id, member_t *m, char *err)
     return member_query(s, st, m, err);
 }
 
+/* The integer statement `which` answers for one text parameter; 0 when
+ * it returns no row. */
+static int64_t int_for_text(store_t *s, int which, const char *text)
+{
+    sqlite3_stmt *st = stmt(s, which);
+    bind_text(st, 1, text);
+    int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return n;
+}
+
 int64_t store_member_rowid(store_t *s, const char *ext_id)
 {
-    sqlite3_stmt *st = stmt(s, S_MEMBER_ROWID);
-    bind_text(st, 1, ext_id);
-    int64_t id = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_reset(st);
-    return id;
+    return int_for_text(s, S_MEMBER_ROWID, ext_id);
 }
 
 int store_member_load(store_t *s, int64_t rowid, member_t *m, char *err)
@@ -1436,6 +1444,11 @@ int64_t store_outbox_next(store_t *s, const char *channel)
     if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) t = sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
     return t;
+}
+
+int64_t store_outbox_pending(store_t *s, const char *channel)
+{
+    return int_for_text(s, S_OUT_PENDING, channel);
 }
 
 int store_outbox_finish(store_t *s, int64_t id, const char *status, int64_t at, int64_t now, const char *reason,

@@ -165,6 +165,8 @@ int store_outbox_add(store_t *s, const store_msg_t *m, const char *status, const
 /* Due queued/retry messages of channel, oldest first, marked 'sending'
  * with one more attempt. Returns how many were filled. */
 int store_outbox_claim(store_t *s, int64_t now, const char *channel, store_msg_t *out, int limit, char *err);
+/* Messages of channel queued or waiting to retry (the outbox's depth). */
+int64_t store_outbox_pending(store_t *s, const char *channel);
 /* The earliest due queued/retry message of channel; TIME_NONE if none. */
 int64_t store_outbox_next(store_t *s, const char *channel);
 /* The outcome of an attempt made at `now`: status sent / retry (at = the

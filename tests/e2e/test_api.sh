@@ -162,6 +162,23 @@ check_eq "retry of a sent message: 409" 409 "$(req POST "/v1/outbox/$(jq -r '.me
 check_eq "a bad status: 400" 400 "$(req GET '/v1/outbox?status=lost' "$DASH" | cut -d' ' -f1)"
 check_eq "a bad limit: 400" 400 "$(req GET '/v1/outbox?limit=5000' "$DASH" | cut -d' ' -f1)"
 
+# ---- metrics ------------------------------------------------------------------------------
+m=$(curl -s -H "Authorization: Bearer $DASH" "$URL/metrics")
+metric() { awk -v k="$1" '$1 == k { print $2 }' <<<"$m"; }
+check_eq "metrics need a token" 401 "$(curl -s -o /dev/null -w '%{http_code}' "$URL/metrics")"
+# posted so far: e1 accepted, then duplicated twice; four rejected; e9 accepted
+check_eq "metrics: events by outcome" "2 2 4" \
+    "$(metric 'nudge_events_total{outcome="accepted"}') $(metric 'nudge_events_total{outcome="duplicate"}') $(metric 'nudge_events_total{outcome="rejected"}')"
+check_eq "metrics: members entered the journey (M1, M3)" 2 "$(metric 'nudge_journey_entered_total{journey="thanks"}')"
+# M1's message sent; M3's refused with 43004, then again after the retry
+check_eq "metrics: provider answers" "1 2" \
+    "$(metric 'nudge_provider_answers_total{channel="wechat",outcome="sent"}') $(metric 'nudge_provider_answers_total{channel="wechat",outcome="member_refused"}')"
+check_eq "metrics: every answer timed" "$(metric 'nudge_provider_seconds_count{channel="wechat"}')" \
+    "$(metric 'nudge_provider_seconds_bucket{channel="wechat",le="+Inf"}')"
+check_eq "metrics: the outbox is drained" 0 "$(metric 'nudge_outbox_depth{channel="wechat"}')"
+check_eq "metrics: no Lua errors" 0 "$(metric nudge_lua_errors_total)"
+check_contains "metrics: refused requests counted" "$m" "nudge_http_refused_total "
+
 # ---- concurrent clients ------------------------------------------------------------------
 CURLS=()
 for i in $(seq 20); do
