@@ -48,6 +48,16 @@ void conn_dedup_id(const char *key, char out[CONN_DEDUP_ID_LEN])
     snprintf(out, CONN_DEDUP_ID_LEN, "n%016llx", (unsigned long long)fnv1a64(key, strlen(key), FNV_SEED));
 }
 
+int conn_result_start(conn_result_t *r, const store_msg_t *m, long http, const char *transport, const char *who)
+{
+    memset(r, 0, sizeof *r);
+    r->segments = m->segments;
+    if (http) return 0;
+    r->verdict = CONN_RETRY;
+    snprintf(r->reason, sizeof r->reason, "%s: %s", who, transport ? transport : "transfer failed");
+    return 1;
+}
+
 void conn_xfer_post_json(conn_xfer_t *x, CURL *h, const char *header)
 {
     x->headers = curl_slist_append(x->headers, "Content-Type: application/json; charset=utf-8");

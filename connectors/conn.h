@@ -53,6 +53,11 @@ void conn_xfer_bind(conn_xfer_t *x, CURL *h);
 #define CONN_DEDUP_ID_LEN 24
 void conn_dedup_id(const char *key, char out[CONN_DEDUP_ID_LEN]);
 
+/* Starts an answer's result for m (segments as counted). When the
+ * transfer failed (http 0) it is a retry, with who and curl's error as
+ * the reason, and 1 is returned: the classifier is done. */
+int conn_result_start(conn_result_t *r, const store_msg_t *m, long http, const char *transport, const char *who);
+
 /* A JSON POST of x->body to x->url (both set), with any extra header
  * (or NULL), bound to h. */
 void conn_xfer_post_json(conn_xfer_t *x, CURL *h, const char *header);

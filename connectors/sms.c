@@ -89,13 +89,7 @@ static void classify(conn_t *c, const store_msg_t *m, long http, const char *bod
                      conn_result_t *r)
 {
     (void)c;
-    memset(r, 0, sizeof *r);
-    r->segments = m->segments;
-    if (!http) {
-        r->verdict = CONN_RETRY;
-        snprintf(r->reason, sizeof r->reason, "sms: %s", transport ? transport : "transfer failed");
-        return;
-    }
+    if (conn_result_start(r, m, http, transport, "sms")) return;
     cJSON *j = cJSON_Parse(body);
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "id");
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(j, "error");

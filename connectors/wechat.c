@@ -142,13 +142,7 @@ static int prepare(conn_t *c, CURL *h, const store_msg_t *m, conn_xfer_t *x, cha
 static void classify(conn_t *c, const store_msg_t *m, long http, const char *body, const char *transport,
                      conn_result_t *r)
 {
-    (void)m;
-    memset(r, 0, sizeof *r);
-    if (!http) {
-        r->verdict = CONN_RETRY;
-        snprintf(r->reason, sizeof r->reason, "wechat: %s", transport ? transport : "transfer failed");
-        return;
-    }
+    if (conn_result_start(r, m, http, transport, "wechat")) return;
     if (http != 200) {
         r->verdict = CONN_RETRY;
         snprintf(r->reason, sizeof r->reason, "wechat: HTTP %ld", http);
