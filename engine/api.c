@@ -529,6 +529,16 @@ static void on_request(struct evhttp_request *req, void *ud)
             reply_error(req, 405, "Method Not Allowed", "GET or PUT /v1/members/{id}");
         }
         free(id);
+    } else if (strcmp(path, "/v1/journeys") == 0) {
+        if (cmd != EVHTTP_REQ_GET) {
+            reply_error(req, 405, "Method Not Allowed", "GET /v1/journeys");
+        } else if (authorized(a, req, SCOPE_READ)) {
+            buf_t out;
+            buf_init(&out);
+            engine_journeys_json(a->e, &out);
+            reply(req, 200, "OK", out.p);
+            buf_free(&out);
+        }
     } else if (strcmp(path, "/v1/outbox") == 0) {
         if (cmd != EVHTTP_REQ_GET) reply_error(req, 405, "Method Not Allowed", "GET /v1/outbox");
         else if (authorized(a, req, SCOPE_READ)) on_outbox(a, req);

@@ -11,6 +11,7 @@
  *
  * Endpoints (docs/api.md): GET /healthz; POST /v1/events (write);
  * GET /v1/members/{id} (read), PUT /v1/members/{id} (write);
+ * GET /v1/journeys (read);
  * GET /v1/outbox (read), POST /v1/outbox/{id}/retry (admin);
  * GET /metrics (read), in the Prometheus text format. Events are applied and their journeys
  * run on the loop turn that receives them; the answer is sent once the

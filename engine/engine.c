@@ -801,6 +801,55 @@ int engine_member_json(engine_t *e, const char *id, buf_t *out, char *err)
     return 1;
 }
 
+typedef struct flights_of {
+    const char *journey;
+    buf_t *out;
+    int n;
+} flights_of_t;
+
+static void flight_count(const char *j, const char *step, int64_t n, void *ud)
+{
+    flights_of_t *f = ud;
+    if (strcmp(j, f->journey) != 0) return;
+    if (f->n++) buf_addc(f->out, ',');
+    buf_add_json_str(f->out, step);
+    buf_printf(f->out, ":%lld", (long long)n);
+}
+
+void engine_journeys_json(engine_t *e, buf_t *out)
+{
+    buf_adds(out, "{\"journeys\":[");
+    for (int i = 0; i < e->njourneys; i++) {
+        const journey_t *j = e->journeys[i];
+        const journey_stats_t *s = &e->stats[i];
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s", e->ws->dir, j->file);
+        size_t len = 0;
+        char *src = read_file(path, &len, NULL);
+        if (i) buf_addc(out, ',');
+        buf_adds(out, "{\"name\":");
+        buf_add_json_str(out, j->name);
+        buf_adds(out, ",\"file\":");
+        buf_add_json_str(out, j->file);
+        buf_printf(out, ",\"version\":\"%016llx\",\"state\":\"%s\",\"error\":",
+                   (unsigned long long)(src ? fnv1a64(src, len, FNV_SEED) : 0), j->disabled ? "disabled" : "running");
+        free(src);
+        if (j->disabled) buf_add_json_str(out, j->error);
+        else buf_adds(out, "null");
+        buf_adds(out, ",\"in_flight\":{");
+        flights_of_t f = {j->name, out, 0};
+        store_flight_counts(e->store, flight_count, &f);
+        buf_printf(out, "},\"entered\":%lld,\"decided\":{", (long long)s->entered);
+        for (int ch = 0; ch < CH_COUNT; ch++)
+            buf_printf(out, "%s\"%s\":%lld", ch ? "," : "", channel_names[ch], (long long)s->sent[ch]);
+        buf_printf(out, "},\"not_sent\":{\"unreachable\":%lld,\"suppressed\":%lld,\"capped\":%lld,"
+                        "\"quiet_hours_expired\":%lld},\"exited\":%lld}",
+                   (long long)s->unreachable, (long long)s->suppressed, (long long)s->capped, (long long)s->expired,
+                   (long long)s->exited);
+    }
+    buf_adds(out, "]}");
+}
+
 /* A Prometheus label value: backslash, quote and newline escaped. */
 static void add_label(buf_t *out, const char *v)
 {

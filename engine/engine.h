@@ -61,6 +61,11 @@ journey_t *engine_journey(engine_t *e, int i);
 const journey_stats_t *engine_stats(const engine_t *e, int i);
 /* Journeys disabled at run time; their messages are in report. */
 int engine_faults(const engine_t *e);
+/* {"journeys":[...]} into out: each journey's name, file, version (a
+ * hash of its file), state (running, or disabled with the error),
+ * members waiting per step, and since start: entered, decided per
+ * channel, not sent per reason, exited. */
+void engine_journeys_json(engine_t *e, buf_t *out);
 /* Appends journey metrics since start in the Prometheus text format:
  * members entered, messages decided by channel, not sent by reason,
  * journeys disabled, Lua errors. */

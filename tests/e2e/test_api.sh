@@ -35,6 +35,12 @@ return journey "thanks" {
   steps = { send { id = "thanks", template = "thanks", channels = { "wechat" } } },
 }
 EOF
+cat > "$W/journeys/follow.lua" <<'EOF'
+return journey "follow" {
+  trigger = on("order.paid"), quiet_hours = false,
+  steps = { wait { days = 3 }, send { id = "again", template = "thanks", channels = { "wechat" } } },
+}
+EOF
 cat >> "$W/nudge.conf" <<EOF
 
 [wechat]
@@ -178,6 +184,16 @@ check_eq "metrics: every answer timed" "$(metric 'nudge_provider_seconds_count{c
 check_eq "metrics: the outbox is drained" 0 "$(metric 'nudge_outbox_depth{channel="wechat"}')"
 check_eq "metrics: no Lua errors" 0 "$(metric nudge_lua_errors_total)"
 check_contains "metrics: refused requests counted" "$m" "nudge_http_refused_total "
+
+# ---- journeys ------------------------------------------------------------------------------
+js=$(req GET /v1/journeys "$DASH")
+check_eq "journeys: status" 200 "${js%% *}"
+check_eq "journeys: each with state, members waiting per step, counts since start" \
+    'follow running {"again":2} 2 0|thanks running {} 2 2' \
+    "$(jq -r '.journeys | sort_by(.name) | map([.name, .state, (.in_flight|tojson), .entered, .decided.wechat] | map(tostring) | join(" ")) | join("|")' <<<"${js#* }")"
+check_eq "journeys: version is the file's hash" \
+    "16 true" "$(jq -r '.journeys[0].version | [length, test("^[0-9a-f]+$")] | map(tostring) | join(" ")' <<<"${js#* }")"
+check_eq "journeys need read" 401 "$(req GET /v1/journeys '' | cut -d' ' -f1)"
 
 # ---- concurrent clients ------------------------------------------------------------------
 CURLS=()
