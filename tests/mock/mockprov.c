@@ -87,6 +87,25 @@ static void reply_json(struct evhttp_request *req, int code, const char *json)
     evbuffer_free(b);
 }
 
+/* The request's body, NUL-terminated (malloc'd). */
+static char *body_of(struct evhttp_request *req)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    char *body = malloc(len + 1);
+    evbuffer_remove(in, body, len);
+    body[len] = '\0';
+    return body;
+}
+
+static cJSON *json_body(struct evhttp_request *req)
+{
+    char *body = body_of(req);
+    cJSON *j = cJSON_Parse(body);
+    free(body);
+    return j;
+}
+
 static void logline(const char *kind, const char *touser, const char *cmid, int errcode, int delivered, int dup,
                     const char *extra)
 {
@@ -192,13 +211,7 @@ static void on_send(struct evhttp_request *req)
     int token_ok = tok && M.token[0] && strcmp(tok, M.token) == 0;
     evhttp_clear_headers(&q);
     if (M.expire_at && n == M.expire_at) M.token[0] = '\0';   /* expired under the sender's feet */
-    struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    size_t len = evbuffer_get_length(in);
-    char *body = malloc(len + 1);
-    evbuffer_remove(in, body, len);
-    body[len] = '\0';
-    cJSON *j = cJSON_Parse(body);
-    free(body);
+    cJSON *j = json_body(req);
     const cJSON *to = cJSON_GetObjectItemCaseSensitive(j, "touser");
     const cJSON *tid = cJSON_GetObjectItemCaseSensitive(j, "template_id");
     const cJSON *cm = cJSON_GetObjectItemCaseSensitive(j, "client_msg_id");
@@ -258,13 +271,7 @@ static void on_sms(struct evhttp_request *req)
         return;
     }
     const char *auth = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
-    struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    size_t len = evbuffer_get_length(in);
-    char *body = malloc(len + 1);
-    evbuffer_remove(in, body, len);
-    body[len] = '\0';
-    cJSON *j = cJSON_Parse(body);
-    free(body);
+    cJSON *j = json_body(req);
     const cJSON *to = cJSON_GetObjectItemCaseSensitive(j, "to"), *text = cJSON_GetObjectItemCaseSensitive(j, "text");
     const cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "id"), *seg = cJSON_GetObjectItemCaseSensitive(j, "segments");
     if (!auth || strcmp(auth, "Bearer mocktoken") != 0) {
@@ -379,11 +386,7 @@ static void on_aliyun(struct evhttp_request *req)
         reply_json(req, 500, "{\"Code\":\"ServiceUnavailable\",\"Message\":\"mock\"}");
         return;
     }
-    struct evbuffer *in = evhttp_request_get_input_buffer(req);
-    size_t len = evbuffer_get_length(in);
-    char *body = malloc(len + 1);
-    evbuffer_remove(in, body, len);
-    body[len] = '\0';
+    char *body = body_of(req);
     struct evkeyvalq q;
     TAILQ_INIT(&q);
     evhttp_parse_query_str(body, &q);
