@@ -318,6 +318,51 @@ static void on_member(api_t *a, struct evhttp_request *req, const char *id)
     buf_free(&out);
 }
 
+/* ---- GET /v1/members/{id}/journeys ---- */
+
+static void on_member_journeys(api_t *a, struct evhttp_request *req, const char *id)
+{
+    char err[ERRLEN];
+    buf_t out;
+    buf_init(&out);
+    int found = engine_member_journeys_json(a->e, id, &out, err);
+    if (found == 1) {
+        reply(req, 200, "OK", out.p);
+    } else if (found == 0) {
+        snprintf(err, sizeof err, "no member with id %s", id);
+        reply_error(req, 404, "Not Found", err);
+    } else {
+        reply_error(req, 500, "Internal Server Error", err);
+    }
+    buf_free(&out);
+}
+
+/* ---- POST /v1/journeys/{name}/pause|resume ---- */
+
+static void on_journey_pause(api_t *a, struct evhttp_request *req, const char *name, int paused)
+{
+    char err[ERRLEN];
+    a->hooks.touch(a->hooks.ud);
+    int found = engine_pause(a->e, name, paused, err);
+    if (found == 0) {
+        snprintf(err, sizeof err, "no journey named %s", name);
+        reply_error(req, 404, "Not Found", err);
+        return;
+    }
+    if (found < 0) {
+        reply_error(req, 500, "Internal Server Error", err);
+        return;
+    }
+    /* members whose wait ended while paused go on at once */
+    if (!paused && a->hooks.wake) a->hooks.wake(a->hooks.ud);
+    buf_t out;
+    buf_init(&out);
+    buf_adds(&out, "{\"journey\":");
+    buf_add_json_str(&out, name);
+    buf_printf(&out, ",\"state\":\"%s\"}", paused ? "paused" : "running");
+    after_commit(a, req, 200, &out);
+}
+
 /* ---- PUT /v1/members/{id}: a member.joined event of the body's fields ---- */
 
 static void on_member_put(api_t *a, struct evhttp_request *req, const char *id)
@@ -503,6 +548,12 @@ static void on_metrics(api_t *a, struct evhttp_request *req)
 
 /* ---- routing ---- */
 
+static int has_suffix(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
 static void on_request(struct evhttp_request *req, void *ud)
 {
     api_t *a = ud;
@@ -519,6 +570,29 @@ static void on_request(struct evhttp_request *req, void *ud)
     } else if (strcmp(path, "/v1/events") == 0) {
         if (cmd != EVHTTP_REQ_POST) reply_error(req, 405, "Method Not Allowed", "POST /v1/events");
         else if (authorized(a, req, SCOPE_WRITE)) on_events(a, req);
+    } else if (strncmp(path, "/v1/members/", 12) == 0 && path[12] && has_suffix(path + 12, "/journeys")) {
+        size_t n = strlen(path + 12) - strlen("/journeys");
+        char *raw = xstrndup(path + 12, n);
+        char *id = evhttp_uridecode(raw, 0, NULL);
+        if (!n || strchr(raw, '/')) reply_error(req, 404, "Not Found", "GET /v1/members/{id}/journeys");
+        else if (cmd != EVHTTP_REQ_GET) reply_error(req, 405, "Method Not Allowed", "GET /v1/members/{id}/journeys");
+        else if (authorized(a, req, SCOPE_READ)) on_member_journeys(a, req, id);
+        free(id);
+        free(raw);
+    } else if (strncmp(path, "/v1/journeys/", 13) == 0) {
+        const char *slash = strrchr(path + 13, '/');
+        int pause = slash && strcmp(slash, "/pause") == 0, resume = slash && strcmp(slash, "/resume") == 0;
+        if (!slash || slash == path + 13 || memchr(path + 13, '/', (size_t)(slash - path - 13)) || (!pause && !resume)) {
+            reply_error(req, 404, "Not Found", "POST /v1/journeys/{name}/pause or /resume");
+        } else if (cmd != EVHTTP_REQ_POST) {
+            reply_error(req, 405, "Method Not Allowed", "POST /v1/journeys/{name}/pause or /resume");
+        } else if (authorized(a, req, SCOPE_ADMIN)) {
+            char *raw = xstrndup(path + 13, (size_t)(slash - path - 13));
+            char *name = evhttp_uridecode(raw, 0, NULL);
+            on_journey_pause(a, req, name, pause);
+            free(name);
+            free(raw);
+        }
     } else if (strncmp(path, "/v1/members/", 12) == 0 && path[12] && !strchr(path + 12, '/')) {
         char *id = evhttp_uridecode(path + 12, 0, NULL);
         if (cmd == EVHTTP_REQ_GET) {

@@ -11,7 +11,8 @@
  *
  * Endpoints (docs/api.md): GET /healthz; POST /v1/events (write);
  * GET /v1/members/{id} (read), PUT /v1/members/{id} (write);
- * GET /v1/journeys (read);
+ * GET /v1/members/{id}/journeys (read);
+ * GET /v1/journeys (read), POST /v1/journeys/{name}/pause|resume (admin);
  * GET /v1/outbox (read), POST /v1/outbox/{id}/retry (admin);
  * GET /metrics (read), in the Prometheus text format. Events are applied and their journeys
  * run on the loop turn that receives them; the answer is sent once the
@@ -31,6 +32,7 @@ typedef struct api_hooks {
     void (*zone)(void *ud, const tz_t *zone);   /* a new member brought a new time zone */
     void (*kick)(void *ud);                     /* messages were queued again: dispatch */
     void (*metrics)(void *ud, buf_t *out);      /* the daemon's own metrics, for /metrics */
+    void (*wake)(void *ud);                     /* run due wake-ups now (a journey resumed) */
     void *ud;
 } api_hooks_t;
 

@@ -141,6 +141,12 @@ static void api_metrics(void *ud, buf_t *out)
                    (long long)store_outbox_pending(d->store, channel_names[ch]));
 }
 
+static void api_wake(void *ud)
+{
+    daemon_t *d = ud;
+    if (!d->stopping) event_active(d->tick, 0, 0);
+}
+
 static void api_zone(void *ud, const tz_t *zone)
 {
     daemon_t *d = ud;
@@ -278,7 +284,7 @@ static int run(int argc, char **argv)
     if (recovered) logf_("%d messages left in 'sending' by the last run are queued again", recovered);
     d.sched = sched_new(d.e, d.store, start);
     if (api_configured(d.w)) {
-        api_hooks_t ah = {api_touch, api_zone, api_kick, api_metrics, &d};
+        api_hooks_t ah = {api_touch, api_zone, api_kick, api_metrics, api_wake, &d};
         if (!(d.api = api_new(d.base, d.e, d.store, d.w, &ah, err))) {
             status = cmd_fail("%s", err);
             goto done;

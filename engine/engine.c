@@ -30,6 +30,7 @@ struct engine {
     int render;              /* the sink reads content */
     int64_t next_wake;       /* earliest wake-up after the clock, if known */
     int wake_known;
+    int wake_overdue;        /* a resumed journey has wake-ups in the past */
     member_t m;              /* scratch: the member being evaluated */
     buf_t key, content, tmp, ctx;
     store_flight_t *due;     /* wake-up batch, allocated once */
@@ -461,6 +462,7 @@ static int decide(engine_t *e, journey_t *j, const step_t *st, member_t *m, cons
     return decide_on(e, j, st, m, o, st->channels, st->nchannels);
 }
 
+
 static journey_t *find_journey(engine_t *e, const char *name);
 
 int engine_fallback(engine_t *e, const store_msg_t *msg, char *err)
@@ -499,8 +501,27 @@ int engine_first_loaded(engine_t *e, char *err)
             if (store_journey_put(e->store, j->name, &sj, err) != NUDGE_OK) return NUDGE_ERR;
         }
         j->first_loaded = sj.first_loaded_at;
+        j->paused = sj.paused;
     }
     return NUDGE_OK;
+}
+
+int engine_pause(engine_t *e, const char *name, int paused, char *err)
+{
+    journey_t *j = find_journey(e, name);
+    if (!j) return 0;
+    if (j->paused == paused) return 1;
+    store_journey_t sj;
+    if (!store_journey_get(e->store, j->name, &sj)) sj.first_loaded_at = e->now;
+    sj.paused = paused;
+    if (store_journey_put(e->store, j->name, &sj, err) != NUDGE_OK) return NUDGE_ERR;
+    j->paused = paused;
+    if (!paused) {
+        /* members whose wait ended while paused continue at the next tick */
+        e->wake_overdue = 1;
+        e->wake_known = 0;
+    }
+    return 1;
 }
 
 int engine_load_recent(engine_t *e, char *err)
@@ -558,7 +579,9 @@ static int run_steps(engine_t *e, journey_t *j, member_t *m, const occasion_t *o
             f.wake_at = wait_until(e, st, m);
             f.entered_at = entered_at;
             buf_init(&f.ctx);
-            occasion_to_json(o, &f.ctx);
+            occasion_t kept = *o;
+            if (st->until) kept.received = NULL;   /* o.received speaks of the latest wait only */
+            occasion_to_json(&kept, &f.ctx);
             int rc = store_flight_put(e->store, &f, err);
             buf_free(&f.ctx);
             if (e->wake_known && (e->next_wake == TIME_NONE || f.wake_at < e->next_wake)) e->next_wake = f.wake_at;
@@ -576,7 +599,7 @@ static int run_steps(engine_t *e, journey_t *j, member_t *m, const occasion_t *o
 static int enter(engine_t *e, journey_t *j, member_t *m, const occasion_t *o, const char *occ, char *err)
 {
     journey_stats_t *s = stats_of(e, j);
-    if (j->disabled) return NUDGE_OK;
+    if (j->disabled || j->paused) return NUDGE_OK;
     s->candidates++;
     if (journey_has_waits(j) && store_flight_exists(e->store, j->name, m->rowid)) {
         s->busy++;
@@ -621,7 +644,7 @@ static int run_candidates(engine_t *e, journey_t *j, int kind, const tz_t *zone,
 
 int engine_moment(engine_t *e, journey_t *j, const tz_t *zone, int32_t day, char *err)
 {
-    if (j->disabled || !journey_fires_on(j, day) || e->now < j->first_loaded) return NUDGE_OK;
+    if (j->disabled || j->paused || !journey_fires_on(j, day) || e->now < j->first_loaded) return NUDGE_OK;
     occasion_t o = {.day = day, .expires_day = CAL_NONE};
     char occ[16];
     cal_format_date(day, occ);
@@ -652,7 +675,7 @@ int engine_moment(engine_t *e, journey_t *j, const tz_t *zone, int32_t day, char
 
 int engine_instant(engine_t *e, journey_t *j, char *err)
 {
-    if (e->now < j->first_loaded) return NUDGE_OK;
+    if (j->paused || e->now < j->first_loaded) return NUDGE_OK;
     int n;
     char **zones = store_zones(e->store, &n);
     int rc = NUDGE_OK;
@@ -675,6 +698,18 @@ static journey_t *find_journey(engine_t *e, const char *name)
     return NULL;
 }
 
+/* The member continues after the wait that handed them on to step idx. */
+static int resume_flight(engine_t *e, journey_t *j, store_flight_t *f, int idx, const cJSON *received)
+{
+    occasion_t o;
+    cJSON *owned;
+    occasion_from_json(&o, f->ctx.p, &owned);
+    if (received) o.received = received;
+    int rc = run_steps(e, j, &e->m, &o, f->occ, idx, 1, f->entered_at);
+    cJSON_Delete(owned);
+    return rc;
+}
+
 int engine_wakeups(engine_t *e, char *err)
 {
     if (!e->due) {
@@ -684,34 +719,69 @@ int engine_wakeups(engine_t *e, char *err)
     store_flight_t *due = e->due;
     int rc = NUDGE_OK;
     int64_t next = engine_next_wake(e);
-    if (next == TIME_NONE || next > e->now) return NUDGE_OK;
+    if (!e->wake_overdue && (next == TIME_NONE || next > e->now)) return NUDGE_OK;
+    e->wake_overdue = 0;
     e->wake_known = 0;   /* ask the store again after this round */
+    store_flight_t last;
+    memset(&last, 0, sizeof last);
+    int have_last = 0;
     for (;;) {
-        int n = store_flights_due(e->store, e->now, due, WAKE_BATCH, err);
+        int n = store_flights_due(e->store, e->now, have_last ? &last : NULL, due, WAKE_BATCH, err);
         if (n <= 0) {
             if (n < 0) rc = NUDGE_ERR;
             break;
         }
-        int progressed = 0;
         for (int i = 0; i < n && rc == NUDGE_OK; i++) {
             store_flight_t *f = &due[i];
             journey_t *j = find_journey(e, f->journey);
-            if (j && j->disabled) continue;   /* waits until the journey is fixed */
-            progressed++;
+            if (j && (j->disabled || j->paused)) continue;   /* waits until fixed or resumed */
             int idx = j ? journey_step_index(j, f->step_id) : -1;
             if (!j || idx < 0 || store_member_load(e->store, f->member, &e->m, err) != 1) {
                 /* the journey, its step or the member is gone */
                 rc = store_flight_delete(e->store, f->journey, f->member, err) < 0 ? NUDGE_ERR : NUDGE_OK;
                 continue;
             }
-            occasion_t o;
-            cJSON *owned;
-            occasion_from_json(&o, f->ctx.p, &owned);
-            rc = run_steps(e, j, &e->m, &o, f->occ, idx, 1, f->entered_at);
-            cJSON_Delete(owned);
+            rc = resume_flight(e, j, f, idx, NULL);
         }
-        if (rc != NUDGE_OK || !progressed || n < WAKE_BATCH) break;
+        snprintf(last.journey, sizeof last.journey, "%s", due[n - 1].journey);
+        last.member = due[n - 1].member;
+        last.wake_at = due[n - 1].wake_at;
+        have_last = 1;
+        if (rc != NUDGE_OK || n < WAKE_BATCH) break;
     }
+    return rc;
+}
+
+/* Members waiting in a wait { until = type } continue now (journeys that
+ * are paused note the event and continue when resumed). */
+static int wake_waiting(engine_t *e, const event_t *ev, char *err)
+{
+    store_flight_t f;
+    buf_init(&f.ctx);
+    int rc = NUDGE_OK;
+    for (int i = 0; i < e->njourneys && rc == NUDGE_OK; i++) {
+        journey_t *j = e->journeys[i];
+        if (j->disabled || !journey_waits_for(j, ev->type)) continue;
+        int found = store_flight_get(e->store, j->name, e->m.rowid, &f, err);
+        if (found < 0) rc = NUDGE_ERR;
+        if (found != 1) continue;
+        int idx = journey_step_index(j, f.step_id);
+        const step_t *w = journey_until_before(j, idx);
+        if (!w || strcmp(w->until, ev->type) != 0) continue;
+        if (!j->paused) {
+            rc = resume_flight(e, j, &f, idx, ev->json);
+            continue;
+        }
+        occasion_t o;
+        cJSON *owned;
+        occasion_from_json(&o, f.ctx.p, &owned);
+        o.received = ev->json;
+        occasion_to_json(&o, &f.ctx);
+        cJSON_Delete(owned);
+        f.wake_at = e->now;
+        if (store_flight_put(e->store, &f, err) != NUDGE_OK) rc = NUDGE_ERR;
+    }
+    buf_free(&f.ctx);
     return rc;
 }
 
@@ -722,7 +792,8 @@ int engine_event(engine_t *e, event_t *ev, int trigger, const tz_t **new_zone, c
      * the rowid */
     int listened = 0;
     for (int i = 0; trigger && i < e->njourneys && !listened; i++)
-        listened = e->journeys[i]->trig.kind == TRIG_EVENT && strcmp(e->journeys[i]->trig.event, ev->type) == 0;
+        listened = (e->journeys[i]->trig.kind == TRIG_EVENT && strcmp(e->journeys[i]->trig.event, ev->type) == 0) ||
+                   journey_waits_for(e->journeys[i], ev->type);
     int r = evt_apply(e->store, e->ws, ev, &e->m, listened, &created, err);
     if (r != EVENT_APPLIED) return r;
     if (created && new_zone) *new_zone = e->m.zone;
@@ -734,6 +805,7 @@ int engine_event(engine_t *e, event_t *ev, int trigger, const tz_t **new_zone, c
         if (n < 0) return NUDGE_ERR;
         e->stats[i].exited += n;
     }
+    if (wake_waiting(e, ev, err) != NUDGE_OK) return NUDGE_ERR;
     for (int i = 0; i < e->njourneys; i++) {
         journey_t *j = e->journeys[i];
         if (j->trig.kind != TRIG_EVENT || strcmp(j->trig.event, ev->type) != 0) continue;
@@ -801,6 +873,81 @@ int engine_member_json(engine_t *e, const char *id, buf_t *out, char *err)
     return 1;
 }
 
+static void member_message_row(const char *journey, const char *status, int64_t n, int64_t last, void *ud)
+{
+    cJSON *by = ud;
+    cJSON *j = cJSON_GetObjectItemCaseSensitive(by, journey);
+    if (!j) j = cJSON_AddObjectToObject(by, journey);
+    cJSON_AddNumberToObject(j, status, (double)n);
+    cJSON *l = cJSON_GetObjectItemCaseSensitive(j, "last_at");
+    if (!l || last > (int64_t)l->valuedouble) {
+        cJSON_DeleteItemFromObjectCaseSensitive(j, "last_at");
+        cJSON_AddNumberToObject(j, "last_at", (double)last);
+    }
+}
+
+static void add_time(cJSON *o, const char *key, const tz_t *zone, int64_t t)
+{
+    char iso[40];
+    tz_format_iso(zone, t, iso);
+    cJSON_AddStringToObject(o, key, iso);
+}
+
+int engine_member_journeys_json(engine_t *e, const char *id, buf_t *out, char *err)
+{
+    member_t *m = &e->m;
+    int found = store_member_find(e->store, id, m, err);
+    if (found != 1) return found;
+    cJSON *by = cJSON_CreateObject();
+    if (store_member_messages(e->store, m->rowid, member_message_row, by, err) != NUDGE_OK) {
+        cJSON_Delete(by);
+        return NUDGE_ERR;
+    }
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddStringToObject(doc, "member", id);
+    cJSON *list = cJSON_AddArrayToObject(doc, "journeys");
+    store_flight_t f;
+    buf_init(&f.ctx);
+    int rc = NUDGE_OK;
+    for (int i = 0; i < e->njourneys && rc == NUDGE_OK; i++) {
+        journey_t *j = e->journeys[i];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddItemToArray(list, o);
+        cJSON_AddStringToObject(o, "journey", j->name);
+        cJSON_AddStringToObject(o, "state", j->disabled ? "disabled" : j->paused ? "paused" : "running");
+        int in = store_flight_get(e->store, j->name, m->rowid, &f, err);
+        if (in < 0) rc = NUDGE_ERR;
+        cJSON_AddBoolToObject(o, "in_journey", in == 1);
+        if (in == 1) {
+            /* the member waits to go on with step_id: show the wait they are in */
+            int idx = journey_step_index(j, f.step_id);
+            const step_t *w = idx > 0 ? &j->steps[idx - 1] : NULL;
+            cJSON_AddStringToObject(o, "waiting_in", w ? w->id : f.step_id);
+            cJSON_AddStringToObject(o, "next_step", f.step_id);
+            add_time(o, "entered_at", m->zone, f.entered_at);
+            add_time(o, "wakes_at", m->zone, f.wake_at);
+            if (w && w->until) cJSON_AddStringToObject(o, "waiting_for", w->until);
+        }
+        if (j->reentry == REENTRY_ONCE)
+            cJSON_AddBoolToObject(o, "entered_before", store_entry_exists(e->store, j->name, m->rowid));
+        cJSON *msgs = cJSON_DetachItemFromObjectCaseSensitive(by, j->name);
+        if (!msgs) msgs = cJSON_CreateObject();
+        cJSON *l = cJSON_DetachItemFromObjectCaseSensitive(msgs, "last_at");
+        cJSON_AddItemToObject(o, "messages", msgs);
+        if (l) add_time(o, "last_message_at", m->zone, (int64_t)l->valuedouble);
+        cJSON_Delete(l);
+    }
+    buf_free(&f.ctx);
+    cJSON_Delete(by);
+    if (rc == NUDGE_OK) {
+        char *txt = cJSON_PrintUnformatted(doc);
+        buf_adds(out, txt);
+        cJSON_free(txt);
+    }
+    cJSON_Delete(doc);
+    return rc == NUDGE_OK ? 1 : NUDGE_ERR;
+}
+
 typedef struct flights_of {
     const char *journey;
     buf_t *out;
@@ -832,7 +979,7 @@ void engine_journeys_json(engine_t *e, buf_t *out)
         buf_adds(out, ",\"file\":");
         buf_add_json_str(out, j->file);
         buf_printf(out, ",\"version\":\"%016llx\",\"state\":\"%s\",\"error\":",
-                   (unsigned long long)(src ? fnv1a64(src, len, FNV_SEED) : 0), j->disabled ? "disabled" : "running");
+                   (unsigned long long)(src ? fnv1a64(src, len, FNV_SEED) : 0), j->disabled ? "disabled" : j->paused ? "paused" : "running");
         free(src);
         if (j->disabled) buf_add_json_str(out, j->error);
         else buf_adds(out, "null");
@@ -889,11 +1036,15 @@ void engine_metrics(const engine_t *e, buf_t *out)
             buf_printf(out, "\",reason=\"%s\"} %lld\n", reasons[r], (long long)n[r]);
         }
     }
-    int disabled = 0;
-    for (int i = 0; i < e->njourneys; i++) disabled += e->journeys[i]->disabled;
-    buf_printf(out, "# HELP nudge_journeys Journeys loaded, and of them disabled by an error.\n"
+    int disabled = 0, paused = 0;
+    for (int i = 0; i < e->njourneys; i++) {
+        disabled += e->journeys[i]->disabled;
+        paused += !e->journeys[i]->disabled && e->journeys[i]->paused;
+    }
+    buf_printf(out, "# HELP nudge_journeys Journeys loaded: running, paused by an operator, disabled by an error.\n"
                     "# TYPE nudge_journeys gauge\nnudge_journeys{state=\"running\"} %d\n"
-                    "nudge_journeys{state=\"disabled\"} %d\n", e->njourneys - disabled, disabled);
+                    "nudge_journeys{state=\"paused\"} %d\nnudge_journeys{state=\"disabled\"} %d\n",
+               e->njourneys - disabled - paused, paused, disabled);
     buf_printf(out, "# HELP nudge_lua_errors_total Journey scripts that failed (error, loop, memory).\n"
                     "# TYPE nudge_lua_errors_total counter\nnudge_lua_errors_total %d\n", e->faults);
 }

@@ -83,6 +83,14 @@ int engine_event(engine_t *e, event_t *ev, int trigger, const tz_t **new_zone, c
  * or not). 1 found, 0 no such member, NUDGE_ERR with err. */
 int engine_member_json(engine_t *e, const char *id, buf_t *out, char *err);
 
+/* Where the member with external id `id` is in each loaded journey, as
+ * {"member":..,"journeys":[..]}: the journey's state, whether the member
+ * waits in it (which wait, the next step, when they wake, the event
+ * awaited), whether a once-only journey had them already, and their
+ * messages of it by status with the latest one's time. Times in the
+ * member's zone. 1 found, 0 no such member, NUDGE_ERR with err. */
+int engine_member_journeys_json(engine_t *e, const char *id, buf_t *out, char *err);
+
 /* Journey j's calendar moment on local day `day` in zone. */
 int engine_moment(engine_t *e, journey_t *j, const tz_t *zone, int32_t day, char *err);
 /* A one-off instant (once() with an offset): every member of every zone. */
@@ -92,6 +100,13 @@ int engine_wakeups(engine_t *e, char *err);
 /* Live runs: each journey acts from the first time it was loaded into
  * the workspace (recorded now for journeys seen for the first time). */
 int engine_first_loaded(engine_t *e, char *err);
+/* An operator pauses (paused 1) or resumes (0) journey `name`: while
+ * paused it takes no new members, its calendar moments pass unfired and
+ * members in it stay at their step (an awaited event is noted); on
+ * resume they continue, those whose wait ended in between at once.
+ * Kept in the store across restarts. 1 done, 0 no such journey,
+ * NUDGE_ERR with err. */
+int engine_pause(engine_t *e, const char *name, int paused, char *err);
 /* Live runs: frequency caps start from what the outbox holds, and a
  * decision the outbox already has (replayed) is not offered again. */
 int engine_load_recent(engine_t *e, char *err);

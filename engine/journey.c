@@ -43,6 +43,7 @@ void journey_free(journey_t *j)
     for (int i = 0; i < j->nsteps; i++) {
         free(j->steps[i].id);
         free(j->steps[i].tmpl);
+        free(j->steps[i].until);
         kv_free(j->steps[i].data, j->steps[i].ndata);
     }
     free(j->steps);
@@ -92,6 +93,20 @@ int journey_exits_on(const journey_t *j, const char *type)
     return 0;
 }
 
+int journey_waits_for(const journey_t *j, const char *type)
+{
+    for (int i = 0; i < j->nsteps; i++)
+        if (j->steps[i].until && strcmp(j->steps[i].until, type) == 0) return 1;
+    return 0;
+}
+
+const step_t *journey_until_before(const journey_t *j, int next)
+{
+    if (next <= 0 || next > j->nsteps) return NULL;
+    const step_t *w = &j->steps[next - 1];
+    return w->kind == STEP_WAIT && w->until ? w : NULL;
+}
+
 int journey_anchor_range(const journey_t *j, int32_t d, int32_t *lo, int32_t *hi)
 {
     const trigger_t *t = &j->trig;
@@ -127,6 +142,7 @@ void occasion_to_json(const occasion_t *o, buf_t *out)
     }
     if (o->event) cJSON_AddItemToObject(j, "event", cJSON_Duplicate(o->event, 1));
     if (o->event_id) cJSON_AddStringToObject(j, "event_id", o->event_id);
+    if (o->received) cJSON_AddItemToObject(j, "received", cJSON_Duplicate(o->received, 1));
     char *s = cJSON_PrintUnformatted(j);
     buf_reset(out);
     buf_adds(out, s);
@@ -146,6 +162,7 @@ int occasion_from_json(occasion_t *o, const char *json, cJSON **owned)
     if (cJSON_IsNumber(v = cJSON_GetObjectItem(*owned, "points"))) o->points = (int64_t)v->valuedouble;
     if (cJSON_IsObject(v = cJSON_GetObjectItem(*owned, "event"))) o->event = v;
     if (cJSON_IsString(v = cJSON_GetObjectItem(*owned, "event_id"))) o->event_id = v->valuestring;
+    if (cJSON_IsObject(v = cJSON_GetObjectItem(*owned, "received"))) o->received = v;
     return NUDGE_OK;
 }
 

@@ -61,6 +61,7 @@ typedef struct step {
     int ndata;
     /* wait: calendar days keep the wall time (or move it to at_secs) */
     int wait_days, wait_secs, wait_at_secs;   /* wait_at_secs -1: keep */
+    char *until;               /* wait ends early on this event type; NULL: plain wait */
 } step_t;
 
 enum reentry { REENTRY_EACH, REENTRY_ONCE };
@@ -90,6 +91,7 @@ typedef struct journey {
     int nparams;
     struct lh *lh;           /* the journey's own Lua state */
     int disabled;
+    int paused;              /* by an operator: no entries, no steps until resumed */
     char error[ERRLEN];
 } journey_t;
 
@@ -101,6 +103,7 @@ typedef struct occasion {
     int32_t expires_day;
     const struct cJSON *event;     /* event triggers */
     const char *event_id;
+    const struct cJSON *received;  /* the event that ended the last wait { until }; NULL on timeout */
 } occasion_t;
 
 journey_t *journey_new(void);
@@ -114,6 +117,12 @@ int journey_has_waits(const journey_t *j);
 int journey_fires_on(const journey_t *j, int32_t d);
 int journey_step_index(const journey_t *j, const char *id);
 int journey_exits_on(const journey_t *j, const char *type);
+/* 1 if a wait step of j ends early on events of this type. */
+int journey_waits_for(const journey_t *j, const char *type);
+/* The wait { until } step a member at step index `next` is waiting in
+ * (waits hand members on to the step after them); NULL when the step
+ * before `next` is not a wait for an event. */
+const step_t *journey_until_before(const journey_t *j, int next);
 
 /* For anchored triggers: the anchor day range [lo, hi] whose moment is
  * day d ("8 calendar months after the last order" maps several month-end

@@ -343,6 +343,19 @@ static int occ_index(lua_State *L)
         push_day(L, o->expires_day);
     } else if (strcmp(k, "event_id") == 0 && o->event_id) {
         lua_pushstring(L, o->event_id);
+    } else if (strcmp(k, "received") == 0) {
+        if (!o->received) {
+            lua_pushnil(L);
+            return 1;
+        }
+        /* a plain table of the event's top-level values: o.received.type,
+         * o.received.amount; it is a fresh copy, so writes go nowhere */
+        lua_createtable(L, 0, 8);
+        for (const cJSON *c = o->received->child; c; c = c->next) {
+            if (!c->string) continue;
+            push_attr(L, c);
+            lua_setfield(L, -2, c->string);
+        }
     } else if (o->event) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(o->event, k);
         if (cJSON_IsNumber(v)) {
@@ -766,8 +779,11 @@ static int read_step(spec_t *sp, int six, int index, journey_t *j, step_t *st)
         if (read_channels(sp, six, line, st) != NUDGE_OK) return NUDGE_ERR;
         if (read_kv(sp, six, "data", line, "send", &st->data, &st->ndata) != NUDGE_OK) return NUDGE_ERR;
     } else if (st->kind == STEP_WAIT) {
-        static const char *const keys[] = {"id", "days", "hours", "minutes", "at", "when", NULL};
+        static const char *const keys[] = {"id", "days", "hours", "minutes", "at", "when", "until", NULL};
         if (check_keys(sp, six, line, "wait", keys) != NUDGE_OK) return NUDGE_ERR;
+        if (get_str(sp, six, "until", line, "wait", &st->until) != NUDGE_OK) return NUDGE_ERR;
+        if (st->until && !*st->until)
+            return spec_err(sp, line, "for_event needs an event type, e.g. wait { for_event = \"order.paid\", timeout = days(3) }");
         int hours, mins;
         if (get_count(sp, six, "days", line, "wait", &st->wait_days) != NUDGE_OK ||
             get_count(sp, six, "hours", line, "wait", &hours) != NUDGE_OK ||
@@ -776,6 +792,8 @@ static int read_step(spec_t *sp, int six, int index, journey_t *j, step_t *st)
         st->wait_secs = hours * 3600 + mins * 60;
         int rc = read_hhmm(sp, six, "at", line, "wait", &st->wait_at_secs);
         if (rc < 0) return NUDGE_ERR;
+        if (!st->wait_days && !st->wait_secs && rc == 0 && st->until)
+            return spec_err(sp, line, "wait for_event \"%s\" needs a timeout, e.g. timeout = days(3)", st->until);
         if (!st->wait_days && !st->wait_secs && rc == 0)
             return spec_err(sp, line, "wait needs a duration, e.g. wait { days = 7 }");
         if (!st->id) {

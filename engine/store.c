@@ -40,7 +40,8 @@ static const char *const schema =
     "CREATE TABLE IF NOT EXISTS events(id INTEGER PRIMARY KEY, chk INTEGER NOT NULL, type TEXT NOT NULL,"
     " member INTEGER, at INTEGER NOT NULL, ext_id TEXT, body TEXT);"
     "CREATE TABLE IF NOT EXISTS journeys(name TEXT PRIMARY KEY, first_loaded_at INTEGER,"
-    " cursor INTEGER, disabled INTEGER NOT NULL DEFAULT 0, error TEXT) WITHOUT ROWID;"
+    " cursor INTEGER, disabled INTEGER NOT NULL DEFAULT 0, error TEXT,"
+    " paused INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS flights(journey TEXT NOT NULL, member INTEGER NOT NULL,"
     " occ TEXT NOT NULL, step INTEGER NOT NULL, step_id TEXT NOT NULL, wake_at INTEGER NOT NULL,"
     " entered_at INTEGER NOT NULL, ctx TEXT, PRIMARY KEY(journey, member)) WITHOUT ROWID;"
@@ -53,7 +54,8 @@ static const char *const schema =
     " at INTEGER NOT NULL, member INTEGER NOT NULL, journey TEXT NOT NULL, step TEXT NOT NULL,"
     " channel TEXT, template TEXT, content TEXT, status TEXT NOT NULL, reason TEXT,"
     " decided_at INTEGER, member_id TEXT, zone TEXT, attempts INTEGER NOT NULL DEFAULT 0,"
-    " provider_id TEXT, segments INTEGER, address TEXT, ctx TEXT, done_at INTEGER);"
+    " provider_id TEXT, segments INTEGER, address TEXT, ctx TEXT, done_at INTEGER,"
+    " receipt TEXT, receipt_at INTEGER);"
     /* The dispatcher's hot path touches small indexes only: the pending
      * one holds what is yet to be sent (a claim removes the row from it),
      * the sending one what is in flight (a few pages at most), and `at`
@@ -62,7 +64,13 @@ static const char *const schema =
     "CREATE INDEX IF NOT EXISTS messages_pending ON messages(channel, at, status) WHERE status IN ('queued', 'retry');"
     "CREATE INDEX IF NOT EXISTS messages_sending ON messages(status) WHERE status = 'sending';"
     "CREATE INDEX IF NOT EXISTS messages_at ON messages(at);"
-    "CREATE INDEX IF NOT EXISTS messages_held ON messages(at) WHERE status = 'held';";
+    "CREATE INDEX IF NOT EXISTS messages_held ON messages(at) WHERE status = 'held';"
+    /* what a member was sent (the member API); and WeChat's delivery
+     * reports name a message by WeChat's msgid only. SMS receipts carry
+     * the message's own id (OutId), so SMS and email pay for neither. */
+    "CREATE INDEX IF NOT EXISTS messages_member ON messages(member, journey);"
+    "CREATE INDEX IF NOT EXISTS messages_provider ON messages(provider_id)"
+    " WHERE channel = 'wechat' AND provider_id IS NOT NULL;";
 
 #define MEMBER_COLS \
     "m.id, m.ext_id, m.name, m.phone, m.email, m.wechat_openid, m.birthday, m.gender, m.tz," \
@@ -86,9 +94,9 @@ enum stmt {
     S_POINTS_ADD, S_POINTS_LIVE, S_POINTS_SET_LEFT,
     S_ORDER_ADD, S_EVENT_ADD, S_EVENT_KNOWN, S_EVENT_REMOVE,
     S_JOURNEY_GET, S_JOURNEY_PUT,
-    S_FLIGHT_PUT, S_FLIGHT_DELETE, S_FLIGHT_EXISTS, S_FLIGHT_NEXT, S_FLIGHT_DUE, S_FLIGHT_COUNTS,
+    S_FLIGHT_PUT, S_FLIGHT_DELETE, S_FLIGHT_EXISTS, S_FLIGHT_GET, S_FLIGHT_NEXT, S_FLIGHT_DUE, S_FLIGHT_COUNTS,
     S_ENTRY_ADD, S_ENTRY_EXISTS,
-    S_MSG_COUNTS, S_HELD_PUT, S_HELD_NEXT, S_HELD_DUE, S_HELD_DELETE, S_HELD_DROP, S_META_GET, S_OUT_RECENT, S_OUT_HAS, S_OUT_ADD, S_OUT_CLAIM,
+    S_MSG_COUNTS, S_MSG_OF_MEMBER, S_HELD_PUT, S_HELD_NEXT, S_HELD_DUE, S_HELD_DELETE, S_HELD_DROP, S_META_GET, S_OUT_RECENT, S_OUT_HAS, S_OUT_ADD, S_OUT_CLAIM,
     S_OUT_NEXT, S_OUT_PENDING, S_OUT_FINISH, S_OUT_RECOVER, S_OUT_PAGE, S_OUT_RETRY_ONE, S_OUT_RETRY_DEAD,
     S_COUNT
 };
@@ -152,21 +160,27 @@ static const char *const sql[S_COUNT] = {
                     " VALUES(?1,?2,?3,?4,?5,?6,?7)",
     [S_EVENT_KNOWN] = "SELECT chk FROM events WHERE id = ?1",
     [S_EVENT_REMOVE] = "DELETE FROM events WHERE id = ?1",
-    [S_JOURNEY_GET] = "SELECT first_loaded_at, cursor, disabled, error FROM journeys WHERE name = ?1",
-    [S_JOURNEY_PUT] = "INSERT INTO journeys(name, first_loaded_at, cursor, disabled, error)"
-                      " VALUES(?1,?2,?3,?4,?5) ON CONFLICT(name) DO UPDATE SET"
+    [S_JOURNEY_GET] = "SELECT first_loaded_at, cursor, disabled, error, paused FROM journeys WHERE name = ?1",
+    [S_JOURNEY_PUT] = "INSERT INTO journeys(name, first_loaded_at, cursor, disabled, error, paused)"
+                      " VALUES(?1,?2,?3,?4,?5,?6) ON CONFLICT(name) DO UPDATE SET"
                       " first_loaded_at=excluded.first_loaded_at, cursor=excluded.cursor,"
-                      " disabled=excluded.disabled, error=excluded.error",
+                      " disabled=excluded.disabled, error=excluded.error, paused=excluded.paused",
     [S_FLIGHT_PUT] = "INSERT INTO flights(journey, member, occ, step, step_id, wake_at, entered_at, ctx)"
                      " VALUES(?1,?2,?3,?4,?5,?6,?7,?8) ON CONFLICT(journey, member) DO UPDATE SET"
                      " occ=excluded.occ, step=excluded.step, step_id=excluded.step_id,"
                      " wake_at=excluded.wake_at, entered_at=excluded.entered_at, ctx=excluded.ctx",
     [S_FLIGHT_DELETE] = "DELETE FROM flights WHERE journey = ?1 AND member = ?2",
     [S_FLIGHT_EXISTS] = "SELECT 1 FROM flights WHERE journey = ?1 AND member = ?2",
+    [S_FLIGHT_GET] = "SELECT journey, member, occ, step, step_id, wake_at, entered_at, ctx FROM flights"
+                     " WHERE journey = ?1 AND member = ?2",
     [S_FLIGHT_NEXT] = "SELECT min(wake_at) FROM flights WHERE wake_at > ?1",
     [S_FLIGHT_DUE] = "SELECT journey, member, occ, step, step_id, wake_at, entered_at, ctx FROM flights"
-                     " WHERE wake_at <= ?1 ORDER BY wake_at, journey, member LIMIT ?2",
+                     " WHERE wake_at <= ?1 AND (wake_at, journey, member) > (?3, ?4, ?5)"
+                     " ORDER BY wake_at, journey, member LIMIT ?2",
     [S_FLIGHT_COUNTS] = "SELECT journey, step_id, count(*) FROM flights GROUP BY 1, 2 ORDER BY 1, 2",
+    [S_MSG_OF_MEMBER] = "SELECT journey, status, count(*), max(CASE WHEN status IN ('sent', 'dead')"
+                        " THEN coalesce(done_at, at) ELSE at END) FROM messages WHERE member = ?1"
+                        " GROUP BY journey, status ORDER BY 1, 2",
     [S_ENTRY_ADD] = "INSERT OR IGNORE INTO entries(journey, member, occ, at) VALUES(?1,?2,?3,?4)",
     [S_ENTRY_EXISTS] = "SELECT 1 FROM entries WHERE journey = ?1 AND member = ?2 LIMIT 1",
     [S_HELD_PUT] = "INSERT INTO messages(key, at, member, journey, step, channel, template, content, status,"
@@ -349,7 +363,7 @@ static int64_t zone_id_by_name(store_t *s, const char *name)
 
 /* The schema's version, in sqlite's user_version: a store made by another
  * version of nudge is refused rather than half-understood. */
-#define SCHEMA_VERSION 4
+#define SCHEMA_VERSION 5
 
 /* Older formats this one knows how to bring up to date, in order. */
 static const char *const upgrades[] = {
@@ -363,6 +377,9 @@ static const char *const upgrades[] = {
           "ALTER TABLE messages ADD COLUMN ctx TEXT;",
     [3] = "ALTER TABLE messages ADD COLUMN done_at INTEGER;"
           "DROP INDEX IF EXISTS messages_due;",
+    [4] = "ALTER TABLE journeys ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;"
+          "ALTER TABLE messages ADD COLUMN receipt TEXT;"
+          "ALTER TABLE messages ADD COLUMN receipt_at INTEGER;",
 };
 
 static int check_version(store_t *s, int mode, char *err)
@@ -1166,6 +1183,7 @@ int store_journey_get(store_t *s, const char *name, store_journey_t *j)
         j->disabled = sqlite3_column_int(st, 2);
         const char *e = (const char *)sqlite3_column_text(st, 3);
         if (e) snprintf(j->error, sizeof j->error, "%s", e);
+        j->paused = sqlite3_column_int(st, 4);
         found = 1;
     }
     sqlite3_reset(st);
@@ -1180,6 +1198,7 @@ int store_journey_put(store_t *s, const char *name, const store_journey_t *j, ch
     bind_time(st, 3, j->cursor);
     sqlite3_bind_int(st, 4, j->disabled);
     bind_text(st, 5, j->error[0] ? j->error : NULL);
+    sqlite3_bind_int(st, 6, j->paused);
     return run(s, st, err, "saving a journey");
 }
 
@@ -1236,28 +1255,60 @@ static void copy_col(char *dst, size_t n, sqlite3_stmt *st, int col)
     snprintf(dst, n, "%s", v ? v : "");
 }
 
-int store_flights_due(store_t *s, int64_t t, store_flight_t *out, int limit, char *err)
+static void flight_row(sqlite3_stmt *st, store_flight_t *f)
+{
+    copy_col(f->journey, sizeof f->journey, st, 0);
+    f->member = sqlite3_column_int64(st, 1);
+    copy_col(f->occ, sizeof f->occ, st, 2);
+    f->step = sqlite3_column_int(st, 3);
+    copy_col(f->step_id, sizeof f->step_id, st, 4);
+    f->wake_at = sqlite3_column_int64(st, 5);
+    f->entered_at = sqlite3_column_int64(st, 6);
+    buf_reset(&f->ctx);
+    const char *c = (const char *)sqlite3_column_text(st, 7);
+    buf_adds(&f->ctx, c ? c : "{}");
+}
+
+int store_flight_get(store_t *s, const char *journey, int64_t member, store_flight_t *f, char *err)
+{
+    sqlite3_stmt *st = stmt(s, S_FLIGHT_GET);
+    bind_text(st, 1, journey);
+    sqlite3_bind_int64(st, 2, member);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) flight_row(st, f);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc == SQLITE_ROW) return 1;
+    return rc == SQLITE_DONE ? 0 : dberr(s, err, "reading a member's place in a journey");
+}
+
+int store_flights_due(store_t *s, int64_t t, const store_flight_t *after, store_flight_t *out, int limit, char *err)
 {
     sqlite3_stmt *st = stmt(s, S_FLIGHT_DUE);
     sqlite3_bind_int64(st, 1, t);
     sqlite3_bind_int(st, 2, limit);
+    sqlite3_bind_int64(st, 3, after ? after->wake_at : INT64_MIN);
+    bind_text(st, 4, after ? after->journey : "");
+    sqlite3_bind_int64(st, 5, after ? after->member : INT64_MIN);
     int n = 0, rc;
-    while (n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        store_flight_t *f = &out[n++];
-        copy_col(f->journey, sizeof f->journey, st, 0);
-        f->member = sqlite3_column_int64(st, 1);
-        copy_col(f->occ, sizeof f->occ, st, 2);
-        f->step = sqlite3_column_int(st, 3);
-        copy_col(f->step_id, sizeof f->step_id, st, 4);
-        f->wake_at = sqlite3_column_int64(st, 5);
-        f->entered_at = sqlite3_column_int64(st, 6);
-        buf_reset(&f->ctx);
-        const char *c = (const char *)sqlite3_column_text(st, 7);
-        buf_adds(&f->ctx, c ? c : "{}");
-    }
+    while (n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) flight_row(st, &out[n++]);
     sqlite3_reset(st);
     if (n < limit && rc != SQLITE_DONE) return dberr(s, err, "reading due journey steps");
     return n;
+}
+
+int store_member_messages(store_t *s, int64_t member,
+                          void (*fn)(const char *journey, const char *status, int64_t n, int64_t last, void *ud),
+                          void *ud, char *err)
+{
+    sqlite3_stmt *st = stmt(s, S_MSG_OF_MEMBER);
+    sqlite3_bind_int64(st, 1, member);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        fn((const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
+           sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3), ud);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? NUDGE_OK : dberr(s, err, "reading a member's messages");
 }
 
 void store_flight_counts(store_t *s, void (*fn)(const char *j, const char *step, int64_t n, void *ud),

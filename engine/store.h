@@ -111,6 +111,7 @@ typedef struct store_journey {
     int64_t first_loaded_at;  /* TIME_NONE when never loaded */
     int64_t cursor;           /* calendar moments before this are done */
     int disabled;
+    int paused;               /* by an operator (POST /v1/journeys/NAME/pause) */
     char error[ERRLEN];
 } store_journey_t;
 int store_journey_get(store_t *s, const char *name, store_journey_t *j);   /* 1 / 0 */
@@ -129,11 +130,18 @@ typedef struct store_flight {
 int store_flight_put(store_t *s, const store_flight_t *f, char *err);
 int store_flight_delete(store_t *s, const char *journey, int64_t member, char *err);
 int store_flight_exists(store_t *s, const char *journey, int64_t member);
+/* The member's place in the journey into f (ctx initialised by the
+ * caller): 1 found, 0 not in it, NUDGE_ERR with err. */
+int store_flight_get(store_t *s, const char *journey, int64_t member, store_flight_t *f, char *err);
 /* The earliest wake-up strictly after `after`; TIME_NONE when none. */
 int64_t store_flight_next_wake(store_t *s, int64_t after);
-/* Due flights (wake_at <= t), oldest first, at most limit. Returns the
- * number filled into out[] (each ctx buf initialised by the caller). */
-int store_flights_due(store_t *s, int64_t t, store_flight_t *out, int limit, char *err);
+/* Due flights (wake_at <= t), oldest first, at most limit, after the
+ * flight `after` in that order (NULL: from the first), so that a caller
+ * leaving some in place (paused journeys) still reaches the rest.
+ * Returns the number filled into out[] (each ctx buf initialised by the
+ * caller). */
+int store_flights_due(store_t *s, int64_t t, const store_flight_t *after, store_flight_t *out, int limit,
+                      char *err);
 /* ---- the outbox (table messages) ----
  * One row per decided message, unique by idempotency key. status:
  *   held      waiting for quiet hours to end (at = when they end)
@@ -205,6 +213,11 @@ int store_held_delete(store_t *s, int64_t id, char *err);
 int store_held_drop(store_t *s, int64_t id, const char *reason, char *err);
 
 /* Calls fn(journey, step_id, count) per journey and step. */
+/* The member's messages per journey and status (oldest journey name
+ * first): how many, and the latest one's time (sent: when it went). */
+int store_member_messages(store_t *s, int64_t member,
+                          void (*fn)(const char *journey, const char *status, int64_t n, int64_t last, void *ud),
+                          void *ud, char *err);
 void store_flight_counts(store_t *s, void (*fn)(const char *j, const char *step, int64_t n, void *ud),
                          void *ud);
 

@@ -117,6 +117,26 @@ function wait(t)
     return s
   end
   local s = step("wait", t, 2)
+  -- wait { for_event = "order.paid", timeout = days(3) }: `until` would
+  -- read better but is a Lua keyword, so the step says for_event (the
+  -- quoted ["until"] is accepted too); the timeout is a plain wait's duration
+  if s.for_event ~= nil then
+    if s["until"] ~= nil then fail("wait has both for_event and until; give one") end
+    s["until"] = s.for_event
+    s.for_event = nil
+  end
+  if s["until"] ~= nil and type(s["until"]) ~= "string" then
+    fail("for_event names an event type, e.g. for_event = \"order.paid\"")
+  end
+  if s.timeout ~= nil then
+    local d = s.timeout
+    if getmetatable(d) ~= Duration then fail("timeout takes a duration, e.g. timeout = days(3)") end
+    if d.unit == "months" then fail("timeout does not take months; use days") end
+    if s["until"] == nil then fail("timeout goes with for_event: wait { for_event = \"order.paid\", timeout = days(3) }") end
+    if s[d.unit] ~= nil then fail("wait has both timeout and " .. d.unit .. "; give one") end
+    s[d.unit] = d.n
+    s.timeout = nil
+  end
   return s
 end
 

@@ -41,6 +41,19 @@ return journey "follow" {
   steps = { wait { days = 3 }, send { id = "again", template = "thanks", channels = { "wechat" } } },
 }
 EOF
+cat > "$W/templates/cart.lua" <<'EOF'
+return { wechat = { template_id = "TM-CART", data = { thing1 = "{{name}}", thing2 = "{{what}}" } } }
+EOF
+cat > "$W/journeys/cart.lua" <<'EOF'
+return journey "cart" {
+  trigger = on("cart.abandoned"), quiet_hours = false,
+  steps = {
+    wait { id = "for_order", for_event = "order.paid", timeout = hours(2) },
+    send { id = "bought", template = "cart", channels = { "wechat" }, data = { what = "感谢下单" },
+           when = function(m, o) return o.received ~= nil and o.received.amount >= 100 end },
+  },
+}
+EOF
 cat >> "$W/nudge.conf" <<EOF
 
 [wechat]
@@ -189,11 +202,45 @@ check_contains "metrics: refused requests counted" "$m" "nudge_http_refused_tota
 js=$(req GET /v1/journeys "$DASH")
 check_eq "journeys: status" 200 "${js%% *}"
 check_eq "journeys: each with state, members waiting per step, counts since start" \
-    'follow running {"again":2} 2 0|thanks running {} 2 2' \
+    'cart running {} 0 0|follow running {"again":2} 2 0|thanks running {} 2 2' \
     "$(jq -r '.journeys | sort_by(.name) | map([.name, .state, (.in_flight|tojson), .entered, .decided.wechat] | map(tostring) | join(" ")) | join("|")' <<<"${js#* }")"
 check_eq "journeys: version is the file's hash" \
     "16 true" "$(jq -r '.journeys[0].version | [length, test("^[0-9a-f]+$")] | map(tostring) | join(" ")' <<<"${js#* }")"
 check_eq "journeys need read" 401 "$(req GET /v1/journeys '' | cut -d' ' -f1)"
+
+# ---- a member's journeys; waiting for an event; pause and resume ------------------------------
+check_contains "cart abandoned" "$(req POST /v1/events "$POS" '{"id":"ca1","type":"cart.abandoned","member":"M1","at":"2026-11-23T14:00:00+08:00"}')" '"accepted":1'
+mj=$(req GET /v1/members/M1/journeys "$DASH")
+check_eq "member journeys: status" 200 "${mj%% *}"
+check_eq "waiting in the cart journey for an order" "true for_order bought order.paid running" \
+    "$(jq -r '.journeys[] | select(.journey=="cart") | [.in_journey, .waiting_in, .next_step, .waiting_for, .state] | map(tostring) | join(" ")' <<<"${mj#* }")"
+check_eq "wakes at the timeout, in the member's zone" true \
+    "$(jq -r '.journeys[] | select(.journey=="cart") | .wakes_at | test("^[0-9-]{10}T[0-9:]{8}\\+08:00$")' <<<"${mj#* }")"
+check_eq "and the messages of the thanks journey" 1 \
+    "$(jq -r '.journeys[] | select(.journey=="thanks") | .messages.sent' <<<"${mj#* }")"
+check_eq "member journeys need read" 403 "$(req GET /v1/members/M1/journeys "$POS" | cut -d' ' -f1)"
+check_eq "member journeys of nobody: 404" '404 {"error":"no member with id M404"}' "$(req GET /v1/members/M404/journeys "$DASH")"
+check_eq "pause needs admin" 403 "$(req POST /v1/journeys/cart/pause "$POS" | cut -d' ' -f1)"
+check_eq "pause an unknown journey: 404" '404 {"error":"no journey named nope"}' "$(req POST /v1/journeys/nope/pause "$OPS")"
+check_eq "pause is a POST" 405 "$(req GET /v1/journeys/cart/pause "$OPS" | cut -d' ' -f1)"
+check_eq "pause or resume only" 404 "$(req POST /v1/journeys/cart/stop "$OPS" | cut -d' ' -f1)"
+check_eq "pause" '200 {"journey":"cart","state":"paused"}' "$(req POST /v1/journeys/cart/pause "$OPS")"
+req POST /v1/events "$POS" '{"id":"co1","type":"order.paid","member":"M1","at":"2026-11-23T14:10:00+08:00","order_id":"CO1","amount":120}' >/dev/null
+req POST /v1/events "$POS" '{"id":"ca2","type":"cart.abandoned","member":"M2","at":"2026-11-23T14:10:00+08:00"}' >/dev/null
+sleep 0.5
+check_eq "paused: the awaited order sends nothing yet" 0 "$(jq -c 'select(.template_id=="TM-CART")' "$T/mock.jsonl" | wc -l)"
+check_eq "paused: no new members" false \
+    "$(req GET /v1/members/M2/journeys "$DASH" | cut -d' ' -f2- | jq -r '.journeys[] | select(.journey=="cart") | .in_journey')"
+check_eq "paused: shown in the journeys list" paused \
+    "$(req GET /v1/journeys "$DASH" | cut -d' ' -f2- | jq -r '.journeys[] | select(.name=="cart") | .state')"
+check_eq "paused: kept in the store" 1 "$(sqlite3 "$W/nudge.db" "SELECT paused FROM journeys WHERE name = 'cart'")"
+check_eq "resume" '200 {"journey":"cart","state":"running"}' "$(req POST /v1/journeys/cart/resume "$OPS")"
+wait_for 10 grep -q '"template_id":"TM-CART"' "$T/mock.jsonl"
+check_status "resumed: the order noted while paused sends the cart message" 0 $?
+check_eq "to M1, on the order's condition" "oM1 王芳芳 感谢下单" \
+    "$(jq -r 'select(.template_id=="TM-CART") | "\(.touser) \(.data.thing1.value) \(.data.thing2.value)"' "$T/mock.jsonl")"
+check_eq "and M1 has left the journey" false \
+    "$(req GET /v1/members/M1/journeys "$DASH" | cut -d' ' -f2- | jq -r '.journeys[] | select(.journey=="cart") | .in_journey')"
 
 # ---- concurrent clients ------------------------------------------------------------------
 CURLS=()
