@@ -7,10 +7,10 @@
 #                   valgrind, and a short fuzzing run (make fuzz)
 #   make bench      benchmarks (see bench/BENCHMARKS.md)
 
-PKGS     := lua5.4 libevent libcurl libcjson sqlite3 libcrypto
+PKGS     := lua5.4 libevent libcurl libcjson sqlite3 libcrypto expat
 DEB_PKGS := build-essential pkg-config liblua5.4-dev libevent-dev \
-            libcurl4-openssl-dev libcjson-dev libsqlite3-dev libssl-dev tzdata jq valgrind sqlite3 \
-            python3-aiosmtpd clang libclang-rt-14-dev
+            libcurl4-openssl-dev libcjson-dev libsqlite3-dev libssl-dev libexpat1-dev tzdata jq valgrind sqlite3 \
+            python3-aiosmtpd clang libclang-rt-14-dev wrk
 
 CC       ?= cc
 OPT      ?= -O2
@@ -113,6 +113,15 @@ demo: deps all
 
 bench: deps all $(B)/bench-audience
 	@bench/run.sh $(B)
+
+# the HTTP event ingest benchmark (bench/ingest.sh, ~2 min): wrk and a
+# constant-rate client against nudge run's POST /v1/events, 127.0.0.1 only
+$(B)/ingest-client: bench/ingest_client.c | $(B)/obj
+	$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
+
+.PHONY: bench-ingest
+bench-ingest: deps all $(B)/ingest-client
+	@B=$(B) bench/ingest.sh
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -1,5 +1,6 @@
 /* api.c - see api.h */
 #include "api.h"
+#include "callback.h"
 #include "event.h"
 
 #include <sys/queue.h>
@@ -20,8 +21,14 @@
 #define API_MAX_BODY (4L << 20)   /* 1,000 events of up to 4 KB */
 #define API_MAX_EVENTS 1000
 #define API_MIN_SECRET 16
+#define WECHAT_MAX_SKEW 300       /* seconds a signed WeChat push may be old (or early) */
 
 enum { SCOPE_READ = 1, SCOPE_WRITE = 2, SCOPE_ADMIN = 4 };
+
+/* what provider callbacks brought, for /metrics */
+enum { CB_RECEIPT, CB_RECEIPT_UNKNOWN, CB_REPLY, CB_OPT_OUT, CB_SUBSCRIBE, CB_UNSUBSCRIBE, CB_REFUSED, CB_COUNT };
+static const char *const cb_names[CB_COUNT] = {"receipt", "receipt_unknown", "reply", "opt_out",
+                                               "subscribe", "unsubscribe", "refused"};
 
 typedef struct token {
     char *secret;
@@ -49,6 +56,9 @@ struct api {
     waiting_t *wait, **wait_tail;
     char addr[128];
     int64_t events[3];            /* accepted, duplicate, rejected */
+    char *sms_secret;             /* [api] callback.aliyun_sms: the ?secret= of SMS pushes */
+    char *wx_token;               /* [api] callback.wechat: the Token of WeChat's server settings */
+    int64_t callbacks[CB_COUNT];
     int64_t requests, refused;    /* all requests; 401 and 403 answers */
 };
 
@@ -82,6 +92,23 @@ static int read_tokens(api_t *a, char *err)
         const ws_setting_t *st = &w->settings[i];
         if (strcmp(st->section, "api") != 0) continue;
         if (strcmp(st->key, "listen") == 0) continue;
+        if (strcmp(st->key, "callback.aliyun_sms") == 0 || strcmp(st->key, "callback.wechat") == 0) {
+            int wx = st->key[9] == 'w';
+            const char *v = ws_get(w, "api", st->key);
+            size_t n = v ? strlen(v) : 0;
+            if (!v) return errf(err, "nudge.conf:%d: [api] %s: the environment variable it names is not set", st->line,
+                                st->key);
+            if (!wx && n < API_MIN_SECRET)
+                return errf(err, "nudge.conf:%d: [api] %s: the secret must be at least 16 characters", st->line,
+                            st->key);
+            if (wx && (n < 3 || n > 32 || strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789") != n))
+                return errf(err, "nudge.conf:%d: [api] %s: WeChat's Token is 3 to 32 letters or digits", st->line,
+                            st->key);
+            free(wx ? a->wx_token : a->sms_secret);
+            if (wx) a->wx_token = xstrdup(v);
+            else a->sms_secret = xstrdup(v);
+            continue;
+        }
         if (strncmp(st->key, "scopes.", 7) == 0) {
             char tk[160];
             snprintf(tk, sizeof tk, "token.%s", st->key + 7);
@@ -90,7 +117,7 @@ static int read_tokens(api_t *a, char *err)
             continue;
         }
         if (strncmp(st->key, "token.", 6) != 0 || !st->key[6])
-            return errf(err, "nudge.conf:%d: [api] unknown setting '%s' (listen, token.NAME, scopes.NAME)", st->line,
+            return errf(err, "nudge.conf:%d: [api] unknown setting '%s' (listen, token.NAME, scopes.NAME, callback.aliyun_sms, callback.wechat)", st->line,
                         st->key);
         const char *secret = ws_get(w, "api", st->key);
         if (!secret || strlen(secret) < API_MIN_SECRET)
@@ -224,6 +251,25 @@ static cJSON *read_json(struct evhttp_request *req)
     return doc;
 }
 
+/* One event (a JSON object) parsed, applied and run through the journeys
+ * at the engine's clock. Returns as engine_event, NUDGE_ERR with why;
+ * ev is the caller's to evt_free. */
+static int apply_event(api_t *a, const cJSON *item, event_t *ev, char *why)
+{
+    char *text = cJSON_PrintUnformatted(item);
+    const tz_t *zone = NULL;
+    int r = evt_parse(ev, text, strlen(text), a->w->tz, why);   /* ev points into text */
+    if (r == NUDGE_OK) {
+        a->hooks.touch(a->hooks.ud);
+        r = engine_event(a->e, ev, 1, &zone, why);
+        if (zone && a->hooks.zone) a->hooks.zone(a->hooks.ud, zone);
+    } else {
+        r = NUDGE_ERR;
+    }
+    free(text);
+    return r;
+}
+
 static void on_events(api_t *a, struct evhttp_request *req)
 {
     cJSON *doc = read_json(req);
@@ -250,17 +296,9 @@ static void on_events(api_t *a, struct evhttp_request *req)
     int accepted = 0, duplicates = 0, rejected = 0, i = 0;
     const cJSON *item = cJSON_IsArray(doc) ? doc->child : doc;
     for (; item && i < n; item = cJSON_IsArray(doc) ? item->next : NULL, i++) {
-        char *text = cJSON_PrintUnformatted(item);
         event_t ev;
-        int r;
         char why[ERRLEN];
-        const tz_t *zone = NULL;
-        if (evt_parse(&ev, text, strlen(text), a->w->tz, why) != NUDGE_OK) {
-            r = NUDGE_ERR;
-        } else {
-            a->hooks.touch(a->hooks.ud);
-            r = engine_event(a->e, &ev, 1, &zone, why);
-        }
+        int r = apply_event(a, item, &ev, why);
         if (i) buf_addc(&out, ',');
         buf_printf(&out, "{\"index\":%d,", i);
         if (r == EVENT_APPLIED || r == EVENT_DUPLICATE) {
@@ -277,9 +315,7 @@ static void on_events(api_t *a, struct evhttp_request *req)
             buf_add_json_str(&out, why);
             buf_addc(&out, '}');
         }
-        if (zone && a->hooks.zone) a->hooks.zone(a->hooks.ud, zone);
         evt_free(&ev);
-        free(text);
     }
     cJSON_Delete(doc);
     a->events[0] += accepted;
@@ -441,10 +477,12 @@ static void msg_json(const store_msg_t *m, void *ud)
     tz_format_iso(z ? z : tz_get("UTC", NULL), m->at, at);
     if (pg->n++) buf_addc(out, ',');
     buf_printf(out, "{\"id\":%lld", (long long)m->id);
+    char receipt_at[40] = "";
+    if (m->receipt_at != TIME_NONE) tz_format_iso(z ? z : tz_get("UTC", NULL), m->receipt_at, receipt_at);
     const char *kv[][2] = {{"key", m->key},         {"status", m->status},   {"at", at},
                            {"member", m->member_id}, {"journey", m->journey}, {"step", m->step},
                            {"channel", m->channel},  {"template", m->tmpl},   {"reason", m->reason},
-                           {"provider_id", m->provider_id}};
+                           {"provider_id", m->provider_id}, {"receipt", m->receipt}, {"receipt_at", receipt_at}};
     for (size_t i = 0; i < sizeof kv / sizeof *kv; i++) {
         buf_printf(out, ",\"%s\":", kv[i][0]);
         if (kv[i][1][0]) buf_add_json_str(out, kv[i][1]);
@@ -536,6 +574,11 @@ static void on_metrics(api_t *a, struct evhttp_request *req)
                      "# HELP nudge_http_refused_total Requests refused for their token (401, 403).\n"
                      "# TYPE nudge_http_refused_total counter\nnudge_http_refused_total %lld\n",
                (long long)a->requests, (long long)a->refused);
+    buf_adds(&out, "# HELP nudge_callbacks_total What provider callbacks brought: receipts (and those naming no\n"
+                   "# message we know), replies, opt-outs, WeChat (un)subscribes, pushes refused.\n"
+                   "# TYPE nudge_callbacks_total counter\n");
+    for (int i = 0; i < CB_COUNT; i++)
+        buf_printf(&out, "nudge_callbacks_total{kind=\"%s\"} %lld\n", cb_names[i], (long long)a->callbacks[i]);
     engine_metrics(a->e, &out);
     if (a->hooks.metrics) a->hooks.metrics(a->hooks.ud, &out);
     struct evbuffer *b = evbuffer_new();
@@ -544,6 +587,249 @@ static void on_metrics(api_t *a, struct evhttp_request *req)
     evhttp_send_reply(req, 200, "OK", b);
     evbuffer_free(b);
     buf_free(&out);
+}
+
+/* ---- provider callbacks ---- */
+
+static void now_clock(api_t *a)
+{
+    int64_t *clock = engine_clock(a->e);
+    int64_t now = (int64_t)time(NULL);
+    if (now > *clock) *clock = now;
+}
+
+/* A channel event for a member a provider named by address: the same
+ * path as a posted event, with an id that makes a repeated push a
+ * duplicate. */
+typedef struct addr_event {
+    api_t *a;
+    const char *type, *id_base;
+    const char *content;       /* sms.replied: the text */
+    int applied, failed;
+} addr_event_t;
+
+static void emit_for_member(const char *ext_id, const char *phone, void *ud)
+{
+    (void)phone;
+    addr_event_t *x = ud;
+    char at[40], why[ERRLEN];
+    tz_format_iso(x->a->w->tz, *engine_clock(x->a->e), at);
+    cJSON *o = cJSON_CreateObject();
+    buf_t id;
+    buf_init(&id);
+    buf_printf(&id, "%s:%s:%s", x->type, x->id_base, ext_id);
+    cJSON_AddStringToObject(o, "id", id.p);
+    cJSON_AddStringToObject(o, "type", x->type);
+    cJSON_AddStringToObject(o, "member", ext_id);
+    cJSON_AddStringToObject(o, "at", at);
+    if (x->content) cJSON_AddStringToObject(o, "content", x->content);
+    event_t ev;
+    int r = apply_event(x->a, o, &ev, why);
+    if (r == EVENT_APPLIED) x->applied++;
+    if (r < 0) {
+        x->failed++;
+        fprintf(stderr, "nudge: api: %s for member %s: %s\n", x->type, ext_id, why);
+    }
+    evt_free(&ev);
+    buf_free(&id);
+    cJSON_Delete(o);
+}
+
+static int member_events(api_t *a, const char *field, const char *value, const char *type, const char *id_base,
+                         const char *content, char *err)
+{
+    addr_event_t x = {a, type, id_base, content, 0, 0};
+    int n = store_members_by_address(a->store, field, value, emit_for_member, &x, err);
+    return n < 0 || x.failed ? NUDGE_ERR : x.applied;
+}
+
+static int same_text(const char *secret, const char *given)
+{
+    token_t t = {(char *)secret, strlen(secret), 0};
+    return given && same_secret(&t, given, strlen(given));
+}
+
+static char *body_text(struct evhttp_request *req, size_t *len)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    *len = evbuffer_get_length(in);
+    char *body = xmalloc(*len + 1);
+    evbuffer_remove(in, body, *len);
+    body[*len] = '\0';
+    return body;
+}
+
+static void reply_aliyun(struct evhttp_request *req, int code, const char *reason, const char *msg)
+{
+    buf_t b;
+    buf_init(&b);
+    buf_printf(&b, "{\"code\":%d,\"msg\":", code == 200 ? 0 : 1);
+    buf_add_json_str(&b, msg);
+    buf_addc(&b, '}');
+    reply(req, code, reason, b.p);
+    buf_free(&b);
+}
+
+/* POST /v1/callbacks/aliyun-sms?secret=...: Alibaba Cloud's HTTP push of
+ * delivery receipts (SmsReport) and replies (SmsUp). A receipt lands on
+ * the message whose OutId (our idempotency key) it names; a reply is an
+ * sms.replied event for every member with that phone, and a reply of
+ * T, TD, R, 退订 (callback.h has the list) also an sms.opted_out. The
+ * answer, {"code":0,"msg":"成功"}, is sent once that is durable; any other
+ * answer makes Alibaba push again. */
+static void on_aliyun_sms(api_t *a, struct evhttp_request *req)
+{
+    struct evkeyvalq q;
+    evhttp_parse_query_str(evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req)) ?
+                           evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req)) : "", &q);
+    int ok = a->sms_secret && same_text(a->sms_secret, evhttp_find_header(&q, "secret"));
+    evhttp_clear_headers(&q);
+    if (!ok) {
+        a->callbacks[CB_REFUSED]++;
+        reply_aliyun(req, a->sms_secret ? 403 : 404, a->sms_secret ? "Forbidden" : "Not Found",
+                     a->sms_secret ? "wrong or missing ?secret=" : "[api] callback.aliyun_sms is not configured");
+        return;
+    }
+    size_t len;
+    char *body = body_text(req, &len), err[ERRLEN];
+    cb_sms_item_t *items;
+    int n;
+    int rc = cb_aliyun_parse(body, len, &items, &n, err);
+    free(body);
+    if (rc != NUDGE_OK) {
+        reply_aliyun(req, 400, "Bad Request", err);
+        return;
+    }
+    now_clock(a);
+    a->hooks.touch(a->hooks.ud);
+    for (int i = 0; i < n && rc == NUDGE_OK; i++) {
+        cb_sms_item_t *it = &items[i];
+        if (it->kind == CB_SMS_REPORT) {
+            char receipt[160];
+            if (it->success) snprintf(receipt, sizeof receipt, "delivered");
+            else snprintf(receipt, sizeof receipt, "failed: %.60s %.80s", it->err_code, it->err_msg);
+            int64_t at = *engine_clock(a->e);
+            const tz_t *cst = tz_get("Asia/Shanghai", NULL);   /* Alibaba's times are China time */
+            if (it->at[0] && cst) tz_parse_time(it->at, cst, &at, NULL, err);
+            int found = it->out_id[0] ? store_receipt(a->store, "sms", it->out_id, NULL, receipt, at, err) : 0;
+            if (found < 0) rc = NUDGE_ERR;
+            a->callbacks[found > 0 ? CB_RECEIPT : CB_RECEIPT_UNKNOWN]++;
+            continue;
+        }
+        char phone[40], base[160];
+        if (cb_phone_normalize(it->phone, phone, sizeof phone) != NUDGE_OK) {
+            a->callbacks[CB_RECEIPT_UNKNOWN]++;
+            continue;
+        }
+        /* Alibaba numbers each reply; without one, the phone and time say which */
+        snprintf(base, sizeof base, "%s", it->sequence_id[0] ? it->sequence_id : it->at);
+        a->callbacks[CB_REPLY]++;
+        if (member_events(a, "phone", phone, "sms.replied", base, it->content, err) < 0) rc = NUDGE_ERR;
+        if (rc == NUDGE_OK && cb_is_opt_out_reply(it->content)) {
+            int k = member_events(a, "phone", phone, "sms.opted_out", base, NULL, err);
+            if (k < 0) rc = NUDGE_ERR;
+            else a->callbacks[CB_OPT_OUT] += k;
+        }
+    }
+    free(items);
+    if (engine_flush(a->e, err) != NUDGE_OK) rc = NUDGE_ERR;
+    if (rc != NUDGE_OK) {
+        reply_aliyun(req, 500, "Internal Server Error", err);
+        return;
+    }
+    buf_t out;
+    buf_init(&out);
+    buf_adds(&out, "{\"code\":0,\"msg\":\"成功\"}");
+    after_commit(a, req, 200, &out);
+}
+
+static void reply_text(struct evhttp_request *req, int code, const char *reason, const char *text)
+{
+    struct evbuffer *b = evbuffer_new();
+    evbuffer_add(b, text, strlen(text));
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", "text/plain; charset=utf-8");
+    evhttp_send_reply(req, code, reason, b);
+    evbuffer_free(b);
+}
+
+/* GET and POST /v1/callbacks/wechat?signature=&timestamp=&nonce=: the
+ * server URL of a WeChat Official Account. GET is WeChat's check of the
+ * URL (echostr comes back); POST an event push: TEMPLATESENDJOBFINISH is
+ * a template message's delivery report (found by WeChat's msgid),
+ * subscribe and unsubscribe are wechat.subscribed / wechat.unsubscribed
+ * events for the members with that openid. Other messages are answered
+ * and ignored. */
+static void on_wechat(api_t *a, struct evhttp_request *req, enum evhttp_cmd_type cmd)
+{
+    if (!a->wx_token) {
+        reply_text(req, 404, "Not Found", "[api] callback.wechat is not configured");
+        return;
+    }
+    struct evkeyvalq q;
+    const char *qs = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+    evhttp_parse_query_str(qs ? qs : "", &q);
+    const char *ts = evhttp_find_header(&q, "timestamp");
+    long long t = ts ? strtoll(ts, NULL, 10) : 0, now = (long long)time(NULL);
+    int ok = cb_wechat_signature_ok(a->wx_token, ts ? ts : "", evhttp_find_header(&q, "nonce") ?
+                                    evhttp_find_header(&q, "nonce") : "", evhttp_find_header(&q, "signature") ?
+                                    evhttp_find_header(&q, "signature") : "");
+    /* a signature proves who, the timestamp when: an old push replayed is refused */
+    if (ok && (t < now - WECHAT_MAX_SKEW || t > now + WECHAT_MAX_SKEW)) ok = -1;
+    if (ok != 1) {
+        evhttp_clear_headers(&q);
+        a->callbacks[CB_REFUSED]++;
+        reply_text(req, 403, "Forbidden", ok ? "timestamp too far from now" : "bad signature");
+        return;
+    }
+    if (cmd == EVHTTP_REQ_GET) {
+        const char *echo = evhttp_find_header(&q, "echostr");
+        reply_text(req, echo ? 200 : 400, echo ? "OK" : "Bad Request", echo ? echo : "echostr missing");
+        evhttp_clear_headers(&q);
+        return;
+    }
+    evhttp_clear_headers(&q);
+    size_t len;
+    char *body = body_text(req, &len), err[ERRLEN];
+    cb_wechat_t w;
+    int rc = cb_wechat_parse(body, len, &w, err);
+    free(body);
+    if (rc != NUDGE_OK) {
+        reply_text(req, 400, "Bad Request", err);
+        return;
+    }
+    if (strcmp(w.msg_type, "event") != 0) {
+        reply_text(req, 200, "OK", "success");   /* a chat message: not ours to answer */
+        return;
+    }
+    now_clock(a);
+    a->hooks.touch(a->hooks.ud);
+    char base[96];
+    snprintf(base, sizeof base, "%lld", (long long)w.create_time);
+    if (strcmp(w.event, "TEMPLATESENDJOBFINISH") == 0) {
+        char receipt[160];
+        if (strcmp(w.status, "success") == 0) snprintf(receipt, sizeof receipt, "delivered");
+        else snprintf(receipt, sizeof receipt, "failed: %s", strncmp(w.status, "failed:", 7) == 0 ?
+                      w.status + 7 + (w.status[7] == ' ') : w.status);
+        int found = w.msg_id[0] ? store_receipt(a->store, "wechat", NULL, w.msg_id, receipt,
+                                                w.create_time ? w.create_time : *engine_clock(a->e), err) : 0;
+        if (found < 0) rc = NUDGE_ERR;
+        a->callbacks[found > 0 ? CB_RECEIPT : CB_RECEIPT_UNKNOWN]++;
+    } else if (strcmp(w.event, "subscribe") == 0 || strcmp(w.event, "unsubscribe") == 0) {
+        int sub = w.event[0] == 's';
+        int k = member_events(a, "wechat_openid", w.from, sub ? "wechat.subscribed" : "wechat.unsubscribed", base,
+                              NULL, err);
+        if (k < 0) rc = NUDGE_ERR;
+        else a->callbacks[sub ? CB_SUBSCRIBE : CB_UNSUBSCRIBE] += k;
+    }
+    if (rc == NUDGE_OK && engine_flush(a->e, err) != NUDGE_OK) rc = NUDGE_ERR;
+    if (rc != NUDGE_OK) {
+        reply_text(req, 500, "Internal Server Error", err);
+        return;
+    }
+    buf_t out;
+    buf_init(&out);
+    buf_adds(&out, "success");
+    after_commit(a, req, -200, &out);   /* negative: a text answer */
 }
 
 /* ---- routing ---- */
@@ -570,6 +856,13 @@ static void on_request(struct evhttp_request *req, void *ud)
     } else if (strcmp(path, "/v1/events") == 0) {
         if (cmd != EVHTTP_REQ_POST) reply_error(req, 405, "Method Not Allowed", "POST /v1/events");
         else if (authorized(a, req, SCOPE_WRITE)) on_events(a, req);
+    } else if (strcmp(path, "/v1/callbacks/aliyun-sms") == 0) {
+        if (cmd != EVHTTP_REQ_POST) reply_error(req, 405, "Method Not Allowed", "POST /v1/callbacks/aliyun-sms");
+        else on_aliyun_sms(a, req);
+    } else if (strcmp(path, "/v1/callbacks/wechat") == 0) {
+        if (cmd != EVHTTP_REQ_POST && cmd != EVHTTP_REQ_GET)
+            reply_error(req, 405, "Method Not Allowed", "GET or POST /v1/callbacks/wechat");
+        else on_wechat(a, req, cmd);
     } else if (strncmp(path, "/v1/members/", 12) == 0 && path[12] && has_suffix(path + 12, "/journeys")) {
         size_t n = strlen(path + 12) - strlen("/journeys");
         char *raw = xstrndup(path + 12, n);
@@ -709,7 +1002,8 @@ void api_committed(api_t *a, int ok)
     a->wait_tail = &a->wait;
     while (wt) {
         waiting_t *next = wt->next;
-        if (ok) reply(wt->req, wt->code, wt->code == 201 ? "Created" : "OK", wt->body);
+        if (ok && wt->code < 0) reply_text(wt->req, -wt->code, "OK", wt->body);
+        else if (ok) reply(wt->req, wt->code, wt->code == 201 ? "Created" : "OK", wt->body);
         else reply_error(wt->req, 503, "Service Unavailable", "the change could not be saved; send it again");
         free(wt->body);
         free(wt);
@@ -736,5 +1030,7 @@ void api_free(api_t *a)
         free(a->tokens[i].secret);
     }
     free(a->tokens);
+    free(a->sms_secret);
+    free(a->wx_token);
     free(a);
 }

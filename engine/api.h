@@ -14,6 +14,8 @@
  * GET /v1/members/{id}/journeys (read);
  * GET /v1/journeys (read), POST /v1/journeys/{name}/pause|resume (admin);
  * GET /v1/outbox (read), POST /v1/outbox/{id}/retry (admin);
+ * POST /v1/callbacks/aliyun-sms (?secret= of callback.aliyun_sms),
+ * GET|POST /v1/callbacks/wechat (WeChat's signature with callback.wechat);
  * GET /metrics (read), in the Prometheus text format. Events are applied and their journeys
  * run on the loop turn that receives them; the answer is sent once the
  * daemon's group commit has made them durable. */

@@ -9,6 +9,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#define PHONE_KEY "substr(replace(replace(phone, ' ', ''), '-', ''), -11)"
+
 static const char *const schema =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS members("
@@ -24,6 +26,11 @@ static const char *const schema =
     "CREATE INDEX IF NOT EXISTS members_birth ON members(zone, birth_md);"
     "CREATE INDEX IF NOT EXISTS members_last_order ON members(zone, last_order_day);"
     "CREATE INDEX IF NOT EXISTS members_zone ON members(zone);"
+    /* provider callbacks name members by their address: an SMS reply by
+     * the phone (the last 11 digits of it without spaces or dashes, as
+     * phones are stored as given), a WeChat push by the openid */
+    "CREATE INDEX IF NOT EXISTS members_phone ON members(" PHONE_KEY ") WHERE phone IS NOT NULL;"
+    "CREATE INDEX IF NOT EXISTS members_openid ON members(wechat_openid) WHERE wechat_openid IS NOT NULL;"
     "CREATE TABLE IF NOT EXISTS zones(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
     "CREATE TABLE IF NOT EXISTS attr_names(name TEXT PRIMARY KEY) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS points(id INTEGER PRIMARY KEY, member INTEGER NOT NULL,"
@@ -82,7 +89,8 @@ static const char *const schema =
 
 #define OUT_COLS \
     "id, key, CASE WHEN status IN ('sent', 'dead') THEN coalesce(done_at, at) ELSE at END, member, journey, step, channel, template, content, decided_at, member_id, zone, status," \
-    " coalesce(reason, ''), attempts, coalesce(provider_id, ''), coalesce(segments, 0), coalesce(address, ''), ctx"
+    " coalesce(reason, ''), attempts, coalesce(provider_id, ''), coalesce(segments, 0), coalesce(address, ''), ctx," \
+    " coalesce(receipt, ''), receipt_at"
 
 enum stmt {
     S_BEGIN, S_COMMIT, S_ROLLBACK,
@@ -97,7 +105,7 @@ enum stmt {
     S_FLIGHT_PUT, S_FLIGHT_DELETE, S_FLIGHT_EXISTS, S_FLIGHT_GET, S_FLIGHT_NEXT, S_FLIGHT_DUE, S_FLIGHT_COUNTS,
     S_ENTRY_ADD, S_ENTRY_EXISTS,
     S_MSG_COUNTS, S_MSG_OF_MEMBER, S_HELD_PUT, S_HELD_NEXT, S_HELD_DUE, S_HELD_DELETE, S_HELD_DROP, S_META_GET, S_OUT_RECENT, S_OUT_HAS, S_OUT_ADD, S_OUT_CLAIM,
-    S_OUT_NEXT, S_OUT_PENDING, S_OUT_FINISH, S_OUT_RECOVER, S_OUT_PAGE, S_OUT_RETRY_ONE, S_OUT_RETRY_DEAD,
+    S_OUT_NEXT, S_OUT_PENDING, S_OUT_FINISH, S_OUT_RECOVER, S_OUT_PAGE, S_OUT_RETRY_ONE, S_RECEIPT_KEY, S_RECEIPT_PROVIDER, S_MEMBERS_BY_PHONE, S_MEMBERS_BY_OPENID, S_OUT_RETRY_DEAD,
     S_COUNT
 };
 
@@ -208,6 +216,11 @@ static const char *const sql[S_COUNT] = {
                      " WHERE id = ?1",
     [S_OUT_RECOVER] = "UPDATE messages SET status = 'queued' WHERE status = 'sending'",
     [S_OUT_PAGE] = "SELECT " OUT_COLS " FROM messages WHERE (?1 IS NULL OR status = ?1) AND id > ?2 ORDER BY id LIMIT ?3",
+    [S_RECEIPT_KEY] = "UPDATE messages SET receipt = ?3, receipt_at = ?4 WHERE key = ?1 AND channel = ?2",
+    [S_RECEIPT_PROVIDER] = "UPDATE messages SET receipt = ?2, receipt_at = ?3 WHERE provider_id = ?1"
+                           " AND channel = 'wechat'",
+    [S_MEMBERS_BY_PHONE] = "SELECT ext_id, phone FROM members WHERE " PHONE_KEY " = ?1 AND phone IS NOT NULL",
+    [S_MEMBERS_BY_OPENID] = "SELECT ext_id, phone FROM members WHERE wechat_openid = ?1",
     [S_OUT_RETRY_ONE] = "UPDATE messages SET status = 'queued', at = ?2, attempts = 0, reason = NULL"
                         " WHERE id = ?1 AND status IN ('dead', 'retry')",
     [S_OUT_RETRY_DEAD] = "UPDATE messages SET status = 'queued', at = ?1, attempts = 0, reason = NULL"
@@ -260,7 +273,8 @@ struct store {
 };
 
 static const char *const anchor_indexes[] = {"members_join", "members_join_md", "members_birth",
-                                             "members_last_order", "members_zone"};
+                                             "members_last_order", "members_zone", "members_phone",
+                                             "members_openid"};
 
 struct store_iter {
     store_t *s;
@@ -1297,6 +1311,37 @@ int store_flights_due(store_t *s, int64_t t, const store_flight_t *after, store_
     return n;
 }
 
+int store_receipt(store_t *s, const char *channel, const char *key, const char *provider_id, const char *receipt,
+                  int64_t at, char *err)
+{
+    sqlite3_stmt *st = stmt(s, key ? S_RECEIPT_KEY : S_RECEIPT_PROVIDER);
+    int i = 1;
+    bind_text(st, i++, key ? key : provider_id);
+    if (key) bind_text(st, i++, channel);
+    bind_text(st, i++, receipt);
+    sqlite3_bind_int64(st, i, at);
+    if (run(s, st, err, "saving a delivery receipt") != NUDGE_OK) return NUDGE_ERR;
+    return sqlite3_changes(s->db);
+}
+
+int store_members_by_address(store_t *s, const char *field, const char *value,
+                             void (*fn)(const char *ext_id, const char *phone, void *ud), void *ud, char *err)
+{
+    int phone = strcmp(field, "phone") == 0;
+    sqlite3_stmt *st = stmt(s, phone ? S_MEMBERS_BY_PHONE : S_MEMBERS_BY_OPENID);
+    size_t n = strlen(value);
+    /* the phone index holds the last 11 digits */
+    bind_text(st, 1, phone && n > 11 ? value + n - 11 : value);
+    int rc, found = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        fn((const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1), ud);
+        found++;
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_DONE ? found : dberr(s, err, "finding members by address");
+}
+
 int store_member_messages(store_t *s, int64_t member,
                           void (*fn)(const char *journey, const char *status, int64_t n, int64_t last, void *ud),
                           void *ud, char *err)
@@ -1470,6 +1515,8 @@ static void read_out(sqlite3_stmt *st, store_msg_t *m)
     buf_reset(&m->ctx);
     const char *x = (const char *)sqlite3_column_text(st, 18);
     if (x) buf_adds(&m->ctx, x);
+    copy_col(m->receipt, sizeof m->receipt, st, 19);
+    m->receipt_at = sqlite3_column_type(st, 20) == SQLITE_NULL ? TIME_NONE : sqlite3_column_int64(st, 20);
 }
 
 int store_outbox_claim(store_t *s, int64_t now, const char *channel, store_msg_t *out, int limit, char *err)

@@ -159,6 +159,8 @@ typedef struct store_msg {
     char status[16], reason[256], provider_id[64];
     char address[256];         /* the openid, phone or email it goes to */
     int attempts, segments;
+    char receipt[160];         /* the provider's delivery report: "delivered", "failed: ..."; "" none yet */
+    int64_t receipt_at;        /* when it came; TIME_NONE */
     buf_t content;             /* empty when not rendered */
     buf_t ctx;                 /* the occasion (JSON), for rendering again */
 } store_msg_t;
@@ -213,6 +215,17 @@ int store_held_delete(store_t *s, int64_t id, char *err);
 int store_held_drop(store_t *s, int64_t id, const char *reason, char *err);
 
 /* Calls fn(journey, step_id, count) per journey and step. */
+/* A provider's delivery report for a message, found by its idempotency
+ * key on channel (SMS receipts carry it as OutId) or, key NULL, by the
+ * provider's id of it (WeChat's msgid). Returns the messages updated
+ * (0: none known), NUDGE_ERR with err. */
+int store_receipt(store_t *s, const char *channel, const char *key, const char *provider_id, const char *receipt,
+                  int64_t at, char *err);
+/* Members whose `field` ("phone": matched on its last 11 digits, spaces
+ * and dashes aside; "wechat_openid") is value: fn gets each one's
+ * external id and stored phone. Returns how many, NUDGE_ERR with err. */
+int store_members_by_address(store_t *s, const char *field, const char *value,
+                             void (*fn)(const char *ext_id, const char *phone, void *ud), void *ud, char *err);
 /* The member's messages per journey and status (oldest journey name
  * first): how many, and the latest one's time (sent: when it went). */
 int store_member_messages(store_t *s, int64_t member,
