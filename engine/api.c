@@ -2,6 +2,7 @@
 #include "api.h"
 #include "callback.h"
 #include "event.h"
+#include "log.h"
 
 #include <sys/queue.h>
 
@@ -324,7 +325,7 @@ static void on_events(api_t *a, struct evhttp_request *req)
     buf_printf(&out, "],\"accepted\":%d,\"duplicates\":%d,\"rejected\":%d}", accepted, duplicates, rejected);
     /* journeys the events entered decide now: their messages reach the
      * outbox on this loop turn */
-    if (engine_flush(a->e, msg) != NUDGE_OK) fprintf(stderr, "nudge: api: %s\n", msg);
+    if (engine_flush(a->e, msg) != NUDGE_OK) log_msg(LOG_ERROR, "api", "%s", msg);
     if (!accepted) {   /* nothing new to make durable */
         reply(req, 200, "OK", out.p);
         buf_free(&out);
@@ -440,7 +441,7 @@ static void on_member_put(api_t *a, struct evhttp_request *req, const char *id)
         buf_t out;
         buf_init(&out);
         if (r == EVENT_APPLIED || r == EVENT_DUPLICATE) {
-            if (engine_flush(a->e, msg) != NUDGE_OK) fprintf(stderr, "nudge: api: %s\n", msg);
+            if (engine_flush(a->e, msg) != NUDGE_OK) log_msg(LOG_ERROR, "api", "%s", msg);
             if (engine_member_json(a->e, id, &out, msg) == 1) {
                 if (r == EVENT_APPLIED) after_commit(a, req, created ? 201 : 200, &out);
                 else reply(req, 200, "OK", out.p);
@@ -628,7 +629,8 @@ static void emit_for_member(const char *ext_id, const char *phone, void *ud)
     if (r == EVENT_APPLIED) x->applied++;
     if (r < 0) {
         x->failed++;
-        fprintf(stderr, "nudge: api: %s for member %s: %s\n", x->type, ext_id, why);
+        const char *ids[] = {"member", ext_id};
+        log_kv(LOG_ERROR, "api", ids, 1, "%s: %s", x->type, why);
     }
     evt_free(&ev);
     buf_free(&id);
@@ -986,7 +988,7 @@ api_t *api_new(struct event_base *base, engine_t *e, store_t *s, const ws_t *w, 
     }
     snprintf(a->addr, sizeof a->addr, "%s:%d", ip, real_port);
     if (!a->ntokens)
-        fprintf(stderr, "nudge: [api] has no token.NAME: every request but /healthz will be refused\n");
+        log_msg(LOG_WARN, "api", "[api] has no token.NAME: every request but /healthz will be refused");
     return a;
 }
 

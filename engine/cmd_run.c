@@ -12,9 +12,11 @@
 #include "cmd.h"
 #include "disp.h"
 #include "engine.h"
+#include "log.h"
 #include "sched.h"
 
 #include <event2/event.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -39,25 +41,9 @@ typedef struct daemon {
     long long queued, dropped;
 } daemon_t;
 
-static void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void logf_(const char *fmt, ...)
-{
-    char ts[32];
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    fprintf(stderr, "%s nudge: ", ts);
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-}
-
 static void fail(daemon_t *d, const char *what, const char *err)
 {
-    logf_("%s: %s; stopping", what, err);
+    log_msg(LOG_ERROR, "run", "%s: %s; stopping", what, err);
     d->failed = 1;
     event_base_loopbreak(d->base);
 }
@@ -160,13 +146,15 @@ static void fallback(void *ud, const store_msg_t *m, int unsub)
     int ch = channel_lookup(m->channel);
     if (unsub && ch >= 0) {
         touch(d);
-        if (engine_unreachable(d->e, m->member, ch, err) != NUDGE_OK) logf_("member %s: %s", m->member_id, err);
-        else logf_("member %s left %s (provider said so); marked unreachable there", m->member_id, m->channel);
+        const char *ids[] = {"member", m->member_id, "channel", m->channel};
+        if (engine_unreachable(d->e, m->member, ch, err) != NUDGE_OK) log_kv(LOG_ERROR, "run", ids, 2, "%s", err);
+        else log_kv(LOG_INFO, "run", ids, 2, "member %s left %s (provider said so); marked unreachable there",
+                    m->member_id, m->channel);
     }
     int64_t now = (int64_t)time(NULL);
     if (now > *engine_clock(d->e)) *engine_clock(d->e) = now;
     touch(d);
-    if (engine_fallback(d->e, m, err) != NUDGE_OK) logf_("%s", err);
+    if (engine_fallback(d->e, m, err) != NUDGE_OK) log_msg(LOG_ERROR, "run", "%s", err);
 }
 
 /* ---- the clock ---- */
@@ -211,7 +199,7 @@ static void on_stop_poll(evutil_socket_t fd, short what, void *ud)
     daemon_t *d = ud;
     if (disp_inflight(d->disp) && (int64_t)time(NULL) < d->stop_deadline) return;
     if (disp_inflight(d->disp))
-        logf_("%d provider calls still running after %d s; they will be retried at the next start",
+        log_msg(LOG_WARN, "run", "%d provider calls still running after %d s; they will be retried at the next start",
               disp_inflight(d->disp), STOP_GRACE_SECS);
     on_commit(-1, 0, d);
     /* a moment for the last answers to reach their clients */
@@ -225,7 +213,7 @@ static void on_signal(evutil_socket_t sig, short what, void *ud)
     (void)what;
     daemon_t *d = ud;
     if (d->stopping) return;
-    logf_("%s: finishing provider calls in flight, then stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    log_msg(LOG_INFO, "run", "%s: finishing provider calls in flight, then stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     d->stopping = 1;
     api_stop(d->api);
     evtimer_del(d->tick);
@@ -238,10 +226,26 @@ static void on_signal(evutil_socket_t sig, short what, void *ud)
 
 static int run(int argc, char **argv)
 {
-    if (argc != 2) return cmd_usage(&cmd_run, "expected one workspace directory");
+    static const struct option opts[] = {{"log-level", required_argument, NULL, 'l'},
+                                         {"log-format", required_argument, NULL, 'f'},
+                                         {NULL, 0, NULL, 0}};
+    int c, level = LOG_INFO, json = 1;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'l' && log_level_parse(optarg, &level) == NUDGE_OK) continue;
+        if (c == 'l') return cmd_usage(&cmd_run, "--log-level is debug, info, warn or error");
+        if (c == 'f' && (strcmp(optarg, "json") == 0 || strcmp(optarg, "text") == 0)) {
+            json = optarg[0] == 'j';
+            continue;
+        }
+        if (c == 'f') return cmd_usage(&cmd_run, "--log-format is json or text");
+        return cmd_usage(&cmd_run, "unknown option");
+    }
+    if (argc - optind != 1) return cmd_usage(&cmd_run, "expected one workspace directory");
+    log_setup(level, stderr, json);
     daemon_t d;
     memset(&d, 0, sizeof d);
-    if (cmd_open(argv[1], &d.w, &d.store)) return 1;
+    if (cmd_open(argv[optind], &d.w, &d.store)) return 1;
     char err[ERRLEN];
     int status = 0;
     /* the changelist turns curl's frequent interest changes on a socket
@@ -260,7 +264,7 @@ static int run(int argc, char **argv)
     buf_t report;
     buf_init(&report);
     int problems = engine_load(d.e, &report);
-    if (problems) logf_("%s%d journey or template files do not load; running without them", report.p, problems);
+    if (problems) log_msg(LOG_ERROR, "run", "%s%d journey or template files do not load; running without them", report.p, problems);
     buf_free(&report);
     disp_hooks_t hooks = {touch, fallback, &d};
     if (!(d.disp = disp_new(d.base, d.store, d.w, &hooks, err))) {
@@ -281,7 +285,7 @@ static int run(int argc, char **argv)
         status = cmd_fail("%s", err);
         goto done;
     }
-    if (recovered) logf_("%d messages left in 'sending' by the last run are queued again", recovered);
+    if (recovered) log_msg(LOG_WARN, "run", "%d messages left in 'sending' by the last run are queued again", recovered);
     d.sched = sched_new(d.e, d.store, start);
     if (api_configured(d.w)) {
         api_hooks_t ah = {api_touch, api_zone, api_kick, api_metrics, api_wake, &d};
@@ -289,18 +293,19 @@ static int run(int argc, char **argv)
             status = cmd_fail("%s", err);
             goto done;
         }
-        logf_("api listening on %s", api_address(d.api));
+        log_msg(LOG_INFO, "api", "api listening on %s", api_address(d.api));
     }
     d.sigterm = evsignal_new(d.base, SIGTERM, on_signal, &d);
     d.sigint = evsignal_new(d.base, SIGINT, on_signal, &d);
     event_add(d.sigterm, NULL);
     event_add(d.sigint, NULL);
-    logf_("running %s: %d journeys, %d channels configured", d.w->dir, engine_njourneys(d.e), disp_lanes(d.disp));
+    log_msg(LOG_INFO, "run", "running %s: %d journeys, %d channels configured", d.w->dir, engine_njourneys(d.e),
+            disp_lanes(d.disp));
     event_active(d.tick, 0, 0);
     disp_kick(d.disp);
     event_base_dispatch(d.base);
     if (d.in_txn) on_commit(-1, 0, &d);
-    logf_("stopped: %lld messages queued, %lld not sent (see nudge outbox)", d.queued, d.dropped);
+    log_msg(LOG_INFO, "run", "stopped: %lld messages queued, %lld not sent (see nudge outbox)", d.queued, d.dropped);
     if (d.failed) status = 1;
 done:
     if (d.in_txn) store_rollback(d.store);
@@ -320,7 +325,7 @@ done:
 
 const cmd_t cmd_run = {
     .name = "run",
-    .usage = "DIR",
+    .usage = "DIR [--log-level debug|info|warn|error] [--log-format json|text]",
     .summary = "the live engine: journeys on the real clock, messages delivered to the providers",
     .help = "Runs until SIGTERM or SIGINT. Calendar moments and waits happen on the\n"
             "real clock; every decided message goes through the workspace policy into\n"
@@ -329,6 +334,10 @@ const cmd_t cmd_run = {
             "events and member queries over HTTP (docs/api.md). Stopping lets\n"
             "provider calls in flight finish (up to 10 s)\n"
             "and saves everything; the next start resumes where this one stopped,\n"
-            "catching up calendar moments that passed meanwhile.\n",
+            "catching up calendar moments that passed meanwhile.\n\n"
+            "Logs go to stderr, one JSON object a line (ts, level, module, msg and\n"
+            "ids), phone numbers, emails and openids masked; --log-format text\n"
+            "writes plain lines instead. --log-level (default info) drops lines\n"
+            "below it.\n",
     .run = run,
 };

@@ -2,6 +2,7 @@
  * curl's hiperfifo example: curl tells us which sockets to watch and when
  * its timer is due; libevent tells curl when they fire. */
 #include "disp.h"
+#include "log.h"
 #include "conn.h"
 #include "member.h"
 
@@ -249,7 +250,13 @@ static void finish(lane_t *l, xfer_t *t, const conn_result_t *r)
     touch(d);   /* first: a statement outside the window's transaction would commit (and sync) on its own */
     if (store_outbox_finish(d->store, m->id, status, at, now, reason[0] ? reason : NULL, r->provider_id, r->segments,
                             err) != NUDGE_OK)
-        fprintf(stderr, "nudge: outbox: %s\n", err);
+        log_msg(LOG_ERROR, "disp", "outbox: %s", err);
+    /* a dead letter is worth an operator's look; the rest only when asked */
+    int level = strcmp(status, "dead") == 0 ? LOG_WARN : LOG_DEBUG;
+    if (log_enabled(level)) {
+        const char *ids[] = {"message", m->key, "member", m->member_id, "channel", m->channel, "address", m->address};
+        log_kv(level, "disp", ids, 4, "%s%s%s", status, reason[0] ? ": " : "", reason);
+    }
     if (r->verdict == CONN_MEMBER && d->hooks.fallback) d->hooks.fallback(d->hooks.ud, m, r->unsubscribed);
 }
 
@@ -270,7 +277,7 @@ static void done(disp_t *d, xfer_t *t, CURLcode code)
         char err[ERRLEN];
         l->authing = 0;
         if (l->ops->auth_done(l->c, http, body, now, err) != NUDGE_OK) {
-            fprintf(stderr, "nudge: %s; trying again in 30 s\n", code == CURLE_OK ? err : t->error);
+            log_msg(LOG_ERROR, "disp", "%s; trying again in 30 s", code == CURLE_OK ? err : t->error);
             l->auth_retry_at = now + 30;
         }
     } else {
@@ -332,7 +339,7 @@ static void pump(lane_t *l)
         t->auth = 1;
         char err[ERRLEN];
         if (l->ops->auth_prepare(l->c, t->h, &t->x, err) != NUDGE_OK) {
-            fprintf(stderr, "nudge: %s\n", err);
+            log_msg(LOG_ERROR, "disp", "%s", err);
             xfer_free(t);
             l->auth_retry_at = now + 30;
             lane_look_in(l, 30 * 1000000);
@@ -361,7 +368,7 @@ static void pump(lane_t *l)
     touch(d);
     int n = store_outbox_claim(d->store, now, channel_names[l->ops->channel], l->claim, want, err);
     if (n < 0) {
-        fprintf(stderr, "nudge: outbox: %s\n", err);
+        log_msg(LOG_ERROR, "disp", "outbox: %s", err);
         lane_look_in(l, 1000000);
         return;
     }

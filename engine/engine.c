@@ -2,6 +2,7 @@
 #include "engine.h"
 #include "cal.h"
 #include "lhost.h"
+#include "log.h"
 #include "smstext.h"
 
 #include <cjson/cJSON.h>
@@ -366,7 +367,8 @@ static void disable(engine_t *e, journey_t *j, const char *why)
     j->disabled = 1;
     snprintf(j->error, sizeof j->error, "%s", why);
     e->faults++;
-    fprintf(stderr, "nudge: %s\nnudge: journey '%s' is disabled; the other journeys go on\n", why, j->name);
+    const char *ids[] = {"journey", j->name};
+    log_kv(LOG_ERROR, "engine", ids, 1, "%s; journey '%s' is disabled; the other journeys go on", why, j->name);
     store_journey_t sj;
     store_journey_get(e->store, j->name, &sj);
     sj.disabled = 1;

@@ -1,5 +1,6 @@
 /* lhost.c - see lhost.h. The only file that speaks the Lua C API. */
 #include "lhost.h"
+#include "log.h"
 #include "cal.h"
 
 #include <cjson/cJSON.h>
@@ -127,14 +128,20 @@ static int l_print(lua_State *L)
 {
     lh_t *h = getlh(L);
     int n = lua_gettop(L);
-    fprintf(stderr, "[%s] ", h->file ? h->file : "lua");
+    buf_t line;
+    buf_init(&line);
+    buf_add(&line, "", 0);
     for (int i = 1; i <= n; i++) {
         size_t len;
         const char *s = luaL_tolstring(L, i, &len);
-        fprintf(stderr, "%s%.*s", i > 1 ? "\t" : "", (int)len, s);
+        if (i > 1) buf_addc(&line, '\t');
+        buf_add(&line, s, len);
         lua_pop(L, 1);
     }
-    fputc('\n', stderr);
+    buf_addc(&line, '\0');
+    const char *ids[] = {"file", h->file ? h->file : "lua"};
+    log_kv(LOG_INFO, "lua", ids, 1, "%s", line.p);
+    buf_free(&line);
     return 0;
 }
 

@@ -1,5 +1,6 @@
 /* main.c - nudge's command line: dispatches to the commands table. */
 #include "cmd.h"
+#include "log.h"
 #include "store.h"
 #include "ws.h"
 #include "tmpl.h"
@@ -86,6 +87,7 @@ int main(int argc, char **argv)
         return 0;
     }
     int rc = -1;
+    log_setup(LOG_INFO, stderr, 0);   /* plain lines at a terminal; nudge run chooses its own */
     for (int i = 0; i < NCOMMANDS; i++)
         if (strcmp(argv[1], commands[i]->name) == 0) {
             rc = cmd_wants_help(commands[i], argc - 1, argv + 1) ? 0 : commands[i]->run(argc - 1, argv + 1);

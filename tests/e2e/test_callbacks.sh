@@ -58,7 +58,7 @@ callback.aliyun_sms = env:T_SMS_SECRET
 callback.wechat = env:T_WX_TOKEN
 EOF
 T_ALI=mockkeysecret T_DASH=$DASH T_POS=pos-0123456789abcdef T_SMS_SECRET=$SMS_SECRET T_WX_TOKEN=$WX_TOKEN \
-    "$NUDGE" run "$W" 2>"$T/run.log" &
+    "$NUDGE" run "$W" --log-level debug 2>"$T/run.log" &
 RUNPID=$!; PIDS+=($RUNPID)
 wait_for 5 grep -q "api listening on" "$T/run.log" || bad "the api did not start"
 URL=http://127.0.0.1:$(grep -o 'api listening on 127.0.0.1:[0-9]*' "$T/run.log" | sed 's/.*://')
@@ -150,6 +150,17 @@ check_eq "metrics: receipts, unknown receipts, replies, opt-outs, subscribes, re
     "$(for k in receipt receipt_unknown reply opt_out subscribe unsubscribe refused; do metric "nudge_callbacks_total{kind=\"$k\"}"; done | tr '\n' ' ' | sed 's/ $//')"
 kill -TERM "$RUNPID"; wait "$RUNPID"
 check_status "stops cleanly" 0 $?
+
+# ---- logs: JSON lines, personal data masked ----------------------------------------------------
+check_eq "every log line is a JSON object with ts, level, module, msg" 0 \
+    "$(jq -c 'select((.ts|type)!="string" or (.level|type)!="string" or (.module|type)!="string" or (.msg|type)!="string")' "$T/run.log" | wc -l)"
+check_eq "debug shows each send, the phone masked" "138****0002 sent" \
+    "$(jq -r 'select(.module=="disp" and .channel=="sms") | "\(.address) \(.msg)"' "$T/run.log")"
+check_eq "no phone number in the clear anywhere" 0 "$(grep -c '13800000002\|0000-0001' "$T/run.log")"
+check_contains "the API's address is logged" "$(jq -r 'select(.module=="api") | .msg' "$T/run.log")" "api listening on 127.0.0.1:"
+out=$("$NUDGE" run "$W" --log-level chatty 2>&1); rc=$?
+check_status "a bad --log-level is a usage error" 2 $rc
+check_contains "and says which levels exist" "$out" "--log-level is debug, info, warn or error"
 
 # ---- configuration --------------------------------------------------------------------------
 cp -r "$W" "$T/bad"
