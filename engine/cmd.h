@@ -11,7 +11,7 @@ typedef struct cmd {
     int (*run)(int argc, char **argv);
 } cmd_t;
 
-extern const cmd_t cmd_init, cmd_import, cmd_check, cmd_simulate, cmd_status, cmd_outbox, cmd_run;
+extern const cmd_t cmd_init, cmd_import, cmd_check, cmd_simulate, cmd_status, cmd_outbox, cmd_run, cmd_reload;
 
 /* Prints "nudge: message" to stderr; returns the exit status 1. */
 int cmd_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define STOP_GRACE_SECS 10
 #define COMMIT_WINDOW_US 5000
@@ -35,7 +36,10 @@ typedef struct daemon {
     disp_t *disp;
     api_t *api;
     struct event_base *base;
-    struct event *tick, *commit, *stop_poll, *sigterm, *sigint;
+    struct event *tick, *commit, *stop_poll, *sigterm, *sigint, *sighup;
+    ws_t **reloaded;            /* configurations read by reloads (the engine uses the last) */
+    int nreloaded, lock_fd;
+    long reloads;
     int in_txn, stopping, failed;
     int64_t stop_deadline;
     long long queued, dropped;
@@ -190,6 +194,79 @@ static void on_tick(evutil_socket_t fd, short what, void *ud)
     arm(d);
 }
 
+/* ---- reloading (SIGHUP, nudge reload) ---- */
+
+/* The settings of the sections read once at start (providers, the API):
+ * a reload that changes them says they wait for a restart. */
+static void start_only(const ws_t *w, buf_t *out)
+{
+    static const char *const sections[] = {"wechat", "sms", "edm", "api"};
+    for (size_t k = 0; k < sizeof sections / sizeof *sections; k++)
+        for (int i = 0; i < w->nsettings; i++)
+            if (strcmp(w->settings[i].section, sections[k]) == 0)
+                buf_printf(out, "[%s] %s = %s\n", sections[k], w->settings[i].key, w->settings[i].value);
+}
+
+static void reload(daemon_t *d)
+{
+    char err[ERRLEN];
+    on_tick(-1, 0, d);   /* what is due now runs on the version that was due */
+    if (d->failed || d->stopping) return;
+    buf_t report, result;
+    buf_init(&report);
+    buf_init(&result);
+    buf_add(&report, "", 0);
+    int problems = -1;
+    ws_t *nw = ws_open(d->w->dir, err);
+    if (nw) {
+        touch(d);
+        problems = engine_reload(d->e, nw, &report, err);
+        if (problems < 0) {
+            ws_free(nw);
+        } else {
+            d->reloaded = xrealloc(d->reloaded, sizeof *d->reloaded * (size_t)(d->nreloaded + 1));
+            d->reloaded[d->nreloaded++] = nw;
+            /* calendar moments of the new journeys, from the next second on */
+            sched_free(d->sched);
+            d->sched = sched_new(d->e, d->store, *engine_clock(d->e) + 1);
+            buf_t a, b;
+            buf_init(&a);
+            buf_init(&b);
+            start_only(d->w, &a);
+            start_only(nw, &b);
+            if (a.len != b.len || (a.len && memcmp(a.p, b.p, a.len) != 0))
+                log_msg(LOG_WARN, "run", "provider and [api] settings changed: they take effect at the next start");
+            buf_free(&a);
+            buf_free(&b);
+        }
+    }
+    d->reloads++;
+    if (problems < 0) {
+        log_msg(LOG_ERROR, "run", "reload refused, nothing changed: %s", err);
+    } else if (problems) {
+        log_msg(LOG_ERROR, "run", "reloaded with %d problems (those files keep their running version):\n%s", problems,
+                report.p);
+    } else {
+        log_msg(LOG_INFO, "run", "reloaded: %d journeys", engine_njourneys(d->e));
+    }
+    /* nudge reload waits for this answer in the store */
+    buf_printf(&result, "%ld %d ", d->reloads, problems);
+    buf_adds(&result, problems < 0 ? err : report.p);
+    touch(d);
+    if (store_meta_set(d->store, "reload_result", result.p, err) != NUDGE_OK) fail(d, "saving", err);
+    buf_free(&report);
+    buf_free(&result);
+    arm(d);
+}
+
+static void on_hup(evutil_socket_t sig, short what, void *ud)
+{
+    (void)sig;
+    (void)what;
+    daemon_t *d = ud;
+    if (!d->stopping) reload(d);
+}
+
 /* ---- stopping ---- */
 
 static void on_stop_poll(evutil_socket_t fd, short what, void *ud)
@@ -245,7 +322,13 @@ static int run(int argc, char **argv)
     log_setup(level, stderr, json);
     daemon_t d;
     memset(&d, 0, sizeof d);
+    d.lock_fd = -1;
     if (cmd_open(argv[optind], &d.w, &d.store)) return 1;
+    char lerr[ERRLEN];
+    if ((d.lock_fd = ws_lock_run(d.w, lerr)) < 0) {
+        cmd_close(d.w, d.store);
+        return cmd_fail("%s", lerr);
+    }
     char err[ERRLEN];
     int status = 0;
     /* the changelist turns curl's frequent interest changes on a socket
@@ -297,8 +380,10 @@ static int run(int argc, char **argv)
     }
     d.sigterm = evsignal_new(d.base, SIGTERM, on_signal, &d);
     d.sigint = evsignal_new(d.base, SIGINT, on_signal, &d);
+    d.sighup = evsignal_new(d.base, SIGHUP, on_hup, &d);
     event_add(d.sigterm, NULL);
     event_add(d.sigint, NULL);
+    event_add(d.sighup, NULL);
     log_msg(LOG_INFO, "run", "running %s: %d journeys, %d channels configured", d.w->dir, engine_njourneys(d.e),
             disp_lanes(d.disp));
     event_active(d.tick, 0, 0);
@@ -316,9 +401,16 @@ done:
     if (d.stop_poll) event_free(d.stop_poll);
     if (d.sigterm) event_free(d.sigterm);
     if (d.sigint) event_free(d.sigint);
+    if (d.sighup) event_free(d.sighup);
     event_free(d.tick);
     event_free(d.commit);
     event_base_free(d.base);
+    for (int i = 0; i < d.nreloaded; i++) ws_free(d.reloaded[i]);
+    free(d.reloaded);
+    if (d.lock_fd >= 0) {
+        if (ftruncate(d.lock_fd, 0) != 0) status = status ? status : 1;
+        close(d.lock_fd);
+    }
     cmd_close(d.w, d.store);
     return status;
 }
@@ -327,7 +419,8 @@ const cmd_t cmd_run = {
     .name = "run",
     .usage = "DIR [--log-level debug|info|warn|error] [--log-format json|text]",
     .summary = "the live engine: journeys on the real clock, messages delivered to the providers",
-    .help = "Runs until SIGTERM or SIGINT. Calendar moments and waits happen on the\n"
+    .help = "Runs until SIGTERM or SIGINT; SIGHUP (or nudge reload) reloads journeys,\n"
+            "templates and the policy. Calendar moments and waits happen on the\n"
             "real clock; every decided message goes through the workspace policy into\n"
             "the outbox, and from there to the providers configured in nudge.conf\n"
             "([wechat], [sms], [edm]). With an [api] section it also listens for\n"

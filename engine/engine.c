@@ -120,6 +120,8 @@ journey_t *engine_journey(engine_t *e, int i) { return e->journeys[i]; }
 const journey_stats_t *engine_stats(const engine_t *e, int i) { return &e->stats[i]; }
 int engine_faults(const engine_t *e) { return e->faults; }
 
+static journey_t *find_journey(engine_t *e, const char *name);
+
 /* ---- loading ---- */
 
 static int cmp_str(const void *a, const void *b)
@@ -151,7 +153,10 @@ static void report_add(buf_t *report, const char *msg)
     buf_addc(report, '\n');
 }
 
-static int load_templates(engine_t *e, buf_t *report)
+/* Loads templates/ into e->tmpls. A template that fails to load keeps
+ * its version from old[] (a reload) when there is one; old[] entries
+ * taken are set to NULL. */
+static int load_templates(engine_t *e, tmpl_t **old, int nold, buf_t *report)
 {
     char dir[4096], path[4200], rel[512], err[ERRLEN];
     int n, problems = 0;
@@ -167,8 +172,16 @@ static int load_templates(engine_t *e, buf_t *report)
         if (!src || lh_load_template(&e->ws->limits, rel, src, len, t, err) != NUDGE_OK) {
             report_add(report, err);
             problems++;
+            tmpl_t *prev = NULL;
+            for (int k = 0; k < nold && !prev; k++)
+                if (old[k] && strcmp(old[k]->name, t->name) == 0) {
+                    prev = old[k];
+                    old[k] = NULL;
+                }
             tmpl_free(t);
-        } else {
+            t = prev;   /* the previous version goes on */
+        }
+        if (t) {
             e->tmpls = xrealloc(e->tmpls, sizeof *e->tmpls * (size_t)(e->ntmpls + 1));
             e->tmpls[e->ntmpls++] = t;
         }
@@ -243,19 +256,48 @@ static int check_params(engine_t *e, buf_t *report)
     return problems;
 }
 
-int engine_load(engine_t *e, buf_t *report)
+static void add_journey(engine_t *e, journey_t *j, const journey_stats_t *stats)
+{
+    e->journeys = xrealloc(e->journeys, sizeof *e->journeys * (size_t)(e->njourneys + 1));
+    e->stats = xrealloc(e->stats, sizeof *e->stats * (size_t)(e->njourneys + 1));
+    if (stats) e->stats[e->njourneys] = *stats;
+    else memset(&e->stats[e->njourneys], 0, sizeof *e->stats);
+    e->journeys[e->njourneys++] = j;
+}
+
+/* Loads journeys/ into e->journeys. On a reload, old[] holds the running
+ * versions: a file that fails to load keeps its running journey (taken
+ * out of old[], with the error noted), and a journey loaded again keeps
+ * its counts. */
+static int load_journeys(engine_t *e, journey_t **old, journey_stats_t *old_stats, int nold, buf_t *report)
 {
     char dir[4096], msg[ERRLEN * 2];
-    int problems = load_templates(e, report), n;
+    int problems = 0, n;
     ws_path(e->ws, "journeys", dir, sizeof dir);
     char **files = lua_files(dir, &n);
     for (int i = 0; i < n; i++) {
+        size_t before = report->len;
         journey_t *j = load_journey(e, dir, files[i], report);
-        free(files[i]);
         if (!j) {
             problems++;
-            continue;
+            snprintf(msg, sizeof msg, "journeys/%s", files[i]);
+            for (int k = 0; k < nold; k++)
+                if (old[k] && strcmp(old[k]->file, msg) == 0) {
+                    journey_t *prev = old[k];
+                    old[k] = NULL;
+                    free(prev->reload_error);
+                    prev->reload_error = xstrndup(report->p + before, report->len - before);
+                    while (prev->reload_error[0] && strchr("\n", prev->reload_error[strlen(prev->reload_error) - 1]))
+                        prev->reload_error[strlen(prev->reload_error) - 1] = '\0';
+                    add_journey(e, prev, &old_stats[k]);
+                    snprintf(msg, sizeof msg, "journeys/%s: journey '%s' keeps running its previous version",
+                             files[i], prev->name);
+                    report_add(report, msg);
+                    break;
+                }
         }
+        free(files[i]);
+        if (!j) continue;
         for (int k = 0; k < e->njourneys; k++)
             if (strcmp(e->journeys[k]->name, j->name) == 0) {
                 snprintf(msg, sizeof msg, "%s:%d: journey '%s' is already defined in %s", j->file, j->line, j->name,
@@ -267,14 +309,81 @@ int engine_load(engine_t *e, buf_t *report)
                 break;
             }
         if (!j) continue;
-        e->journeys = xrealloc(e->journeys, sizeof *e->journeys * (size_t)(e->njourneys + 1));
-        e->stats = xrealloc(e->stats, sizeof *e->stats * (size_t)(e->njourneys + 1));
-        memset(&e->stats[e->njourneys], 0, sizeof *e->stats);
-        e->journeys[e->njourneys++] = j;
+        const journey_stats_t *st = NULL;
+        for (int k = 0; k < nold && !st; k++)
+            if (old[k] && strcmp(old[k]->name, j->name) == 0) st = &old_stats[k];
+        add_journey(e, j, st);
     }
     free(files);
+    return problems;
+}
+
+int engine_load(engine_t *e, buf_t *report)
+{
+    int problems = load_templates(e, NULL, 0, report) + load_journeys(e, NULL, NULL, 0, report);
     policy_set_journeys(e->policy, e->journeys, e->njourneys);
     return problems + check_params(e, report);
+}
+
+/* Members waiting in a step the journey no longer has (or in a journey
+ * that is gone: j NULL) leave it, with the reason recorded. */
+static int exit_missing(engine_t *e, const char *name, const journey_t *j, const char *why, char *err)
+{
+    const char **ids = NULL;
+    int n = 0;
+    if (j) {
+        ids = xcalloc((size_t)j->nsteps + 1, sizeof *ids);
+        for (int i = 0; i < j->nsteps; i++) ids[n++] = j->steps[i].id;
+    }
+    int left = store_flights_exit(e->store, name, (const char *const *)ids, n, why, e->now, err);
+    free(ids);
+    if (left > 0) {
+        for (int i = 0; i < e->njourneys; i++)
+            if (strcmp(e->journeys[i]->name, name) == 0) e->stats[i].exited += left;
+        e->wake_known = 0;
+    }
+    return left < 0 ? NUDGE_ERR : NUDGE_OK;
+}
+
+int engine_reload(engine_t *e, ws_t *ws, buf_t *report, char *err)
+{
+    policy_t *np = policy_new(ws, e->store, err);
+    if (!np) return NUDGE_ERR;
+    journey_t **old = e->journeys;
+    journey_stats_t *old_stats = e->stats;
+    int nold = e->njourneys;
+    tmpl_t **oldt = e->tmpls;
+    int noldt = e->ntmpls;
+    e->journeys = NULL;
+    e->stats = NULL;
+    e->njourneys = 0;
+    e->tmpls = NULL;
+    e->ntmpls = 0;
+    e->ws = ws;
+    int problems = load_templates(e, oldt, noldt, report) + load_journeys(e, old, old_stats, nold, report);
+    problems += check_params(e, report);
+    for (int i = 0; i < noldt; i++) tmpl_free(oldt[i]);
+    free(oldt);
+    policy_set_emit(np, deliver, e);
+    policy_set_journeys(np, e->journeys, e->njourneys);
+    policy_free(e->policy);
+    e->policy = np;
+    int rc = NUDGE_OK;
+    /* what is gone: members in a removed journey, or at a removed step, leave */
+    for (int k = 0; k < nold; k++) {
+        if (!old[k]) continue;   /* kept running */
+        journey_t *nj = find_journey(e, old[k]->name);
+        if (rc == NUDGE_OK)
+            rc = exit_missing(e, old[k]->name, nj, nj ? "its step was removed by a reload" : "the journey was removed by a reload",
+                              err);
+        journey_free(old[k]);
+    }
+    free(old);
+    free(old_stats);
+    e->wake_known = 0;
+    if (rc == NUDGE_OK) rc = engine_first_loaded(e, err);
+    if (rc == NUDGE_OK) rc = engine_load_recent(e, err);
+    return rc == NUDGE_OK ? problems : NUDGE_ERR;
 }
 
 static tmpl_t *find_tmpl(engine_t *e, const char *name)
@@ -465,33 +574,6 @@ static int decide(engine_t *e, journey_t *j, const step_t *st, member_t *m, cons
 }
 
 
-static journey_t *find_journey(engine_t *e, const char *name);
-
-int engine_fallback(engine_t *e, const store_msg_t *msg, char *err)
-{
-    journey_t *j = find_journey(e, msg->journey);
-    int idx = j ? journey_step_index(j, msg->step) : -1;
-    if (idx < 0) return NUDGE_OK;   /* the journey changed since: nothing to fall back on */
-    const step_t *st = &j->steps[idx];
-    int from = -1;
-    for (int i = 0; i < st->nchannels; i++)
-        if (strcmp(channel_names[st->channels[i]], msg->channel) == 0) from = i;
-    if (from < 0 || from + 1 >= st->nchannels) return NUDGE_OK;   /* no channel after it */
-    int found = store_member_load(e->store, msg->member, &e->m, err);
-    if (found <= 0) return found < 0 ? NUDGE_ERR : NUDGE_OK;
-    occasion_t o;
-    cJSON *owned = NULL;
-    occasion_from_json(&o, msg->ctx.len ? msg->ctx.p : "{}", &owned);
-    /* a key of its own: the first message keeps its row, with its failure */
-    buf_reset(&e->key);
-    buf_adds(&e->key, msg->key);
-    buf_addc(&e->key, '/');
-    buf_adds(&e->key, channel_names[st->channels[from + 1]]);
-    int rc = decide_on(e, j, st, &e->m, &o, st->channels + from + 1, st->nchannels - from - 1);
-    cJSON_Delete(owned);
-    if (rc != NUDGE_OK) return errf(err, "falling back from %s for %s", msg->channel, msg->member_id);
-    return policy_flush(e->policy, e->now, err);
-}
 
 int engine_first_loaded(engine_t *e, char *err)
 {
@@ -504,6 +586,11 @@ int engine_first_loaded(engine_t *e, char *err)
         }
         j->first_loaded = sj.first_loaded_at;
         j->paused = sj.paused;
+        if (sj.disabled && !j->disabled) {   /* loaded again (a restart, a reload): it runs again */
+            sj.disabled = 0;
+            sj.error[0] = '\0';
+            if (store_journey_put(e->store, j->name, &sj, err) != NUDGE_OK) return NUDGE_ERR;
+        }
     }
     return NUDGE_OK;
 }
@@ -693,6 +780,32 @@ int engine_instant(engine_t *e, journey_t *j, char *err)
     return rc;
 }
 
+int engine_fallback(engine_t *e, const store_msg_t *msg, char *err)
+{
+    journey_t *j = find_journey(e, msg->journey);
+    int idx = j ? journey_step_index(j, msg->step) : -1;
+    if (idx < 0) return NUDGE_OK;   /* the journey changed since: nothing to fall back on */
+    const step_t *st = &j->steps[idx];
+    int from = -1;
+    for (int i = 0; i < st->nchannels; i++)
+        if (strcmp(channel_names[st->channels[i]], msg->channel) == 0) from = i;
+    if (from < 0 || from + 1 >= st->nchannels) return NUDGE_OK;   /* no channel after it */
+    int found = store_member_load(e->store, msg->member, &e->m, err);
+    if (found <= 0) return found < 0 ? NUDGE_ERR : NUDGE_OK;
+    occasion_t o;
+    cJSON *owned = NULL;
+    occasion_from_json(&o, msg->ctx.len ? msg->ctx.p : "{}", &owned);
+    /* a key of its own: the first message keeps its row, with its failure */
+    buf_reset(&e->key);
+    buf_adds(&e->key, msg->key);
+    buf_addc(&e->key, '/');
+    buf_adds(&e->key, channel_names[st->channels[from + 1]]);
+    int rc = decide_on(e, j, st, &e->m, &o, st->channels + from + 1, st->nchannels - from - 1);
+    cJSON_Delete(owned);
+    if (rc != NUDGE_OK) return errf(err, "falling back from %s for %s", msg->channel, msg->member_id);
+    return policy_flush(e->policy, e->now, err);
+}
+
 static journey_t *find_journey(engine_t *e, const char *name)
 {
     for (int i = 0; i < e->njourneys; i++)
@@ -738,8 +851,12 @@ int engine_wakeups(engine_t *e, char *err)
             journey_t *j = find_journey(e, f->journey);
             if (j && (j->disabled || j->paused)) continue;   /* waits until fixed or resumed */
             int idx = j ? journey_step_index(j, f->step_id) : -1;
-            if (!j || idx < 0 || store_member_load(e->store, f->member, &e->m, err) != 1) {
-                /* the journey, its step or the member is gone */
+            if (!j || idx < 0) {
+                /* a journey or step removed while nudge was stopped */
+                rc = exit_missing(e, f->journey, j, j ? "its step no longer exists" : "the journey no longer exists", err);
+                continue;
+            }
+            if (store_member_load(e->store, f->member, &e->m, err) != 1) {
                 rc = store_flight_delete(e->store, f->journey, f->member, err) < 0 ? NUDGE_ERR : NUDGE_OK;
                 continue;
             }
@@ -932,6 +1049,14 @@ int engine_member_journeys_json(engine_t *e, const char *id, buf_t *out, char *e
         }
         if (j->reentry == REENTRY_ONCE)
             cJSON_AddBoolToObject(o, "entered_before", store_entry_exists(e->store, j->name, m->rowid));
+        char step[64], reason[256];
+        int64_t at;
+        if (store_exit_last(e->store, m->rowid, j->name, step, sizeof step, reason, sizeof reason, &at)) {
+            cJSON *left = cJSON_AddObjectToObject(o, "last_exit");
+            cJSON_AddStringToObject(left, "step", step);
+            cJSON_AddStringToObject(left, "reason", reason);
+            add_time(left, "at", m->zone, at);
+        }
         cJSON *msgs = cJSON_DetachItemFromObjectCaseSensitive(by, j->name);
         if (!msgs) msgs = cJSON_CreateObject();
         cJSON *l = cJSON_DetachItemFromObjectCaseSensitive(msgs, "last_at");
@@ -971,19 +1096,18 @@ void engine_journeys_json(engine_t *e, buf_t *out)
     for (int i = 0; i < e->njourneys; i++) {
         const journey_t *j = e->journeys[i];
         const journey_stats_t *s = &e->stats[i];
-        char path[4200];
-        snprintf(path, sizeof path, "%s/%s", e->ws->dir, j->file);
-        size_t len = 0;
-        char *src = read_file(path, &len, NULL);
         if (i) buf_addc(out, ',');
         buf_adds(out, "{\"name\":");
         buf_add_json_str(out, j->name);
         buf_adds(out, ",\"file\":");
         buf_add_json_str(out, j->file);
-        buf_printf(out, ",\"version\":\"%016llx\",\"state\":\"%s\",\"error\":",
-                   (unsigned long long)(src ? fnv1a64(src, len, FNV_SEED) : 0), j->disabled ? "disabled" : j->paused ? "paused" : "running");
-        free(src);
+        /* the version running, which a failed reload leaves in place */
+        buf_printf(out, ",\"version\":\"%016llx\",\"state\":\"%s\",\"error\":", (unsigned long long)j->version,
+                   j->disabled ? "disabled" : j->paused ? "paused" : "running");
         if (j->disabled) buf_add_json_str(out, j->error);
+        else buf_adds(out, "null");
+        buf_adds(out, ",\"reload_error\":");
+        if (j->reload_error) buf_add_json_str(out, j->reload_error);
         else buf_adds(out, "null");
         buf_adds(out, ",\"in_flight\":{");
         flights_of_t f = {j->name, out, 0};

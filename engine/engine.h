@@ -38,6 +38,17 @@ void engine_free(engine_t *e);
  * A journey with a problem is not loaded; the others are. */
 int engine_load(engine_t *e, buf_t *report);
 
+/* SIGHUP: journeys, templates and the policy again, from ws (nudge.conf
+ * read again; the engine uses it from now on, the caller keeps the old
+ * one alive for whoever still reads it). A file that fails to load keeps
+ * its running version (the error is in report and in the journey's
+ * reload_error); members waiting at a step that is gone, or in a journey
+ * that is gone, leave it with the reason recorded; members elsewhere go
+ * on at their step (matched by id). Call between instants (after
+ * engine_flush). Returns the number of problems in report, or NUDGE_ERR
+ * with err (the policy does not load: nothing changed; or the store). */
+int engine_reload(engine_t *e, ws_t *ws, buf_t *report, char *err);
+
 /* Static checks for `nudge check` on the loaded journeys: templates and
  * channels exist, placeholders and member fields are known. */
 int engine_check(engine_t *e, buf_t *report);

@@ -47,6 +47,7 @@ void journey_free(journey_t *j)
         kv_free(j->steps[i].data, j->steps[i].ndata);
     }
     free(j->steps);
+    free(j->reload_error);
     kv_free(j->params, j->nparams);
     free(j);
 }

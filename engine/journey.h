@@ -92,6 +92,7 @@ typedef struct journey {
     struct lh *lh;           /* the journey's own Lua state */
     int disabled;
     int paused;              /* by an operator: no entries, no steps until resumed */
+    char *reload_error;      /* the last reload of its file failed: this version runs on */
     char error[ERRLEN];
 } journey_t;
 

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static const cmd_t *const commands[] = {&cmd_init, &cmd_import, &cmd_check, &cmd_simulate, &cmd_run, &cmd_outbox, &cmd_status};
+static const cmd_t *const commands[] = {&cmd_init, &cmd_import, &cmd_check, &cmd_simulate, &cmd_run, &cmd_reload, &cmd_outbox, &cmd_status};
 #define NCOMMANDS (int)(sizeof commands / sizeof commands[0])
 
 int cmd_fail(const char *fmt, ...)

@@ -53,6 +53,11 @@ static const char *const schema =
     " occ TEXT NOT NULL, step INTEGER NOT NULL, step_id TEXT NOT NULL, wake_at INTEGER NOT NULL,"
     " entered_at INTEGER NOT NULL, ctx TEXT, PRIMARY KEY(journey, member)) WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS flights_wake ON flights(wake_at);"
+    /* members who left a journey for a reason other than its own steps
+     * (a reload removed their step): who, from where, why, when */
+    "CREATE TABLE IF NOT EXISTS journey_exits(journey TEXT NOT NULL, member INTEGER NOT NULL,"
+    " step_id TEXT NOT NULL, reason TEXT NOT NULL, at INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS journey_exits_member ON journey_exits(member, journey);"
     "CREATE TABLE IF NOT EXISTS entries(journey TEXT NOT NULL, member INTEGER NOT NULL,"
     " occ TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY(journey, member, occ)) WITHOUT ROWID;"
     /* the outbox: one row per decided message, keyed by its idempotency
@@ -102,7 +107,7 @@ enum stmt {
     S_POINTS_ADD, S_POINTS_LIVE, S_POINTS_SET_LEFT,
     S_ORDER_ADD, S_EVENT_ADD, S_EVENT_KNOWN, S_EVENT_REMOVE,
     S_JOURNEY_GET, S_JOURNEY_PUT,
-    S_FLIGHT_PUT, S_FLIGHT_DELETE, S_FLIGHT_EXISTS, S_FLIGHT_GET, S_FLIGHT_NEXT, S_FLIGHT_DUE, S_FLIGHT_COUNTS,
+    S_FLIGHT_PUT, S_FLIGHT_DELETE, S_FLIGHT_EXISTS, S_FLIGHT_GET, S_FLIGHT_STEPS, S_FLIGHT_EXIT_LOG, S_FLIGHT_EXIT, S_EXIT_LAST, S_FLIGHT_NEXT, S_FLIGHT_DUE, S_FLIGHT_COUNTS,
     S_ENTRY_ADD, S_ENTRY_EXISTS,
     S_MSG_COUNTS, S_MSG_OF_MEMBER, S_HELD_PUT, S_HELD_NEXT, S_HELD_DUE, S_HELD_DELETE, S_HELD_DROP, S_META_GET, S_OUT_RECENT, S_OUT_HAS, S_OUT_ADD, S_OUT_CLAIM,
     S_OUT_NEXT, S_OUT_PENDING, S_OUT_FINISH, S_OUT_RECOVER, S_OUT_PAGE, S_OUT_RETRY_ONE, S_RECEIPT_KEY, S_RECEIPT_PROVIDER, S_MEMBERS_BY_PHONE, S_MEMBERS_BY_OPENID, S_OUT_RETRY_DEAD,
@@ -181,6 +186,12 @@ static const char *const sql[S_COUNT] = {
     [S_FLIGHT_EXISTS] = "SELECT 1 FROM flights WHERE journey = ?1 AND member = ?2",
     [S_FLIGHT_GET] = "SELECT journey, member, occ, step, step_id, wake_at, entered_at, ctx FROM flights"
                      " WHERE journey = ?1 AND member = ?2",
+    [S_EXIT_LAST] = "SELECT step_id, reason, at FROM journey_exits WHERE member = ?1 AND journey = ?2"
+                    " ORDER BY at DESC, rowid DESC LIMIT 1",
+    [S_FLIGHT_STEPS] = "SELECT DISTINCT step_id FROM flights WHERE journey = ?1",
+    [S_FLIGHT_EXIT_LOG] = "INSERT INTO journey_exits(journey, member, step_id, reason, at)"
+                          " SELECT journey, member, step_id, ?3, ?4 FROM flights WHERE journey = ?1 AND step_id = ?2",
+    [S_FLIGHT_EXIT] = "DELETE FROM flights WHERE journey = ?1 AND step_id = ?2",
     [S_FLIGHT_NEXT] = "SELECT min(wake_at) FROM flights WHERE wake_at > ?1",
     [S_FLIGHT_DUE] = "SELECT journey, member, occ, step, step_id, wake_at, entered_at, ctx FROM flights"
                      " WHERE wake_at <= ?1 AND (wake_at, journey, member) > (?3, ?4, ?5)"
@@ -1294,6 +1305,60 @@ int store_flight_get(store_t *s, const char *journey, int64_t member, store_flig
     sqlite3_clear_bindings(st);
     if (rc == SQLITE_ROW) return 1;
     return rc == SQLITE_DONE ? 0 : dberr(s, err, "reading a member's place in a journey");
+}
+
+int store_flights_exit(store_t *s, const char *journey, const char *const *keep, int nkeep, const char *reason,
+                       int64_t at, char *err)
+{
+    /* the steps members wait at, then out of those that are not kept */
+    sqlite3_stmt *st = stmt(s, S_FLIGHT_STEPS);
+    bind_text(st, 1, journey);
+    char **gone = NULL;
+    int ngone = 0, rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(st, 0);
+        int kept = 0;
+        for (int i = 0; i < nkeep && !kept; i++) kept = strcmp(keep[i], id) == 0;
+        if (kept) continue;
+        gone = xrealloc(gone, sizeof *gone * (size_t)(ngone + 1));
+        gone[ngone++] = xstrdup(id);
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    int left = rc == SQLITE_DONE ? 0 : dberr(s, err, "reading where members wait");
+    for (int i = 0; i < ngone && left >= 0; i++) {
+        for (int k = 0; k < 2 && left >= 0; k++) {
+            st = stmt(s, k ? S_FLIGHT_EXIT : S_FLIGHT_EXIT_LOG);
+            bind_text(st, 1, journey);
+            bind_text(st, 2, gone[i]);
+            if (!k) {
+                bind_text(st, 3, reason);
+                sqlite3_bind_int64(st, 4, at);
+            }
+            if (run(s, st, err, "taking members out of a removed step") != NUDGE_OK) left = NUDGE_ERR;
+            else if (k) left += sqlite3_changes(s->db);
+        }
+    }
+    for (int i = 0; i < ngone; i++) free(gone[i]);
+    free(gone);
+    return left;
+}
+
+int store_exit_last(store_t *s, int64_t member, const char *journey, char *step, size_t nstep, char *reason,
+                    size_t nreason, int64_t *at)
+{
+    sqlite3_stmt *st = stmt(s, S_EXIT_LAST);
+    sqlite3_bind_int64(st, 1, member);
+    bind_text(st, 2, journey);
+    int found = sqlite3_step(st) == SQLITE_ROW;
+    if (found) {
+        copy_col(step, nstep, st, 0);
+        copy_col(reason, nreason, st, 1);
+        *at = sqlite3_column_int64(st, 2);
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return found;
 }
 
 int store_flights_due(store_t *s, int64_t t, const store_flight_t *after, store_flight_t *out, int limit, char *err)

@@ -135,6 +135,15 @@ int store_flight_exists(store_t *s, const char *journey, int64_t member);
 int store_flight_get(store_t *s, const char *journey, int64_t member, store_flight_t *f, char *err);
 /* The earliest wake-up strictly after `after`; TIME_NONE when none. */
 int64_t store_flight_next_wake(store_t *s, int64_t after);
+/* Members of journey waiting at a step whose id is not in keep[0..nkeep)
+ * (all of them when nkeep is 0) leave it; journey_exits records each
+ * with reason and at. Returns how many left, NUDGE_ERR with err. */
+int store_flights_exit(store_t *s, const char *journey, const char *const *keep, int nkeep, const char *reason,
+                       int64_t at, char *err);
+/* The member's latest recorded exit from journey (see store_flights_exit):
+ * 1 with step, reason and *at filled, 0 none. */
+int store_exit_last(store_t *s, int64_t member, const char *journey, char *step, size_t nstep, char *reason,
+                    size_t nreason, int64_t *at);
 /* Due flights (wake_at <= t), oldest first, at most limit, after the
  * flight `after` in that order (NULL: from the first), so that a caller
  * leaving some in place (paused journeys) still reaches the rest.

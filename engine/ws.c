@@ -5,9 +5,11 @@
 #include "store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -274,4 +276,48 @@ void ws_free(ws_t *w)
     free(w->brand);
     free(w->dir);
     free(w);
+}
+
+static long read_pid(int fd)
+{
+    char buf[32] = "";
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    if (n <= 0) return 0;
+    buf[n] = '\0';
+    return strtol(buf, NULL, 10);
+}
+
+int ws_lock_run(const ws_t *w, char *err)
+{
+    char path[4200];
+    ws_path(w, WS_PID, path, sizeof path);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return errf(err, "%s: %s", path, strerror(errno)), -1;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        long pid = read_pid(fd);
+        close(fd);
+        return errf(err, "another nudge run (pid %ld) is running this workspace; stop it first, or use nudge reload %s",
+                    pid, w->dir), -1;
+    }
+    char buf[32];
+    int n = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
+        errf(err, "%s: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+long ws_running_pid(const ws_t *w)
+{
+    char path[4200];
+    ws_path(w, WS_PID, path, sizeof path);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    long pid = 0;
+    /* a lock we can take is a lock nobody holds: the pid is stale */
+    if (flock(fd, LOCK_SH | LOCK_NB) != 0) pid = read_pid(fd);
+    close(fd);
+    return pid;
 }

@@ -76,6 +76,15 @@ int ws_get_line(const ws_t *w, const char *section, const char *key);
 /* dir/name into out (PATH_MAX-sized buffer of size n). */
 void ws_path(const ws_t *w, const char *name, char *out, size_t n);
 
+/* nudge run holds dir/nudge.pid locked while it runs: one daemon per
+ * workspace. Returns the open, locked file (the caller keeps it open
+ * until it exits), or -1 with err (another run holds it: its pid is
+ * named). */
+int ws_lock_run(const ws_t *w, char *err);
+/* The pid of the nudge run holding the workspace, 0 when none does. */
+long ws_running_pid(const ws_t *w);
+
+#define WS_PID "nudge.pid"
 #define WS_CONF "nudge.conf"
 #define WS_DB "nudge.db"
 #define WS_SUPPRESS "suppressions.txt"
