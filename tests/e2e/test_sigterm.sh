@@ -20,8 +20,8 @@ W=$(new_ws sigterm Asia/Shanghai)
 awk -v n="$N" 'BEGIN { print "id,name,wechat_openid,wechat_subscribed";
     for (i = 1; i <= n; i++) printf "K%05d,会员%d,oK%05d,1\n", i, i, i }' > "$T/m.csv"
 "$NUDGE" import "$W" "$T/m.csv" >/dev/null || bad "import"
-# the first 40 sends hang 1.5 s: calls are in flight when SIGTERM comes
-"$MOCK" --port 0 --port-file "$T/port" --log "$T/mock.jsonl" --hang-first 40:1500 2>"$T/mock.err" &
+# the first 40 sends hang 3 s: calls are in flight when SIGTERM comes
+"$MOCK" --port 0 --port-file "$T/port" --log "$T/mock.jsonl" --hang-first 40:3000 2>"$T/mock.err" &
 PIDS+=($!)
 wait_for 5 test -s "$T/port" || bad "mock did not start"
 cat > "$W/templates/thanks.lua" <<'EOF'
@@ -71,8 +71,8 @@ t0=$(date +%s%N)
 wait "$RUNPID"; rc=$?
 ms=$((($(date +%s%N) - t0) / 1000000))
 check_status "SIGTERM mid-dispatch: exit 0" 0 $rc
-check_status "after waiting for the hanging calls (1.5 s), within the 10 s grace ($ms ms)" 0 \
-    "$([ "$ms" -ge 1000 ] && [ "$ms" -lt 10000 ]; echo $?)"
+check_status "after waiting for the hanging calls (3 s each), within the 10 s grace ($ms ms)" 0 \
+    "$([ "$ms" -ge 300 ] && [ "$ms" -lt 10000 ]; echo $?)"
 check_contains "it said what it was doing" "$(cat "$T/run1.log")" "SIGTERM: finishing provider calls in flight, then stopping"
 before=$(delivered)
 check_status "stopped part-way" 0 "$([ "$before" -ge 20 ] && [ "$before" -lt "$N" ]; echo $?)"
