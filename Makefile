@@ -15,9 +15,9 @@ DEB_PKGS := build-essential pkg-config liblua5.4-dev libevent-dev \
 CC       ?= cc
 OPT      ?= -O2
 CFLAGS   ?=
-CFLAGS   += -std=c11 -Wall -Wextra -Werror -g $(OPT) -D_DEFAULT_SOURCE -Iengine -Iconnectors \
+CFLAGS   += -std=c11 -Wall -Wextra -Werror -g $(OPT) -D_DEFAULT_SOURCE -iquote engine -iquote connectors \
             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -pthread
 
 B        ?= build
 SRCS     := $(filter-out engine/main.c,$(wildcard engine/*.c))
@@ -56,13 +56,13 @@ $(B)/nudge: engine/main.c $(B)/libnudge.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/bench-audience: bench/audience.c $(B)/libnudge.a
-	$(CC) $(CFLAGS) -Iengine -o $@ $< $(B)/libnudge.a $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libnudge.a $(LDLIBS)
 
 $(B)/gen: bench/gen.c | $(B)/obj
 	$(CC) $(CFLAGS) -o $@ $< -lm
 
 $(B)/unit/%: tests/unit/%.c tests/unit/t.h $(B)/libnudge.a | $(B)/unit
-	$(CC) $(CFLAGS) -Iengine -o $@ $< $(B)/libnudge.a $(LDLIBS)
+	$(CC) $(CFLAGS) -o $@ $< $(B)/libnudge.a $(LDLIBS)
 
 $(B)/obj $(B)/unit:
 	mkdir -p $@

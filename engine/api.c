@@ -213,6 +213,7 @@ static void after_commit(api_t *a, struct evhttp_request *req, int code, buf_t *
     buf_init(body);
     *a->wait_tail = wt;
     a->wait_tail = &wt->next;
+    if (a->hooks.commit_soon) a->hooks.commit_soon(a->hooks.ud);
 }
 
 /* ---- POST /v1/events ---- */
@@ -713,7 +714,7 @@ static void on_aliyun_sms(api_t *a, struct evhttp_request *req)
             int64_t at = *engine_clock(a->e);
             const tz_t *cst = tz_get("Asia/Shanghai", NULL);   /* Alibaba's times are China time */
             if (it->at[0] && cst) tz_parse_time(it->at, cst, &at, NULL, err);
-            int found = it->out_id[0] ? store_receipt(a->store, "sms", it->out_id, NULL, receipt, at, err) : 0;
+            int found = it->out_id[0] ? store_receipt(a->store, "sms", it->out_id, NULL, NULL, receipt, at, err) : 0;
             if (found < 0) rc = NUDGE_ERR;
             a->callbacks[found > 0 ? CB_RECEIPT : CB_RECEIPT_UNKNOWN]++;
             continue;
@@ -812,7 +813,7 @@ static void on_wechat(api_t *a, struct evhttp_request *req, enum evhttp_cmd_type
         if (strcmp(w.status, "success") == 0) snprintf(receipt, sizeof receipt, "delivered");
         else snprintf(receipt, sizeof receipt, "failed: %s", strncmp(w.status, "failed:", 7) == 0 ?
                       w.status + 7 + (w.status[7] == ' ') : w.status);
-        int found = w.msg_id[0] ? store_receipt(a->store, "wechat", NULL, w.msg_id, receipt,
+        int found = w.msg_id[0] ? store_receipt(a->store, "wechat", NULL, w.msg_id, w.from, receipt,
                                                 w.create_time ? w.create_time : *engine_clock(a->e), err) : 0;
         if (found < 0) rc = NUDGE_ERR;
         a->callbacks[found > 0 ? CB_RECEIPT : CB_RECEIPT_UNKNOWN]++;

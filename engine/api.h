@@ -35,6 +35,7 @@ typedef struct api_hooks {
     void (*kick)(void *ud);                     /* messages were queued again: dispatch */
     void (*metrics)(void *ud, buf_t *out);      /* the daemon's own metrics, for /metrics */
     void (*wake)(void *ud);                     /* run due wake-ups now (a journey resumed) */
+    void (*commit_soon)(void *ud);              /* a request waits for the commit window */
     void *ud;
 } api_hooks_t;
 

@@ -2,6 +2,7 @@
 #include "store.h"
 #include "cal.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,12 +78,10 @@ static const char *const schema =
     "CREATE INDEX IF NOT EXISTS messages_sending ON messages(status) WHERE status = 'sending';"
     "CREATE INDEX IF NOT EXISTS messages_at ON messages(at);"
     "CREATE INDEX IF NOT EXISTS messages_held ON messages(at) WHERE status = 'held';"
-    /* what a member was sent (the member API); and WeChat's delivery
-     * reports name a message by WeChat's msgid only. SMS receipts carry
-     * the message's own id (OutId), so SMS and email pay for neither. */
-    "CREATE INDEX IF NOT EXISTS messages_member ON messages(member, journey);"
-    "CREATE INDEX IF NOT EXISTS messages_provider ON messages(provider_id)"
-    " WHERE channel = 'wechat' AND provider_id IS NOT NULL;";
+    /* what a member was sent: the member API, and WeChat's delivery
+     * reports (they name the member's openid and WeChat's msgid; an index
+     * on msgid would cost every send a random insert) */
+    "CREATE INDEX IF NOT EXISTS messages_member ON messages(member, journey);";
 
 #define MEMBER_COLS \
     "m.id, m.ext_id, m.name, m.phone, m.email, m.wechat_openid, m.birthday, m.gender, m.tz," \
@@ -229,7 +228,7 @@ static const char *const sql[S_COUNT] = {
     [S_OUT_PAGE] = "SELECT " OUT_COLS " FROM messages WHERE (?1 IS NULL OR status = ?1) AND id > ?2 ORDER BY id LIMIT ?3",
     [S_RECEIPT_KEY] = "UPDATE messages SET receipt = ?3, receipt_at = ?4 WHERE key = ?1 AND channel = ?2",
     [S_RECEIPT_PROVIDER] = "UPDATE messages SET receipt = ?2, receipt_at = ?3 WHERE provider_id = ?1"
-                           " AND channel = 'wechat'",
+                           " AND channel = 'wechat' AND member IN (SELECT id FROM members WHERE wechat_openid = ?4)",
     [S_MEMBERS_BY_PHONE] = "SELECT ext_id, phone FROM members WHERE " PHONE_KEY " = ?1 AND phone IS NOT NULL",
     [S_MEMBERS_BY_OPENID] = "SELECT ext_id, phone FROM members WHERE wechat_openid = ?1",
     [S_OUT_RETRY_ONE] = "UPDATE messages SET status = 'queued', at = ?2, attempts = 0, reason = NULL"
@@ -257,9 +256,24 @@ typedef struct pend {
     char *type, *ext_id, *body;
 } pend_t;
 
+/* The live daemon's checkpointer: a thread with its own connection copies
+ * the WAL into the database file (and syncs it) beside the loop, so a
+ * commit on the loop costs the WAL append and its sync only, never the
+ * checkpoint's random writes and second sync. */
+typedef struct ckpt {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int want, stop;
+    sqlite3 *db;
+} ckpt_t;
+
+#define CKPT_PAGES 1000   /* sqlite's own auto-checkpoint threshold */
+
 struct store {
     sqlite3 *db;
     char *path;
+    ckpt_t *ckpt;
     sqlite3_stmt *st[S_COUNT];
     /* The event log's write-behind: a Bloom filter of every key in the
      * log (a new id needs no lookup), and the rows added in the open
@@ -459,7 +473,7 @@ store_t *store_open(const char *path, int mode, char *err)
     const char *pragmas = mode == STORE_SCRATCH
         ? "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-360448;"
           "PRAGMA temp_store=MEMORY;"
-        : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536;"
+        : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536; PRAGMA mmap_size=1073741824;"
           "PRAGMA temp_store=MEMORY; PRAGMA foreign_keys=OFF;";
     char *msg = NULL;
     if (sqlite3_exec(s->db, pragmas, NULL, NULL, &msg) != SQLITE_OK || check_version(s, mode, err) != NUDGE_OK ||
@@ -488,9 +502,26 @@ static void pend_clear(store_t *s)
     if (s->slot) memset(s->slot, 0, s->nslot * sizeof *s->slot);
 }
 
+static void ckpt_stop(store_t *s)
+{
+    ckpt_t *c = s->ckpt;
+    if (!c) return;
+    pthread_mutex_lock(&c->mu);
+    c->stop = 1;
+    pthread_cond_signal(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    pthread_join(c->thread, NULL);
+    sqlite3_close(c->db);
+    pthread_cond_destroy(&c->cv);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+    s->ckpt = NULL;
+}
+
 void store_close(store_t *s)
 {
     if (!s) return;
+    ckpt_stop(s);
     pend_clear(s);   /* rows of a transaction never committed */
     free(s->pend);
     free(s->slot);
@@ -1376,15 +1407,19 @@ int store_flights_due(store_t *s, int64_t t, const store_flight_t *after, store_
     return n;
 }
 
-int store_receipt(store_t *s, const char *channel, const char *key, const char *provider_id, const char *receipt,
-                  int64_t at, char *err)
+int store_receipt(store_t *s, const char *channel, const char *key, const char *provider_id, const char *openid,
+                  const char *receipt, int64_t at, char *err)
 {
     sqlite3_stmt *st = stmt(s, key ? S_RECEIPT_KEY : S_RECEIPT_PROVIDER);
-    int i = 1;
-    bind_text(st, i++, key ? key : provider_id);
-    if (key) bind_text(st, i++, channel);
-    bind_text(st, i++, receipt);
-    sqlite3_bind_int64(st, i, at);
+    bind_text(st, 1, key ? key : provider_id);
+    bind_text(st, 2, key ? channel : receipt);
+    if (key) {
+        bind_text(st, 3, receipt);
+        sqlite3_bind_int64(st, 4, at);
+    } else {
+        sqlite3_bind_int64(st, 3, at);
+        bind_text(st, 4, openid);
+    }
     if (run(s, st, err, "saving a delivery receipt") != NUDGE_OK) return NUDGE_ERR;
     return sqlite3_changes(s->db);
 }
@@ -1688,6 +1723,39 @@ void store_msg_free(store_msg_t *m)
     buf_free(&m->ctx);
 }
 
+static void *ckpt_main(void *ud)
+{
+    ckpt_t *c = ud;
+    for (;;) {
+        pthread_mutex_lock(&c->mu);
+        while (!c->want && !c->stop) pthread_cond_wait(&c->cv, &c->mu);
+        int stop = c->stop;
+        c->want = 0;
+        pthread_mutex_unlock(&c->mu);
+        if (stop) break;
+        /* passive: never waits for the loop's writes; what it cannot copy
+         * now, the next round does */
+        sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+    }
+    return NULL;
+}
+
+/* After each commit on the loop's connection: wake the checkpointer when
+ * the WAL holds enough pages. Replaces sqlite's auto-checkpoint. */
+static int ckpt_hook(void *ud, sqlite3 *db, const char *name, int pages)
+{
+    (void)db;
+    (void)name;
+    ckpt_t *c = ud;
+    if (pages >= CKPT_PAGES) {
+        pthread_mutex_lock(&c->mu);
+        c->want = 1;
+        pthread_cond_signal(&c->cv);
+        pthread_mutex_unlock(&c->mu);
+    }
+    return SQLITE_OK;
+}
+
 int store_durable(store_t *s, char *err)
 {
     char *msg = NULL;
@@ -1696,6 +1764,26 @@ int store_durable(store_t *s, char *err)
         sqlite3_free(msg);
         return NUDGE_ERR;
     }
+    if (s->ckpt) return NUDGE_OK;
+    ckpt_t *c = xcalloc(1, sizeof *c);
+    if (sqlite3_open_v2(s->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
+        sqlite3_exec(c->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL) != SQLITE_OK) {
+        errf(err, "%s: %s", s->path, c->db ? sqlite3_errmsg(c->db) : "cannot open the store again");
+        sqlite3_close(c->db);
+        free(c);
+        return NUDGE_ERR;
+    }
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    if (pthread_create(&c->thread, NULL, ckpt_main, c) != 0) {
+        sqlite3_close(c->db);
+        pthread_cond_destroy(&c->cv);
+        pthread_mutex_destroy(&c->mu);
+        free(c);
+        return errf(err, "%s: cannot start the checkpointer thread", s->path);
+    }
+    s->ckpt = c;
+    sqlite3_wal_hook(s->db, ckpt_hook, c);
     return NUDGE_OK;
 }
 

@@ -23,7 +23,8 @@ enum store_mode {
 store_t *store_open(const char *path, int mode, char *err);
 void store_close(store_t *s);
 /* Every commit is synced to disk (the live engine's outbox), not only
- * checkpoints. */
+ * checkpoints; and checkpoints move to a thread of the store's own (with
+ * its own connection), off the caller's loop. store_close stops it. */
 int store_durable(store_t *s, char *err);
 const char *store_path(const store_t *s);
 
@@ -226,10 +227,11 @@ int store_held_drop(store_t *s, int64_t id, const char *reason, char *err);
 /* Calls fn(journey, step_id, count) per journey and step. */
 /* A provider's delivery report for a message, found by its idempotency
  * key on channel (SMS receipts carry it as OutId) or, key NULL, by the
- * provider's id of it (WeChat's msgid). Returns the messages updated
+ * provider's id of it among the WeChat messages of the member with that
+ * openid (WeChat's reports name both). Returns the messages updated
  * (0: none known), NUDGE_ERR with err. */
-int store_receipt(store_t *s, const char *channel, const char *key, const char *provider_id, const char *receipt,
-                  int64_t at, char *err);
+int store_receipt(store_t *s, const char *channel, const char *key, const char *provider_id, const char *openid,
+                  const char *receipt, int64_t at, char *err);
 /* Members whose `field` ("phone": matched on its last 11 digits, spaces
  * and dashes aside; "wechat_openid") is value: fn gets each one's
  * external id and stored phone. Returns how many, NUDGE_ERR with err. */

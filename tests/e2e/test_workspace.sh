@@ -52,14 +52,14 @@ cp -r "$W" "$T/v3"
 sqlite3 "$T/v3/nudge.db" "INSERT INTO messages(key, at, member, journey, step, channel, content, status)
     VALUES ('j:s:M1:2026-01-01', 100, 1, 'j', 's', 'sms', '\"hi\"', 'queued');
   ALTER TABLE messages DROP COLUMN receipt; ALTER TABLE messages DROP COLUMN receipt_at;
-  ALTER TABLE journeys DROP COLUMN paused; DROP INDEX messages_member; DROP INDEX messages_provider;
+  ALTER TABLE journeys DROP COLUMN paused; DROP INDEX messages_member;
   ALTER TABLE messages DROP COLUMN done_at; DROP INDEX messages_pending; DROP INDEX messages_sending;
   DROP INDEX messages_at; CREATE INDEX messages_due ON messages(status, channel, at); PRAGMA user_version = 3;"
 out=$("$NUDGE" outbox "$T/v3" --status queued 2>&1)
 check_status "format-3 store opens" 0 $?
 check_contains "and keeps its messages" "$out" "j/s"
 check_eq "and is format 5, with the new indexes" \
-    "5 messages_at messages_held messages_member messages_pending messages_provider messages_sending" \
+    "5 messages_at messages_held messages_member messages_pending messages_sending" \
     "$(sqlite3 "$T/v3/nudge.db" "PRAGMA user_version" | tr '\n' ' ')$(sqlite3 "$T/v3/nudge.db" \
       "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages' AND sql IS NOT NULL ORDER BY 1" | tr '\n' ' ' | sed 's/ $//')"
 finish
