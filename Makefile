@@ -93,7 +93,7 @@ test-asan:
 	@$(MAKE) --no-print-directory B=build-asan \
 	    OPT="-O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all" all unit e2e
 
-# libFuzzer targets for the event and members CSV parsers, built with
+# libFuzzer targets for the event and members CSV parsers and provider callbacks, built with
 # clang against an instrumented copy of the engine; FUZZ_SECS per target
 FUZZ_SECS ?= 20
 FUZZ_SAN  := -fsanitize=address,undefined -fno-sanitize-recover=all
@@ -102,7 +102,7 @@ build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(SRCS) $(CONNS) $(HDRS)
 	    OPT="-O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link $(FUZZ_SAN)" build-fuzz/libnudge.a
 	clang $(CFLAGS) -O1 -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $< build-fuzz/libnudge.a $(LDLIBS)
 
-fuzz: build-fuzz/fuzz_event build-fuzz/fuzz_csv
+fuzz: build-fuzz/fuzz_event build-fuzz/fuzz_csv build-fuzz/fuzz_callback
 	@FUZZ_SECS=$(FUZZ_SECS) tests/run-fuzz.sh build-fuzz
 
 test: deps

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.." || exit 1
 B=${1:-build-fuzz} SECS=${FUZZ_SECS:-20}
 T=$(mktemp -d "${TMPDIR:-/tmp}/nudge-fuzz.XXXXXX"); trap 'rm -rf "$T"' EXIT
 pass=0 fail=0
-for target in event csv; do
+for target in event csv callback; do
     bin=$B/fuzz_$target
     regress=(tests/fuzz/regress/$target/*)
     if [ -e "${regress[0]}" ]; then
