@@ -10,7 +10,10 @@ NUDGE=${NUDGE:-build/nudge}
 NUDGE=$(cd "$(dirname "$NUDGE")" && pwd)/$(basename "$NUDGE")
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 T=$(mktemp -d "${TMPDIR:-/tmp}/nudge-e2e.XXXXXX")
-trap 'rm -rf "$T"' EXIT
+MOCK="$ROOT/build/mockprov"
+# background processes (mocks, daemons) a test starts: killed at exit
+PIDS=()
+trap 'for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$T"' EXIT
 PASS=0
 FAIL=0
 
@@ -51,6 +54,37 @@ new_ws() {
 project() {
     jq -r '[.at, .member, .journey, .step, (.channel // "-"), (.skipped // "")] | join(" ")' "$1" \
         | sed 's/ $//' | sort
+}
+
+# wait_for SECONDS CMD...: until CMD succeeds (tried every 0.1 s); 1 on timeout
+wait_for() {
+    local n=$(($1 * 10)); shift
+    while [ $n -gt 0 ]; do "$@" && return 0; sleep 0.1; n=$((n - 1)); done
+    return 1
+}
+
+# start_mock DIR [MOCKPROV OPTIONS...]: the mock providers on a free port of
+# 127.0.0.1, logging every request to DIR/mock.jsonl; sets MOCKPID, MOCKPORT
+start_mock() {
+    local dir=$1; shift
+    mkdir -p "$dir"
+    rm -f "$dir/port"
+    "$MOCK" --port 0 --port-file "$dir/port" --log "$dir/mock.jsonl" "$@" 2>"$dir/mock.err" &
+    MOCKPID=$!; PIDS+=($MOCKPID)
+    wait_for 5 test -s "$dir/port" || bad "the mock did not start"
+    MOCKPORT=$(cat "$dir/port")
+}
+
+# start_api WS LOG [RUN OPTIONS...]: nudge run in the background (with the
+# environment the caller exported), until its [api] listens; sets RUNPID
+# and URL
+start_api() {
+    local ws=$1 log=$2; shift 2
+    : > "$log"
+    "$NUDGE" run "$ws" "$@" 2>>"$log" &
+    RUNPID=$!; PIDS+=($RUNPID)
+    wait_for 5 grep -q "api listening on" "$log" || bad "the api did not start"
+    URL=http://127.0.0.1:$(grep -o 'api listening on 127.0.0.1:[0-9]*' "$log" | tail -1 | sed 's/.*://')
 }
 
 finish() {

@@ -5,16 +5,6 @@
 # answered event across kill -9, and an event reaching the mock WeChat
 # provider through a journey on the real clock.
 . "$(dirname "$0")/lib.sh"
-MOCK="$ROOT/build/mockprov"
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$T"; }
-trap cleanup EXIT
-
-wait_for() {
-    local n=$(($1 * 10)); shift
-    while [ $n -gt 0 ]; do "$@" && return 0; sleep 0.1; n=$((n - 1)); done
-    return 1
-}
 
 POS=pos-0123456789abcdef      # write
 DASH=dash-0123456789abcdef    # read
@@ -23,9 +13,7 @@ OPS=ops-0123456789abcdef      # admin
 W=$(new_ws api Asia/Shanghai)
 printf 'id,name,phone,wechat_openid,wechat_subscribed,tier,tags\nM1,王芳,13800000001,oM1,1,gold,vip;new\nM2,李娜,,oM2,1,silver,\n' > "$T/m.csv"
 "$NUDGE" import "$W" "$T/m.csv" >/dev/null || bad "import"
-"$MOCK" --port 0 --port-file "$T/port" --log "$T/mock.jsonl" --unsubscribed oM3 2>"$T/mock.err" &
-MOCKPID=$!; PIDS+=($MOCKPID)
-wait_for 5 test -s "$T/port" || bad "mock did not start"
+start_mock "$T" --unsubscribed oM3
 cat > "$W/templates/thanks.lua" <<'EOF'
 return { wechat = { template_id = "TM-THANKS", data = { thing1 = "{{name}}", amount2 = "{{amount}}" } } }
 EOF
@@ -57,7 +45,7 @@ EOF
 cat >> "$W/nudge.conf" <<EOF
 
 [wechat]
-endpoint = http://127.0.0.1:$(cat "$T/port")
+endpoint = http://127.0.0.1:$MOCKPORT
 appid = wxmockappid
 secret = mocksecret
 backoff_ms = 100
@@ -72,14 +60,8 @@ token.ops = env:T_OPS
 scopes.ops = admin
 EOF
 
-start() {
-    : > "$T/run.log"
-    T_POS=$POS T_DASH=$DASH T_OPS=$OPS "$NUDGE" run "$W" 2>>"$T/run.log" &
-    RUNPID=$!; PIDS+=($RUNPID)
-    wait_for 5 grep -q "api listening on" "$T/run.log" || bad "the api did not start"
-    PORT=$(grep -o 'api listening on 127.0.0.1:[0-9]*' "$T/run.log" | sed 's/.*://')
-    URL=http://127.0.0.1:$PORT
-}
+export T_POS=$POS T_DASH=$DASH T_OPS=$OPS
+start() { start_api "$W" "$T/run.log"; }
 # req METHOD PATH TOKEN [BODY]: "STATUS BODY"
 req() {
     local auth=()

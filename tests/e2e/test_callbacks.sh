@@ -5,24 +5,13 @@
 # each authenticated the provider's way; bad pushes get a clear answer
 # and change nothing.
 . "$(dirname "$0")/lib.sh"
-MOCK="$ROOT/build/mockprov"
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$T"; }
-trap cleanup EXIT
-wait_for() {
-    local n=$(($1 * 10)); shift
-    while [ $n -gt 0 ]; do "$@" && return 0; sleep 0.1; n=$((n - 1)); done
-    return 1
-}
 DASH=dash-0123456789abcdef
 SMS_SECRET=sms-callback-0123456789
 WX_TOKEN=nudgetoken
 W=$(new_ws cb Asia/Shanghai)
 printf 'id,name,phone,wechat_openid,wechat_subscribed\nM1,王芳,138-0000-0001,oM1,1\nM2,李娜,13800000002,oM2,1\nM3,张伟,13800000002,,0\n' > "$T/m.csv"
 "$NUDGE" import "$W" "$T/m.csv" >/dev/null || bad "import"
-"$MOCK" --port 0 --port-file "$T/port" --log "$T/mock.jsonl" 2>"$T/mock.err" &
-PIDS+=($!)
-wait_for 5 test -s "$T/port" || bad "mock did not start"
+start_mock "$T"
 cat > "$W/templates/hello.lua" <<'EOF'
 return {
   wechat = { template_id = "TM-HELLO", data = { thing1 = "{{name}}" } },
@@ -35,7 +24,7 @@ return journey "shipped" {
   steps = { send { template = "hello", channels = { "wechat", "sms" } } },
 }
 EOF
-P=$(cat "$T/port")
+P=$MOCKPORT
 cat >> "$W/nudge.conf" <<EOF
 
 [wechat]
@@ -57,11 +46,8 @@ scopes.pos = write
 callback.aliyun_sms = env:T_SMS_SECRET
 callback.wechat = env:T_WX_TOKEN
 EOF
-T_ALI=mockkeysecret T_DASH=$DASH T_POS=pos-0123456789abcdef T_SMS_SECRET=$SMS_SECRET T_WX_TOKEN=$WX_TOKEN \
-    "$NUDGE" run "$W" --log-level debug 2>"$T/run.log" &
-RUNPID=$!; PIDS+=($RUNPID)
-wait_for 5 grep -q "api listening on" "$T/run.log" || bad "the api did not start"
-URL=http://127.0.0.1:$(grep -o 'api listening on 127.0.0.1:[0-9]*' "$T/run.log" | sed 's/.*://')
+export T_ALI=mockkeysecret T_DASH=$DASH T_POS=pos-0123456789abcdef T_SMS_SECRET=$SMS_SECRET T_WX_TOKEN=$WX_TOKEN
+start_api "$W" "$T/run.log" --log-level debug
 post() {   # PATH BODY [CONTENT-TYPE]: "STATUS BODY"
     rm -f "$T/body"
     curl -s -o "$T/body" -w '%{http_code}' -X POST -H "Content-Type: ${3:-application/json}" --data-binary "$2" "$URL$1"

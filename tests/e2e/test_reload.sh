@@ -5,24 +5,13 @@
 # stay at their step; new and removed journey files; a broken nudge.conf
 # changes nothing; one daemon per workspace.
 . "$(dirname "$0")/lib.sh"
-MOCK="$ROOT/build/mockprov"
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$T"; }
-trap cleanup EXIT
-wait_for() {
-    local n=$(($1 * 10)); shift
-    while [ $n -gt 0 ]; do "$@" && return 0; sleep 0.1; n=$((n - 1)); done
-    return 1
-}
 DASH=dash-0123456789abcdef
 POS=pos-0123456789abcdef
 W=$(new_ws reload Asia/Shanghai)
 printf 'id,name,wechat_openid,wechat_subscribed\n' > "$T/m.csv"
 for i in 1 2 3 4 5; do printf 'M%s,会员%s,oM%s,1\n' $i $i $i >> "$T/m.csv"; done
 "$NUDGE" import "$W" "$T/m.csv" >/dev/null || bad "import"
-"$MOCK" --port 0 --port-file "$T/port" --log "$T/mock.jsonl" 2>"$T/mock.err" &
-PIDS+=($!)
-wait_for 5 test -s "$T/port" || bad "mock did not start"
+start_mock "$T"
 cat > "$W/templates/note.lua" <<'EOF'
 return { wechat = { template_id = "TM-NOTE", data = { thing1 = "{{name}}", thing2 = "{{what}}" } } }
 EOF
@@ -51,7 +40,7 @@ EOF
 cat >> "$W/nudge.conf" <<EOF
 
 [wechat]
-endpoint = http://127.0.0.1:$(cat "$T/port")
+endpoint = http://127.0.0.1:$MOCKPORT
 appid = wxmockappid
 secret = mocksecret
 
@@ -61,10 +50,8 @@ token.dash = env:T_DASH
 token.pos = env:T_POS
 scopes.pos = write
 EOF
-T_DASH=$DASH T_POS=$POS "$NUDGE" run "$W" 2>"$T/run.log" &
-RUNPID=$!; PIDS+=($RUNPID)
-wait_for 5 grep -q "api listening on" "$T/run.log" || bad "the api did not start"
-URL=http://127.0.0.1:$(grep -o 'api listening on 127.0.0.1:[0-9]*' "$T/run.log" | sed 's/.*://')
+export T_DASH=$DASH T_POS=$POS
+start_api "$W" "$T/run.log"
 event() { curl -s -o /dev/null -H "Authorization: Bearer $POS" --data-binary "{\"id\":\"$1\",\"type\":\"$2\",\"member\":\"$3\",\"at\":\"2026-12-01T10:00:00+08:00\",\"order_id\":\"$1\",\"amount\":10}" "$URL/v1/events"; }
 get() { curl -s -H "Authorization: Bearer $DASH" "$URL$1"; }
 sent() { jq -r "select(.kind==\"send\" and .delivered) | \"\\(.touser) \\(.data.thing2.value)\"" "$T/mock.jsonl" | grep -c "$1"; }

@@ -4,17 +4,6 @@
 # fallback after 43004, restart after kill -9. Every scenario checks that
 # nothing is lost and nothing is delivered twice.
 . "$(dirname "$0")/lib.sh"
-MOCK="$ROOT/build/mockprov"
-PIDS=()
-cleanup_pids() { for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done; }
-trap cleanup_pids EXIT
-
-# wait_for SECONDS CMD...: until CMD succeeds
-wait_for() {
-    local n=$(($1 * 10)); shift
-    while [ $n -gt 0 ]; do "$@" && return 0; sleep 0.1; n=$((n - 1)); done
-    return 1
-}
 
 # scenario NAME MEMBERS_CSV [mock options...]: a workspace whose journey
 # sends once, two seconds after the daemon starts; a mock; the daemon.
@@ -35,13 +24,11 @@ return { wechat = { template_id = "BAD", data = { thing1 = "{{name}}" } } }
 EOF2
     printf '%s\n' "$csv" > "$S/m.csv"
     "$NUDGE" import "$W" "$S/m.csv" >/dev/null || bad "import $name"
-    "$MOCK" --port 0 --port-file "$S/port" --log "$S/mock.jsonl" "$@" 2>"$S/mock.err" &
-    PIDS+=($!); MOCKPID=$!
-    wait_for 5 test -s "$S/port" || bad "mock did not start"
+    start_mock "$S" "$@"
     [ -n "${SMS_JOURNEY:-}" ] && cat >> "$W/nudge.conf" <<EOF2
 
 [sms]
-endpoint = http://127.0.0.1:$(cat "$S/port")/sms/send
+endpoint = http://127.0.0.1:$MOCKPORT/sms/send
 token = mocktoken
 backoff_ms = 100
 EOF2
@@ -49,7 +36,7 @@ EOF2
 
 [sms]
 provider = aliyun
-endpoint = http://127.0.0.1:$(cat "$S/port")/
+endpoint = http://127.0.0.1:$MOCKPORT/
 access_key_id = mockkeyid
 access_key_secret = env:NUDGE_TEST_ALIYUN_SECRET
 backoff_ms = 100
@@ -65,7 +52,7 @@ EOF2
     cat >> "$W/nudge.conf" <<EOF2
 
 [wechat]
-endpoint = http://127.0.0.1:$(cat "$S/port")
+endpoint = http://127.0.0.1:$MOCKPORT
 appid = wxmockappid
 secret = env:NUDGE_TEST_WX_SECRET
 timeout_ms = 700

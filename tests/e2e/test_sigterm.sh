@@ -5,25 +5,14 @@
 # Nothing lost, nothing twice (the mock deduplicates on client_msg_id, as
 # WeChat does, and logs every request).
 . "$(dirname "$0")/lib.sh"
-MOCK="$ROOT/build/mockprov"
 N=2000
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; rm -rf "$T"; }
-trap cleanup EXIT
-wait_for() {
-    local n=$(($1 * 10)); shift
-    while [ $n -gt 0 ]; do "$@" && return 0; sleep 0.1; n=$((n - 1)); done
-    return 1
-}
 POS=pos-0123456789abcdef
 W=$(new_ws sigterm Asia/Shanghai)
 awk -v n="$N" 'BEGIN { print "id,name,wechat_openid,wechat_subscribed";
     for (i = 1; i <= n; i++) printf "K%05d,会员%d,oK%05d,1\n", i, i, i }' > "$T/m.csv"
 "$NUDGE" import "$W" "$T/m.csv" >/dev/null || bad "import"
 # the first 40 sends hang 3 s: calls are in flight when SIGTERM comes
-"$MOCK" --port 0 --port-file "$T/port" --log "$T/mock.jsonl" --hang-first 40:3000 2>"$T/mock.err" &
-PIDS+=($!)
-wait_for 5 test -s "$T/port" || bad "mock did not start"
+start_mock "$T" --hang-first 40:3000
 cat > "$W/templates/thanks.lua" <<'EOF'
 return { wechat = { template_id = "TM-THANKS", data = { thing1 = "{{name}}", amount2 = "{{amount}}" } } }
 EOF
@@ -36,7 +25,7 @@ EOF
 cat >> "$W/nudge.conf" <<EOF
 
 [wechat]
-endpoint = http://127.0.0.1:$(cat "$T/port")
+endpoint = http://127.0.0.1:$MOCKPORT
 appid = wxmockappid
 secret = mocksecret
 concurrency = 32
@@ -47,12 +36,8 @@ listen = 127.0.0.1:0
 token.pos = env:T_POS
 scopes.pos = write
 EOF
-start() {
-    T_POS=$POS "$NUDGE" run "$W" 2>"$T/run$1.log" &
-    RUNPID=$!; PIDS+=($RUNPID)
-    wait_for 5 grep -q "api listening on" "$T/run$1.log" || bad "the api did not start"
-    URL=http://127.0.0.1:$(grep -o 'api listening on 127.0.0.1:[0-9]*' "$T/run$1.log" | sed 's/.*://')
-}
+export T_POS=$POS
+start() { start_api "$W" "$T/run$1.log"; }
 delivered() { jq -r 'select(.kind=="send" and .delivered) | .touser' "$T/mock.jsonl" 2>/dev/null | wc -l; }
 start 1
 for b in 0 1 2 3; do
