@@ -335,14 +335,16 @@ static void on_events(api_t *a, struct evhttp_request *req)
     after_commit(a, req, 200, &out);
 }
 
-/* ---- GET /v1/members/{id} ---- */
+/* ---- GET /v1/members/{id} and /v1/members/{id}/journeys ---- */
 
-static void on_member(api_t *a, struct evhttp_request *req, const char *id)
+typedef int (*member_view_fn)(engine_t *e, const char *id, buf_t *out, char *err);
+
+static void on_member(api_t *a, struct evhttp_request *req, const char *id, member_view_fn view)
 {
     char err[ERRLEN];
     buf_t out;
     buf_init(&out);
-    int found = engine_member_json(a->e, id, &out, err);
+    int found = view(a->e, id, &out, err);
     if (found == 1) {
         reply(req, 200, "OK", out.p);
     } else if (found == 0) {
@@ -350,25 +352,6 @@ static void on_member(api_t *a, struct evhttp_request *req, const char *id)
         buf_adds(&out, "no member with id ");
         buf_adds(&out, id);
         reply_error(req, 404, "Not Found", out.p);
-    } else {
-        reply_error(req, 500, "Internal Server Error", err);
-    }
-    buf_free(&out);
-}
-
-/* ---- GET /v1/members/{id}/journeys ---- */
-
-static void on_member_journeys(api_t *a, struct evhttp_request *req, const char *id)
-{
-    char err[ERRLEN];
-    buf_t out;
-    buf_init(&out);
-    int found = engine_member_journeys_json(a->e, id, &out, err);
-    if (found == 1) {
-        reply(req, 200, "OK", out.p);
-    } else if (found == 0) {
-        snprintf(err, sizeof err, "no member with id %s", id);
-        reply_error(req, 404, "Not Found", err);
     } else {
         reply_error(req, 500, "Internal Server Error", err);
     }
@@ -872,7 +855,7 @@ static void on_request(struct evhttp_request *req, void *ud)
         char *id = evhttp_uridecode(raw, 0, NULL);
         if (!n || strchr(raw, '/')) reply_error(req, 404, "Not Found", "GET /v1/members/{id}/journeys");
         else if (cmd != EVHTTP_REQ_GET) reply_error(req, 405, "Method Not Allowed", "GET /v1/members/{id}/journeys");
-        else if (authorized(a, req, SCOPE_READ)) on_member_journeys(a, req, id);
+        else if (authorized(a, req, SCOPE_READ)) on_member(a, req, id, engine_member_journeys_json);
         free(id);
         free(raw);
     } else if (strncmp(path, "/v1/journeys/", 13) == 0) {
@@ -892,7 +875,7 @@ static void on_request(struct evhttp_request *req, void *ud)
     } else if (strncmp(path, "/v1/members/", 12) == 0 && path[12] && !strchr(path + 12, '/')) {
         char *id = evhttp_uridecode(path + 12, 0, NULL);
         if (cmd == EVHTTP_REQ_GET) {
-            if (authorized(a, req, SCOPE_READ)) on_member(a, req, id);
+            if (authorized(a, req, SCOPE_READ)) on_member(a, req, id, engine_member_json);
         } else if (cmd == EVHTTP_REQ_PUT) {
             if (authorized(a, req, SCOPE_WRITE)) on_member_put(a, req, id);
         } else {
