@@ -38,8 +38,8 @@ static int run(int argc, char **argv)
         journey_t *j = engine_journey(e, i);
         store_journey_t sj;
         int known = store_journey_get(s, j->name, &sj);
-        printf("  %-28s %s%s%s\n", j->name, j->file, known && sj.disabled ? "  DISABLED: " : "",
-               known && sj.disabled ? sj.error : "");
+        printf("  %-28s %s%s%s%s\n", j->name, j->file, known && sj.paused ? "  PAUSED" : "",
+               known && sj.disabled ? "  DISABLED: " : "", known && sj.disabled ? sj.error : "");
     }
     if (problems) printf("  (%d journey or template files do not load; run nudge check)\n", problems);
     printf("\nmembers in flight (journey, waiting before step, members):\n");

@@ -216,6 +216,7 @@ check_eq "paused: no new members" false \
 check_eq "paused: shown in the journeys list" paused \
     "$(req GET /v1/journeys "$DASH" | cut -d' ' -f2- | jq -r '.journeys[] | select(.name=="cart") | .state')"
 check_eq "paused: kept in the store" 1 "$(sqlite3 "$W/nudge.db" "SELECT paused FROM journeys WHERE name = 'cart'")"
+check_contains "paused: nudge status says so" "$("$NUDGE" status "$W")" "journeys/cart.lua  PAUSED"
 check_eq "resume" '200 {"journey":"cart","state":"running"}' "$(req POST /v1/journeys/cart/resume "$OPS")"
 wait_for 10 grep -q '"template_id":"TM-CART"' "$T/mock.jsonl"
 check_status "resumed: the order noted while paused sends the cart message" 0 $?
