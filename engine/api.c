@@ -253,6 +253,20 @@ static cJSON *read_json(struct evhttp_request *req)
     return doc;
 }
 
+/* The request's query string into q (evhttp_clear_headers it). */
+static void parse_query(struct evhttp_request *req, struct evkeyvalq *q)
+{
+    const char *qs = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+    evhttp_parse_query_str(qs ? qs : "", q);
+}
+
+/* A query parameter, "" when absent. */
+static const char *query_str(struct evkeyvalq *q, const char *name)
+{
+    const char *v = evhttp_find_header(q, name);
+    return v ? v : "";
+}
+
 /* One event (a JSON object) parsed, applied and run through the journeys
  * at the engine's clock. Returns as engine_event, NUDGE_ERR with why;
  * ev is the caller's to evt_free. */
@@ -493,9 +507,7 @@ static void on_outbox(api_t *a, struct evhttp_request *req)
 {
     static const char *const statuses[] = {"held", "queued", "sending", "sent", "retry", "dead", "dropped", NULL};
     struct evkeyvalq q;
-    TAILQ_INIT(&q);
-    const char *qs = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
-    if (qs) evhttp_parse_query_str(qs, &q);
+    parse_query(req, &q);
     const char *status = evhttp_find_header(&q, "status");
     long long after = 0, limit = 100;
     int ok = !status;
@@ -666,9 +678,8 @@ static void reply_aliyun(struct evhttp_request *req, int code, const char *reaso
 static void on_aliyun_sms(api_t *a, struct evhttp_request *req)
 {
     struct evkeyvalq q;
-    evhttp_parse_query_str(evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req)) ?
-                           evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req)) : "", &q);
-    int ok = a->sms_secret && same_text(a->sms_secret, evhttp_find_header(&q, "secret"));
+    parse_query(req, &q);
+    int ok = a->sms_secret && same_text(a->sms_secret, query_str(&q, "secret"));
     evhttp_clear_headers(&q);
     if (!ok) {
         a->callbacks[CB_REFUSED]++;
@@ -752,13 +763,10 @@ static void on_wechat(api_t *a, struct evhttp_request *req, enum evhttp_cmd_type
         return;
     }
     struct evkeyvalq q;
-    const char *qs = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
-    evhttp_parse_query_str(qs ? qs : "", &q);
-    const char *ts = evhttp_find_header(&q, "timestamp");
-    long long t = ts ? strtoll(ts, NULL, 10) : 0, now = (long long)time(NULL);
-    int ok = cb_wechat_signature_ok(a->wx_token, ts ? ts : "", evhttp_find_header(&q, "nonce") ?
-                                    evhttp_find_header(&q, "nonce") : "", evhttp_find_header(&q, "signature") ?
-                                    evhttp_find_header(&q, "signature") : "");
+    parse_query(req, &q);
+    const char *ts = query_str(&q, "timestamp");
+    long long t = strtoll(ts, NULL, 10), now = (long long)time(NULL);
+    int ok = cb_wechat_signature_ok(a->wx_token, ts, query_str(&q, "nonce"), query_str(&q, "signature"));
     /* a signature proves who, the timestamp when: an old push replayed is refused */
     if (ok && (t < now - WECHAT_MAX_SKEW || t > now + WECHAT_MAX_SKEW)) ok = -1;
     if (ok != 1) {

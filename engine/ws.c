@@ -292,12 +292,16 @@ int ws_lock_run(const ws_t *w, char *err)
     char path[4200];
     ws_path(w, WS_PID, path, sizeof path);
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) return errf(err, "%s: %s", path, strerror(errno)), -1;
+    if (fd < 0) {
+        errf(err, "%s: %s", path, strerror(errno));
+        return -1;
+    }
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         long pid = read_pid(fd);
         close(fd);
-        return errf(err, "another nudge run (pid %ld) is running this workspace; stop it first, or use nudge reload %s",
-                    pid, w->dir), -1;
+        errf(err, "another nudge run (pid %ld) is running this workspace; stop it first, or use nudge reload %s", pid,
+             w->dir);
+        return -1;
     }
     char buf[32];
     int n = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
