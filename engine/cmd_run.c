@@ -232,14 +232,15 @@ static void reload(daemon_t *d)
     if (nw) {
         touch(d);
         problems = engine_reload(d->e, nw, &report, err);
-        if (problems < 0) {
-            ws_free(nw);
-        } else {
-            d->reloaded = xrealloc(d->reloaded, sizeof *d->reloaded * (size_t)(d->nreloaded + 1));
-            d->reloaded[d->nreloaded++] = nw;
-            /* calendar moments of the new journeys, from the next second on */
-            sched_free(d->sched);
-            d->sched = sched_new(d->e, d->store, *engine_clock(d->e) + 1);
+        /* kept to the end either way: a failure after the swap leaves the
+         * engine (and its Lua states) reading it */
+        d->reloaded = xrealloc(d->reloaded, sizeof *d->reloaded * (size_t)(d->nreloaded + 1));
+        d->reloaded[d->nreloaded++] = nw;
+        /* the scheduler holds journeys by position: rebuilt for the new
+         * set, with calendar moments from the next second on */
+        sched_free(d->sched);
+        d->sched = sched_new(d->e, d->store, *engine_clock(d->e) + 1);
+        if (problems >= 0) {
             buf_t a, b;
             buf_init(&a);
             buf_init(&b);
