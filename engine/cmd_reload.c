@@ -71,7 +71,8 @@ const cmd_t cmd_reload = {
             "found. A journey or template that fails to load keeps running its\n"
             "previous version; members waiting at a step that was removed leave the\n"
             "journey, with the reason recorded; the others go on at their step.\n"
-            "Provider and [api] settings take effect at the next start.\n"
+            "Provider settings ([wechat], [sms], [edm]) are reloaded too; [api]\n"
+            "settings take effect at the next start.\n"
             "Exit status 0 when everything loaded, 1 otherwise.\n",
     .run = run,
 };

@@ -39,6 +39,10 @@ typedef struct daemon {
     struct event *tick, *commit, *commit_idle, *stop_poll, *sigterm, *sigint, *sighup;
     ws_t **reloaded;            /* configurations read by reloads (the engine uses the last) */
     int nreloaded, lock_fd;
+    const ws_t *disp_ws;        /* the configuration the dispatcher runs on */
+    disp_t **retired;           /* dispatchers replaced by a reload, finishing their sends */
+    int nretired;
+    struct event *reap;
     long reloads;
     int in_txn, stopping, failed;
     int64_t stop_deadline;
@@ -207,15 +211,72 @@ static void on_tick(evutil_socket_t fd, short what, void *ud)
 
 /* ---- reloading (SIGHUP, nudge reload) ---- */
 
-/* The settings of the sections read once at start (providers, the API):
- * a reload that changes them says they wait for a restart. */
-static void start_only(const ws_t *w, buf_t *out)
+/* The settings of the given sections, as text to compare. */
+static void settings_of(const ws_t *w, const char *const *sections, int n, buf_t *out)
 {
-    static const char *const sections[] = {"wechat", "sms", "edm", "api"};
-    for (size_t k = 0; k < sizeof sections / sizeof *sections; k++)
+    for (int k = 0; k < n; k++)
         for (int i = 0; i < w->nsettings; i++)
             if (strcmp(w->settings[i].section, sections[k]) == 0)
                 buf_printf(out, "[%s] %s = %s\n", sections[k], w->settings[i].key, w->settings[i].value);
+}
+
+static int sections_differ(const ws_t *a, const ws_t *b, const char *const *sections, int n)
+{
+    buf_t x, y;
+    buf_init(&x);
+    buf_init(&y);
+    settings_of(a, sections, n, &x);
+    settings_of(b, sections, n, &y);
+    int differ = x.len != y.len || (x.len && memcmp(x.p, y.p, x.len) != 0);
+    buf_free(&x);
+    buf_free(&y);
+    return differ;
+}
+
+/* Frees the replaced dispatchers whose last sends have finished. */
+static void on_reap(evutil_socket_t fd, short what, void *ud)
+{
+    (void)fd;
+    (void)what;
+    daemon_t *d = ud;
+    int kept = 0;
+    for (int i = 0; i < d->nretired; i++) {
+        if (disp_inflight(d->retired[i])) d->retired[kept++] = d->retired[i];
+        else disp_free(d->retired[i]);
+    }
+    d->nretired = kept;
+    if (!kept) evtimer_del(d->reap);
+}
+
+static int retired_inflight(const daemon_t *d)
+{
+    int n = 0;
+    for (int i = 0; i < d->nretired; i++) n += disp_inflight(d->retired[i]);
+    return n;
+}
+
+/* New provider settings: a new dispatcher takes over the outbox; the old
+ * one claims nothing more and is freed when its sends in flight finish
+ * (their outcomes are recorded as usual). Settings that do not work
+ * leave the running dispatcher in place. */
+static void reload_providers(daemon_t *d, const ws_t *nw)
+{
+    char err[ERRLEN];
+    disp_hooks_t hooks = {touch, fallback, d};
+    disp_t *nd = disp_new(d->base, d->store, nw, &hooks, err);
+    if (!nd) {
+        log_msg(LOG_ERROR, "run", "provider settings not applied, the running ones go on: %s", err);
+        return;
+    }
+    disp_drain(d->disp);
+    d->retired = xrealloc(d->retired, sizeof *d->retired * (size_t)(d->nretired + 1));
+    d->retired[d->nretired++] = d->disp;
+    struct timeval tv = {0, 100000};
+    evtimer_add(d->reap, &tv);
+    d->disp = nd;
+    d->disp_ws = nw;
+    disp_kick(nd);
+    log_msg(LOG_INFO, "run", "provider settings reloaded: %d channels configured", disp_lanes(nd));
 }
 
 static void reload(daemon_t *d)
@@ -240,17 +301,10 @@ static void reload(daemon_t *d)
          * set, with calendar moments from the next second on */
         sched_free(d->sched);
         d->sched = sched_new(d->e, d->store, *engine_clock(d->e) + 1);
-        if (problems >= 0) {
-            buf_t a, b;
-            buf_init(&a);
-            buf_init(&b);
-            start_only(d->w, &a);
-            start_only(nw, &b);
-            if (a.len != b.len || (a.len && memcmp(a.p, b.p, a.len) != 0))
-                log_msg(LOG_WARN, "run", "provider and [api] settings changed: they take effect at the next start");
-            buf_free(&a);
-            buf_free(&b);
-        }
+        static const char *const providers[] = {"wechat", "sms", "edm"}, *const api[] = {"api"};
+        if (problems >= 0 && sections_differ(d->disp_ws, nw, providers, 3)) reload_providers(d, nw);
+        if (problems >= 0 && sections_differ(d->w, nw, api, 1))
+            log_msg(LOG_WARN, "run", "[api] settings changed: they take effect at the next start");
     }
     d->reloads++;
     if (problems < 0) {
@@ -286,10 +340,10 @@ static void on_stop_poll(evutil_socket_t fd, short what, void *ud)
     (void)fd;
     (void)what;
     daemon_t *d = ud;
-    if (disp_inflight(d->disp) && (int64_t)time(NULL) < d->stop_deadline) return;
-    if (disp_inflight(d->disp))
+    if (disp_inflight(d->disp) + retired_inflight(d) && (int64_t)time(NULL) < d->stop_deadline) return;
+    if (disp_inflight(d->disp) + retired_inflight(d))
         log_msg(LOG_WARN, "run", "%d provider calls still running after %d s; they will be retried at the next start",
-              disp_inflight(d->disp), STOP_GRACE_SECS);
+              disp_inflight(d->disp) + retired_inflight(d), STOP_GRACE_SECS);
     on_commit(-1, 0, d);
     /* a moment for the last answers to reach their clients */
     struct timeval tv = {0, 100000};
@@ -354,6 +408,7 @@ static int run(int argc, char **argv)
     event_base_priority_init(d.base, 3);
     d.commit = evtimer_new(d.base, on_commit, &d);
     d.commit_idle = event_new(d.base, -1, 0, on_commit, &d);
+    d.reap = event_new(d.base, -1, EV_PERSIST, on_reap, &d);
     event_priority_set(d.commit_idle, 2);
     d.tick = evtimer_new(d.base, on_tick, &d);
     if (store_durable(d.store, err) != NUDGE_OK || !(d.e = engine_new(d.w, d.store, err))) {
@@ -366,6 +421,7 @@ static int run(int argc, char **argv)
     int problems = engine_load(d.e, &report);
     if (problems) log_msg(LOG_ERROR, "run", "%s%d journey or template files do not load; running without them", report.p, problems);
     buf_free(&report);
+    d.disp_ws = d.w;
     disp_hooks_t hooks = {touch, fallback, &d};
     if (!(d.disp = disp_new(d.base, d.store, d.w, &hooks, err))) {
         status = cmd_fail("%s", err);
@@ -413,6 +469,8 @@ done:
     if (d.in_txn) store_rollback(d.store);
     api_free(d.api);
     disp_free(d.disp);
+    for (int i = 0; i < d.nretired; i++) disp_free(d.retired[i]);
+    free(d.retired);
     sched_free(d.sched);
     engine_free(d.e);
     if (d.stop_poll) event_free(d.stop_poll);
@@ -422,6 +480,7 @@ done:
     event_free(d.tick);
     event_free(d.commit);
     event_free(d.commit_idle);
+    event_free(d.reap);
     event_base_free(d.base);
     for (int i = 0; i < d.nreloaded; i++) ws_free(d.reloaded[i]);
     free(d.reloaded);
@@ -438,9 +497,10 @@ const cmd_t cmd_run = {
     .usage = "DIR [--log-level debug|info|warn|error] [--log-format json|text]",
     .summary = "the live engine: journeys on the real clock, messages delivered to the providers",
     .help = "Runs until SIGTERM or SIGINT; SIGHUP (or nudge reload) reloads journeys,\n"
-            "templates and the policy. Calendar moments and waits happen on the\n"
-            "real clock; every decided message goes through the workspace policy into\n"
-            "the outbox, and from there to the providers configured in nudge.conf\n"
+            "templates, the policy and the provider settings. Calendar moments and\n"
+            "waits happen on the real clock; every decided message goes through the\n"
+            "workspace policy into the outbox, and from there to the providers\n"
+            "configured in nudge.conf\n"
             "([wechat], [sms], [edm]). With an [api] section it also listens for\n"
             "events and member queries over HTTP (docs/api.md). Stopping lets\n"
             "provider calls in flight finish (up to 10 s)\n"

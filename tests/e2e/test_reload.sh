@@ -132,11 +132,25 @@ wait_for 10 grep -q 'reload refused, nothing changed' "$T/run.log"
 check_status "SIGHUP with it: refused, nothing changed" 0 $?
 check_contains "the daemon names the line" "$(grep 'reload refused' "$T/run.log")" "nudge.conf:$(wc -l < "$W/nudge.conf"): cap = lots"
 check_eq "the journeys run on" "care vip" "$(get /v1/journeys | jq -r '[.journeys[].name] | sort | join(" ")')"
+
+# ---- provider settings: a wrong secret, then the right one, without a restart -------------
 cp "$T/conf.good" "$W/nudge.conf"
-sed -i 's/^secret = mocksecret/secret = othersecret/' "$W/nudge.conf"
+sed -i 's/^secret = mocksecret/secret = wrongsecret/' "$W/nudge.conf"
+check_eq "reload with new provider settings: exit 0" 0 "$("$NUDGE" reload "$W" >/dev/null 2>&1; echo $?)"
+check_contains "the daemon took them" "$(cat "$T/run.log")" "provider settings reloaded: 1 channels configured"
+event v6 vip.upgraded M4
+sleep 1.5
+check_eq "with the wrong secret nothing goes out" 0 "$(sent 'oM4 升级礼')"
+check_contains "and WeChat's refusal is logged" "$(cat "$T/run.log")" "40125"
+cp "$T/conf.good" "$W/nudge.conf"
 "$NUDGE" reload "$W" >/dev/null 2>&1
-check_contains "provider settings wait for a restart, and it says so" "$(cat "$T/run.log")" \
-    "provider and [api] settings changed: they take effect at the next start"
+wait_for 10 test "$(sent 'oM4 升级礼')" = 1
+check_status "the right secret, reloaded: the waiting message goes out" 0 $?
+sed -i 's/^listen = 127.0.0.1:0/listen = 127.0.0.1:1/' "$W/nudge.conf"
+"$NUDGE" reload "$W" >/dev/null 2>&1
+check_contains "[api] settings wait for a restart, and it says so" "$(cat "$T/run.log")" \
+    "[api] settings changed: they take effect at the next start"
+cp "$T/conf.good" "$W/nudge.conf"
 
 kill -TERM "$RUNPID"; wait "$RUNPID"
 check_status "stops cleanly" 0 $?
