@@ -282,6 +282,9 @@ check_eq "replay: and not counted again: the second journey fits the cap" 0 \
 # ---- kill -9 while a send hangs, restart: delivered once -----------------
 scenario crash "$MEMBERS" --hang-first 1:4000
 wait_for 10 bash -c "grep -q '\"delivered\":true' '$S/mock.jsonl'"
+# the claim is committed within the window (a slow, loaded machine may take
+# longer than the mock's log line): kill once it is, while the send hangs
+wait_for 3 bash -c "[ \$('$NUDGE' outbox '$W' --status sending | tail -n +2 | wc -l) -ge 1 ]"
 kill -9 "$RUNPID"; wait "$RUNPID" 2>/dev/null
 check_status "crash: a message was left sending" 0 "$([ "$(outbox_count sending)" -ge 1 ]; echo $?)"
 start_daemon
