@@ -605,9 +605,8 @@ typedef struct addr_event {
     int applied, failed;
 } addr_event_t;
 
-static void emit_for_member(const char *ext_id, const char *phone, void *ud)
+static void emit_for_member(const char *ext_id, void *ud)
 {
-    (void)phone;
     addr_event_t *x = ud;
     char at[40], why[ERRLEN];
     tz_format_iso(x->a->w->tz, *engine_clock(x->a->e), at);
@@ -714,13 +713,10 @@ static void on_aliyun_sms(api_t *a, struct evhttp_request *req)
             continue;
         }
         char phone[40], base[160];
-        if (cb_phone_normalize(it->phone, phone, sizeof phone) != NUDGE_OK) {
-            a->callbacks[CB_RECEIPT_UNKNOWN]++;
-            continue;
-        }
+        a->callbacks[CB_REPLY]++;
+        if (cb_phone_normalize(it->phone, phone, sizeof phone) != NUDGE_OK) continue;   /* no member has it */
         /* Alibaba numbers each reply; without one, the phone and time say which */
         snprintf(base, sizeof base, "%s", it->sequence_id[0] ? it->sequence_id : it->at);
-        a->callbacks[CB_REPLY]++;
         if (member_events(a, "phone", phone, "sms.replied", base, it->content, err) < 0) rc = NUDGE_ERR;
         if (rc == NUDGE_OK && cb_is_opt_out_reply(it->content)) {
             int k = member_events(a, "phone", phone, "sms.opted_out", base, NULL, err);

@@ -229,8 +229,8 @@ static const char *const sql[S_COUNT] = {
     [S_RECEIPT_KEY] = "UPDATE messages SET receipt = ?3, receipt_at = ?4 WHERE key = ?1 AND channel = ?2",
     [S_RECEIPT_PROVIDER] = "UPDATE messages SET receipt = ?2, receipt_at = ?3 WHERE provider_id = ?1"
                            " AND channel = 'wechat' AND member IN (SELECT id FROM members WHERE wechat_openid = ?4)",
-    [S_MEMBERS_BY_PHONE] = "SELECT ext_id, phone FROM members WHERE " PHONE_KEY " = ?1 AND phone IS NOT NULL",
-    [S_MEMBERS_BY_OPENID] = "SELECT ext_id, phone FROM members WHERE wechat_openid = ?1",
+    [S_MEMBERS_BY_PHONE] = "SELECT ext_id FROM members WHERE " PHONE_KEY " = ?1 AND phone IS NOT NULL",
+    [S_MEMBERS_BY_OPENID] = "SELECT ext_id FROM members WHERE wechat_openid = ?1",
     [S_OUT_RETRY_ONE] = "UPDATE messages SET status = 'queued', at = ?2, attempts = 0, reason = NULL"
                         " WHERE id = ?1 AND status IN ('dead', 'retry')",
     [S_OUT_RETRY_DEAD] = "UPDATE messages SET status = 'queued', at = ?1, attempts = 0, reason = NULL"
@@ -1573,7 +1573,7 @@ int store_receipt(store_t *s, const char *channel, const char *key, const char *
 }
 
 int store_members_by_address(store_t *s, const char *field, const char *value,
-                             void (*fn)(const char *ext_id, const char *phone, void *ud), void *ud, char *err)
+                             void (*fn)(const char *ext_id, void *ud), void *ud, char *err)
 {
     int phone = strcmp(field, "phone") == 0;
     sqlite3_stmt *st = stmt(s, phone ? S_MEMBERS_BY_PHONE : S_MEMBERS_BY_OPENID);
@@ -1582,7 +1582,7 @@ int store_members_by_address(store_t *s, const char *field, const char *value,
     bind_text(st, 1, phone && n > 11 ? value + n - 11 : value);
     int rc, found = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        fn((const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1), ud);
+        fn((const char *)sqlite3_column_text(st, 0), ud);
         found++;
     }
     sqlite3_reset(st);

@@ -234,9 +234,9 @@ int store_receipt(store_t *s, const char *channel, const char *key, const char *
                   const char *receipt, int64_t at, char *err);
 /* Members whose `field` ("phone": matched on its last 11 digits, spaces
  * and dashes aside; "wechat_openid") is value: fn gets each one's
- * external id and stored phone. Returns how many, NUDGE_ERR with err. */
+ * external id. Returns how many, NUDGE_ERR with err. */
 int store_members_by_address(store_t *s, const char *field, const char *value,
-                             void (*fn)(const char *ext_id, const char *phone, void *ud), void *ud, char *err);
+                             void (*fn)(const char *ext_id, void *ud), void *ud, char *err);
 /* The member's messages per journey and status (oldest journey name
  * first): how many, and the latest one's time (sent: when it went). */
 int store_member_messages(store_t *s, int64_t member,
