@@ -287,8 +287,8 @@ static int load_journeys(engine_t *e, journey_t **old, journey_stats_t *old_stat
                     old[k] = NULL;
                     free(prev->reload_error);
                     prev->reload_error = xstrndup(report->p + before, report->len - before);
-                    while (prev->reload_error[0] && strchr("\n", prev->reload_error[strlen(prev->reload_error) - 1]))
-                        prev->reload_error[strlen(prev->reload_error) - 1] = '\0';
+                    size_t n = strlen(prev->reload_error);
+                    while (n && prev->reload_error[n - 1] == '\n') prev->reload_error[--n] = '\0';
                     add_journey(e, prev, &old_stats[k]);
                     snprintf(msg, sizeof msg, "journeys/%s: journey '%s' keeps running its previous version",
                              files[i], prev->name);
