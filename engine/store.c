@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #define PHONE_KEY "substr(replace(replace(phone, ' ', ''), '-', ''), -11)"
@@ -266,14 +268,23 @@ typedef struct ckpt {
     pthread_cond_t cv;
     int want, stop;
     sqlite3 *db;
+    char *wal;                 /* the WAL's path, for background syncs */
+    /* lazy commits: the mark the last one reached, and the mark the
+     * thread has since synced to disk (both under mu) */
+    int64_t lazy_mark, synced_mark;
+    int copied;                /* WAL frames the thread's last checkpoint left copied (under mu) */
+    int prev_pages;            /* WAL frames after the loop's previous commit (loop only) */
 } ckpt_t;
 
-#define CKPT_PAGES 1000   /* sqlite's own auto-checkpoint threshold */
+#define CKPT_PAGES 4096   /* 16 MB of WAL: a page written often is copied once */
+#define WAL_RESTART_PAGES 32768   /* 128 MB of WAL */
 
 struct store {
     sqlite3 *db;
     char *path;
     ckpt_t *ckpt;
+    int64_t txn_mark;          /* store_mark: what the open transaction covers */
+    int64_t durable_mark;      /* what a synced commit covered */
     sqlite3_stmt *st[S_COUNT];
     /* The event log's write-behind: a Bloom filter of every key in the
      * log (a new id needs no lookup), and the rows added in the open
@@ -476,6 +487,10 @@ typedef struct wb_file {
 static sqlite3_vfs wb_vfs, *wb_base;
 static sqlite3_io_methods wb_io;
 static int wb_on;                    /* set once by the daemon, before its first write */
+/* set around a lazy commit (store_commit_lazy) on the thread making it:
+ * the WAL's sync writes the gathered frames out but does not wait for
+ * the disk; the checkpointer's syncs (another thread) are never lazy */
+static _Thread_local int wb_lazy;
 static size_t wb_extra_at;           /* where wb_file_t sits after the default VFS's file */
 
 static wb_file_t *wb_of(sqlite3_file *f)
@@ -534,7 +549,8 @@ static int wb_read(sqlite3_file *f, void *p, int n, sqlite3_int64 off)
 static int wb_sync(sqlite3_file *f, int flags)
 {
     int rc = wb_flush(f);
-    return rc != SQLITE_OK ? rc : wb_of(f)->real->xSync(f, flags);
+    if (rc != SQLITE_OK || wb_lazy) return rc;
+    return wb_of(f)->real->xSync(f, flags);
 }
 
 static int wb_truncate(sqlite3_file *f, sqlite3_int64 size)
@@ -662,6 +678,7 @@ static void ckpt_stop(store_t *s)
     sqlite3_close(c->db);
     pthread_cond_destroy(&c->cv);
     pthread_mutex_destroy(&c->mu);
+    free(c->wal);
     free(c);
     s->ckpt = NULL;
 }
@@ -752,7 +769,47 @@ static int flush_events(store_t *s, char *err);
 int store_commit(store_t *s, char *err)
 {
     if (flush_events(s, err) != NUDGE_OK) return NUDGE_ERR;
-    return run(s, stmt(s, S_COMMIT), err, "commit");
+    if (run(s, stmt(s, S_COMMIT), err, "commit") != NUDGE_OK) return NUDGE_ERR;
+    /* synced (store_durable): it and every lazy commit before it are on disk */
+    if (s->txn_mark > s->durable_mark) s->durable_mark = s->txn_mark;
+    if (s->ckpt) {
+        pthread_mutex_lock(&s->ckpt->mu);
+        if (s->durable_mark > s->ckpt->synced_mark) s->ckpt->synced_mark = s->durable_mark;
+        pthread_mutex_unlock(&s->ckpt->mu);
+    }
+    return NUDGE_OK;
+}
+
+int store_commit_lazy(store_t *s, char *err)
+{
+    ckpt_t *c = s->ckpt;
+    if (!c) return store_commit(s, err);
+    if (flush_events(s, err) != NUDGE_OK) return NUDGE_ERR;
+    wb_lazy = 1;
+    int rc = run(s, stmt(s, S_COMMIT), err, "commit");
+    wb_lazy = 0;
+    if (rc != NUDGE_OK) return NUDGE_ERR;
+    /* the frames are in the kernel's hands: the checkpointer syncs them */
+    pthread_mutex_lock(&c->mu);
+    if (s->txn_mark > c->lazy_mark) c->lazy_mark = s->txn_mark;
+    pthread_mutex_unlock(&c->mu);
+    return NUDGE_OK;
+}
+
+void store_mark(store_t *s, int64_t mark)
+{
+    s->txn_mark = mark;
+}
+
+int64_t store_durable_mark(store_t *s)
+{
+    ckpt_t *c = s->ckpt;
+    if (c) {
+        pthread_mutex_lock(&c->mu);
+        if (c->synced_mark > s->durable_mark) s->durable_mark = c->synced_mark;
+        pthread_mutex_unlock(&c->mu);
+    }
+    return s->durable_mark;
 }
 
 void store_rollback(store_t *s)
@@ -1871,20 +1928,51 @@ void store_msg_free(store_msg_t *m)
     buf_free(&m->ctx);
 }
 
+/* Syncs the WAL, where lazy commits left their frames unsynced: fsync
+ * flushes a file's data whichever descriptor wrote it. 0 when done. */
+static int ckpt_sync_wal(const ckpt_t *c)
+{
+    int fd = open(c->wal, O_RDWR | O_CLOEXEC);
+    if (fd < 0) return -1;
+    int rc = fdatasync(fd);
+    close(fd);
+    return rc;
+}
+
 static void *ckpt_main(void *ud)
 {
     ckpt_t *c = ud;
+    /* background work: the loop's thread goes first whenever it has
+     * something to do (on Linux the nice value is per thread) */
+    if (setpriority(PRIO_PROCESS, 0, 10) != 0) {
+        /* not fatal: it then competes as an equal */
+    }
+    pthread_mutex_lock(&c->mu);
     for (;;) {
-        pthread_mutex_lock(&c->mu);
-        while (!c->want && !c->stop) pthread_cond_wait(&c->cv, &c->mu);
-        int stop = c->stop;
+        /* lazy commits are synced after the next checkpoint (which has
+         * just written most of the WAL out) or within a second */
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 1;
+        while (!c->want && !c->stop)
+            if (pthread_cond_timedwait(&c->cv, &c->mu, &until) != 0) break;
+        if (c->stop) break;
+        int want = c->want;
+        int64_t lazy = c->lazy_mark;
+        int need_sync = lazy > c->synced_mark;
         c->want = 0;
         pthread_mutex_unlock(&c->mu);
-        if (stop) break;
         /* passive: never waits for the loop's writes; what it cannot copy
          * now, the next round does */
-        sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        int frames = 0, copied = 0;
+        if (want && sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames, &copied) != SQLITE_OK)
+            copied = 0;
+        int synced = need_sync && ckpt_sync_wal(c) == 0;
+        pthread_mutex_lock(&c->mu);
+        if (want) c->copied = copied;
+        if (synced && lazy > c->synced_mark) c->synced_mark = lazy;
     }
+    pthread_mutex_unlock(&c->mu);
     return NULL;
 }
 
@@ -1892,9 +1980,30 @@ static void *ckpt_main(void *ud)
  * the WAL holds enough pages. Replaces sqlite's auto-checkpoint. */
 static int ckpt_hook(void *ud, sqlite3 *db, const char *name, int pages)
 {
-    (void)db;
     (void)name;
     ckpt_t *c = ud;
+    /* Under a steady stream of writes the loop's next transaction starts
+     * before the thread has copied the last one, so the WAL never starts
+     * over: it grows, and every page read searches it. Once it is large,
+     * as soon as the thread has copied all but this commit, the loop
+     * copies the rest itself and starts the WAL over: a short pause, as
+     * long as the commit took. Past twice that size, whatever the thread
+     * has done. */
+    pthread_mutex_lock(&c->mu);
+    int caught_up = c->copied >= c->prev_pages;
+    pthread_mutex_unlock(&c->mu);
+    if (pages >= WAL_RESTART_PAGES && (caught_up || pages >= 2 * WAL_RESTART_PAGES)) {
+        int lazy = wb_lazy;
+        wb_lazy = 0;   /* a checkpoint syncs the WAL before copying it */
+        sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+        wb_lazy = lazy;
+        pthread_mutex_lock(&c->mu);
+        c->copied = 0;   /* frames of the WAL before it started over */
+        pthread_mutex_unlock(&c->mu);
+        c->prev_pages = 0;
+        return SQLITE_OK;
+    }
+    c->prev_pages = pages;
     if (pages >= CKPT_PAGES) {
         pthread_mutex_lock(&c->mu);
         c->want = 1;
@@ -1922,9 +2031,13 @@ int store_durable(store_t *s, char *err)
         free(c);
         return NUDGE_ERR;
     }
+    size_t n = strlen(s->path) + 5;
+    c->wal = xmalloc(n);
+    snprintf(c->wal, n, "%s-wal", s->path);
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cv, NULL);
     if (pthread_create(&c->thread, NULL, ckpt_main, c) != 0) {
+        free(c->wal);
         sqlite3_close(c->db);
         pthread_cond_destroy(&c->cv);
         pthread_mutex_destroy(&c->mu);

@@ -32,8 +32,20 @@ const char *store_path(const store_t *s);
 int store_copy(store_t *s, const char *path, char *err);
 
 int store_begin(store_t *s, char *err);
+/* After store_durable, synced to disk before it returns. */
 int store_commit(store_t *s, char *err);
+/* A commit that does not wait for the disk: kept if the process dies,
+ * maybe not if the machine does; store_durable's thread syncs it soon
+ * after. Without store_durable, as store_commit. */
+int store_commit_lazy(store_t *s, char *err);
 void store_rollback(store_t *s);
+/* Marks: the caller's own counter (the daemon's intake journal records).
+ * store_mark says the open transaction, once committed, covers
+ * everything up to mark; store_durable_mark is the highest mark known
+ * to be on disk (by a synced commit, or the background sync of lazy
+ * ones), so what it covers may be dropped elsewhere. */
+void store_mark(store_t *s, int64_t mark);
+int64_t store_durable_mark(store_t *s);
 
 int store_meta_set(store_t *s, const char *key, const char *value, char *err);
 /* 1 and the value in out (n bytes) when key is set, else 0. */
