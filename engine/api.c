@@ -22,6 +22,8 @@
 #define API_MAX_BODY (4L << 20)   /* 1,000 events of up to 4 KB */
 #define API_MAX_EVENTS 1000
 #define API_MIN_SECRET 16
+#define API_MAX_COMMIT_MS 60000
+#define API_COMMIT_MS 100   /* the store's batches of accepted events: see docs/architecture.md */
 #define WECHAT_MAX_SKEW 300       /* seconds a signed WeChat push may be old (or early) */
 
 enum { SCOPE_READ = 1, SCOPE_WRITE = 2, SCOPE_ADMIN = 4 };
@@ -43,7 +45,7 @@ typedef struct waiting {
     int code;
     char *body;
     struct waiting *next;
-} waiting_t;
+} waiting_t;   /* api_waiting_t outside */
 
 struct api {
     struct evhttp *http;
@@ -59,6 +61,7 @@ struct api {
     int64_t events[3];            /* accepted, duplicate, rejected */
     char *sms_secret;             /* [api] callback.aliyun_sms: the ?secret= of SMS pushes */
     char *wx_token;               /* [api] callback.wechat: the Token of WeChat's server settings */
+    long commit_ms;               /* [api] commit_ms */
     int64_t callbacks[CB_COUNT];
     int64_t requests, refused;    /* all requests; 401 and 403 answers */
 };
@@ -93,6 +96,16 @@ static int read_tokens(api_t *a, char *err)
         const ws_setting_t *st = &w->settings[i];
         if (strcmp(st->section, "api") != 0) continue;
         if (strcmp(st->key, "listen") == 0) continue;
+        if (strcmp(st->key, "commit_ms") == 0) {
+            const char *v = ws_get(w, "api", st->key);
+            char *end;
+            long ms = v ? strtol(v, &end, 10) : -1;
+            if (!v || !*v || *end || ms < 1 || ms > API_MAX_COMMIT_MS)
+                return errf(err, "nudge.conf:%d: [api] commit_ms must be a whole number of milliseconds, 1 to %d",
+                            st->line, API_MAX_COMMIT_MS);
+            a->commit_ms = ms;
+            continue;
+        }
         if (strcmp(st->key, "callback.aliyun_sms") == 0 || strcmp(st->key, "callback.wechat") == 0) {
             int wx = st->key[9] == 'w';
             const char *v = ws_get(w, "api", st->key);
@@ -118,7 +131,7 @@ static int read_tokens(api_t *a, char *err)
             continue;
         }
         if (strncmp(st->key, "token.", 6) != 0 || !st->key[6])
-            return errf(err, "nudge.conf:%d: [api] unknown setting '%s' (listen, token.NAME, scopes.NAME, callback.aliyun_sms, callback.wechat)", st->line,
+            return errf(err, "nudge.conf:%d: [api] unknown setting '%s' (listen, token.NAME, scopes.NAME, callback.aliyun_sms, callback.wechat, commit_ms)", st->line,
                         st->key);
         const char *secret = ws_get(w, "api", st->key);
         if (!secret || strlen(secret) < API_MIN_SECRET)
@@ -279,6 +292,7 @@ static int apply_event(api_t *a, const cJSON *item, event_t *ev, char *why)
         a->hooks.touch(a->hooks.ud);
         r = engine_event(a->e, ev, 1, &zone, why);
         if (zone && a->hooks.zone) a->hooks.zone(a->hooks.ud, zone);
+        if (r == EVENT_APPLIED && a->hooks.journal) a->hooks.journal(a->hooks.ud, text, strlen(text));
     } else {
         r = NUDGE_ERR;
     }
@@ -310,6 +324,7 @@ static void on_events(api_t *a, struct evhttp_request *req)
     buf_init(&out);
     buf_adds(&out, "{\"results\":[");
     int accepted = 0, duplicates = 0, rejected = 0, i = 0;
+    if (a->hooks.intake) a->hooks.intake(a->hooks.ud, 1);
     const cJSON *item = cJSON_IsArray(doc) ? doc->child : doc;
     for (; item && i < n; item = cJSON_IsArray(doc) ? item->next : NULL, i++) {
         event_t ev;
@@ -341,6 +356,7 @@ static void on_events(api_t *a, struct evhttp_request *req)
     /* journeys the events entered decide now: their messages reach the
      * outbox on this loop turn */
     if (engine_flush(a->e, msg) != NUDGE_OK) log_msg(LOG_ERROR, "api", "%s", msg);
+    if (a->hooks.intake) a->hooks.intake(a->hooks.ud, 0);
     if (!accepted) {   /* nothing new to make durable */
         reply(req, 200, "OK", out.p);
         buf_free(&out);
@@ -926,6 +942,7 @@ api_t *api_new(struct event_base *base, engine_t *e, store_t *s, const ws_t *w, 
     a->e = e;
     a->store = s;
     a->w = w;
+    a->commit_ms = API_COMMIT_MS;
     a->hooks = *hooks;
     a->wait_tail = &a->wait;
     if (read_tokens(a, err) != NUDGE_OK) {
@@ -980,16 +997,28 @@ api_t *api_new(struct event_base *base, engine_t *e, store_t *s, const ws_t *w, 
     return a;
 }
 
+long api_commit_ms(const api_t *a)
+{
+    return a->commit_ms;
+}
+
 const char *api_address(const api_t *a)
 {
     return a->addr;
 }
 
-void api_committed(api_t *a, int ok)
+api_waiting_t *api_take_waiting(api_t *a)
 {
     waiting_t *wt = a->wait;
     a->wait = NULL;
     a->wait_tail = &a->wait;
+    return wt;
+}
+
+void api_answer(api_t *a, api_waiting_t *list, int ok)
+{
+    (void)a;
+    waiting_t *wt = list;
     while (wt) {
         waiting_t *next = wt->next;
         if (ok && wt->code < 0) reply_text(wt->req, -wt->code, "OK", wt->body);
@@ -999,6 +1028,11 @@ void api_committed(api_t *a, int ok)
         free(wt);
         wt = next;
     }
+}
+
+void api_committed(api_t *a, int ok)
+{
+    api_answer(a, api_take_waiting(a), ok);
 }
 
 void api_stop(api_t *a)

@@ -36,6 +36,12 @@ typedef struct api_hooks {
     void (*metrics)(void *ud, buf_t *out);      /* the daemon's own metrics, for /metrics */
     void (*wake)(void *ud);                     /* run due wake-ups now (a journey resumed) */
     void (*commit_soon)(void *ud);              /* a request waits for the commit window */
+    /* POST /v1/events: intake(ud, 1) before its events apply and
+     * intake(ud, 0) after their journeys decided; journal(ud, json, len)
+     * for each event accepted (one line of JSON), so the daemon can make
+     * it durable on its own, ahead of the store (journal.h) */
+    void (*intake)(void *ud, int on);
+    void (*journal)(void *ud, const char *json, size_t len);
     void *ud;
 } api_hooks_t;
 
@@ -47,6 +53,10 @@ api_t *api_new(struct event_base *base, engine_t *e, store_t *s, const ws_t *w, 
                char *err);
 void api_free(api_t *a);
 
+/* [api] commit_ms: how long the store may gather accepted events before
+ * it writes them (they are on disk in the intake journal already). */
+long api_commit_ms(const api_t *a);
+
 /* "127.0.0.1:7420": where it listens (the port is the real one when
  * listen asked for port 0). */
 const char *api_address(const api_t *a);
@@ -54,6 +64,12 @@ const char *api_address(const api_t *a);
 /* The commit window closed (ok: the commit succeeded): answers the
  * requests whose events it made durable. */
 void api_committed(api_t *a, int ok);
+/* The same in two steps, for writes made durable later: the requests
+ * waiting now, taken out (NULL for none), and answered when their turn
+ * comes (ok: saved; otherwise 503). */
+typedef struct waiting api_waiting_t;
+api_waiting_t *api_take_waiting(api_t *a);
+void api_answer(api_t *a, api_waiting_t *list, int ok);
 
 /* Stops accepting connections; requests already read are answered. */
 void api_stop(api_t *a);

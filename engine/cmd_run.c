@@ -5,13 +5,23 @@
  *
  * Store writes share one transaction per 5 ms window (group commit), and
  * each commit is synced to disk: a decision or an outcome is durable
- * within 5 ms, at one fsync per window rather than per message. On start, messages
- * a crash left 'sending' are queued again (same dedup ids), and calendar
- * moments since the last run's clock are caught up. */
+ * within 5 ms, at one fsync per window rather than per message.
+ *
+ * Events posted over HTTP take a cheaper road: each accepted event is
+ * appended to the intake journal, synced once per loop turn before the
+ * answers go out, and the store writes them (and what their journeys
+ * decided) in larger batches, every [api] commit_ms, without waiting for
+ * the disk; a thread of the store syncs those behind. A batch that holds
+ * anything else (a send's outcome, a member PUT, a calendar decision) is
+ * synced within the 5 ms window as before. On start, journal records the
+ * store lacks are applied again, messages a crash left 'sending' are
+ * queued again (same dedup ids), and calendar moments since the last
+ * run's clock are caught up. */
 #include "api.h"
 #include "cmd.h"
 #include "disp.h"
 #include "engine.h"
+#include "journal.h"
 #include "log.h"
 #include "sched.h"
 
@@ -27,6 +37,16 @@
 
 #define STOP_GRACE_SECS 10
 #define COMMIT_WINDOW_US 5000
+#define JOURNAL_ROTATE (64u << 20)   /* bytes before the journal starts a new file */
+#define REPLAY_BATCH 4096            /* journal records applied per commit at start */
+
+/* Requests whose events are written to the journal, waiting for the
+ * sync that covers record seq. */
+typedef struct batch {
+    api_waiting_t *wait;
+    int64_t seq;
+    struct batch *next;
+} batch_t;
 
 typedef struct daemon {
     ws_t *w;
@@ -36,7 +56,7 @@ typedef struct daemon {
     disp_t *disp;
     api_t *api;
     struct event_base *base;
-    struct event *tick, *commit, *commit_idle, *stop_poll, *sigterm, *sigint, *sighup;
+    struct event *tick, *commit, *answer_now, *stop_poll, *sigterm, *sigint, *sighup;
     ws_t **reloaded;            /* configurations read by reloads (the engine uses the last) */
     int nreloaded, lock_fd;
     const ws_t *disp_ws;        /* the configuration the dispatcher runs on */
@@ -45,6 +65,14 @@ typedef struct daemon {
     struct event *reap;
     long reloads;
     int in_txn, stopping, failed;
+    jnl_t *jnl;                 /* the intake journal */
+    int64_t applied;            /* the last journal record the store's transaction holds */
+    int covered;                /* writes now follow from journaled events */
+    int must_sync;              /* the open transaction holds writes the journal does not */
+    long commit_ms;             /* the window of a transaction of journaled events only */
+    long long replayed;
+    struct event *synced;       /* the journal finished a sync */
+    struct batch *batches, **batches_tail;   /* answers waiting for the journal's sync */
     int64_t stop_deadline;
     long long queued, dropped;
 } daemon_t;
@@ -58,25 +86,126 @@ static void fail(daemon_t *d, const char *what, const char *err)
 
 /* ---- group commit ---- */
 
+/* Commits the open transaction with the clock and the journal record it
+ * reaches: synced, or lazily (a transaction of journaled events only,
+ * which the journal makes durable already). Then drops the journal
+ * records the store has on disk. */
+static int commit_store(daemon_t *d, int synced, char *err)
+{
+    if (!d->in_txn) return NUDGE_OK;
+    evtimer_del(d->commit);
+    d->in_txn = 0;
+    d->must_sync = 0;
+    char clock[32], applied[32];
+    snprintf(clock, sizeof clock, "%lld", (long long)*engine_clock(d->e));
+    snprintf(applied, sizeof applied, "%lld", (long long)d->applied);
+    store_mark(d->store, d->applied);
+    if (store_meta_set(d->store, "run_clock", clock, err) != NUDGE_OK ||
+        store_meta_set(d->store, "intake_applied", applied, err) != NUDGE_OK ||
+        (synced ? store_commit(d->store, err) : store_commit_lazy(d->store, err)) != NUDGE_OK)
+        return NUDGE_ERR;
+    char terr[ERRLEN];
+    if (jnl_trim(d->jnl, store_durable_mark(d->store), JOURNAL_ROTATE, terr) != NUDGE_OK)
+        log_msg(LOG_ERROR, "run", "intake journal: %s (it keeps growing until this is fixed)", terr);
+    return NUDGE_OK;
+}
+
+/* Answers the requests whose events are durable: those in batches up
+ * to record seq (all with seq < 0, or when !ok, with 503s), and, when
+ * everything is, those waiting still. */
+static void answer(daemon_t *d, int64_t seq, int ok)
+{
+    while (d->batches && (seq < 0 || !ok || d->batches->seq <= seq)) {
+        batch_t *b = d->batches;
+        d->batches = b->next;
+        if (d->api) api_answer(d->api, b->wait, ok);
+        free(b);
+    }
+    if (!d->batches) d->batches_tail = &d->batches;
+    if ((seq < 0 || !ok) && d->api) api_committed(d->api, ok);
+}
+
+static void on_synced(evutil_socket_t fd, short what, void *ud)
+{
+    (void)fd;
+    (void)what;
+    daemon_t *d = ud;
+    char err[ERRLEN];
+    int64_t seq = jnl_synced(d->jnl, err);
+    answer(d, seq, seq >= 0);
+    if (seq < 0) fail(d, "intake journal", err);
+}
+
+/* A synced commit: everything so far is durable. */
+static void settle(daemon_t *d)
+{
+    char err[ERRLEN];
+    int ok = commit_store(d, 1, err) == NUDGE_OK;
+    answer(d, -1, ok);
+    if (!ok) fail(d, "saving", err);
+}
+
+/* The window ended: commit, lazily when the journal holds all of it. */
 static void on_commit(evutil_socket_t fd, short what, void *ud)
 {
     (void)fd;
     (void)what;
     daemon_t *d = ud;
-    if (!d->in_txn) return;
-    evtimer_del(d->commit);
-    char err[ERRLEN], clock[32];
-    snprintf(clock, sizeof clock, "%lld", (long long)*engine_clock(d->e));
-    d->in_txn = 0;
-    int ok = store_meta_set(d->store, "run_clock", clock, err) == NUDGE_OK && store_commit(d->store, err) == NUDGE_OK;
-    /* events posted over HTTP are answered once they are durable */
-    if (d->api) api_committed(d->api, ok);
-    if (!ok) fail(d, "saving", err);
+    if (d->must_sync) {
+        settle(d);
+        return;
+    }
+    char err[ERRLEN];
+    if (commit_store(d, 0, err) != NUDGE_OK) {
+        answer(d, -1, 0);
+        fail(d, "saving", err);
+    }
+}
+
+/* HTTP clients wait (run when the loop has nothing else ready): a
+ * synced commit when the transaction holds more than journaled events;
+ * otherwise the journal's new records go to the file, and the answers
+ * wait for its sync thread. */
+static void on_answer(evutil_socket_t fd, short what, void *ud)
+{
+    (void)fd;
+    (void)what;
+    daemon_t *d = ud;
+    if (d->must_sync) {
+        settle(d);
+        return;
+    }
+    char err[ERRLEN];
+    if (jnl_write(d->jnl, err) != NUDGE_OK) {
+        answer(d, -1, 0);
+        fail(d, "intake journal", err);
+        return;
+    }
+    if (!d->synced) {
+        d->synced = event_new(d->base, jnl_fd(d->jnl), EV_READ | EV_PERSIST, on_synced, d);
+        event_add(d->synced, NULL);
+    }
+    api_waiting_t *w = d->api ? api_take_waiting(d->api) : NULL;
+    if (!w) return;
+    batch_t *b = xcalloc(1, sizeof *b);
+    b->wait = w;
+    b->seq = jnl_last(d->jnl);
+    *d->batches_tail = b;
+    d->batches_tail = &b->next;
 }
 
 static void touch(void *ud)
 {
     daemon_t *d = ud;
+    if (!d->covered && !d->must_sync) {
+        d->must_sync = 1;
+        /* a window that began with journaled events only now has to be
+         * synced within the short one */
+        if (d->in_txn) {
+            struct timeval tv = {0, COMMIT_WINDOW_US};
+            evtimer_add(d->commit, &tv);
+        }
+    }
     if (d->in_txn) return;
     char err[ERRLEN];
     if (store_begin(d->store, err) != NUDGE_OK) {
@@ -84,8 +213,10 @@ static void touch(void *ud)
         return;
     }
     d->in_txn = 1;
-    /* a short window gathers a burst of writes into one durable commit */
-    struct timeval tv = {0, COMMIT_WINDOW_US};
+    /* a short window gathers a burst of writes into one durable commit;
+     * journaled events alone, a longer one into one batch of the store */
+    long us = d->must_sync ? COMMIT_WINDOW_US : d->commit_ms * 1000;
+    struct timeval tv = {us / 1000000, us % 1000000};
     evtimer_add(d->commit, &tv);
 }
 
@@ -119,14 +250,27 @@ static void api_touch(void *ud)
     touch(ud);
 }
 
-/* An HTTP client waits for this window's commit: commit as soon as the
- * loop has nothing else ready (the lowest priority), rather than at the
- * end of the window. Under load that is still once per loop turn, for
- * every request the turn read. */
+/* An HTTP client waits for this window's commit (or the journal's
+ * sync): on_answer runs after the requests this loop turn read (events
+ * made active meanwhile run in the same pass), so they share one write
+ * to the journal, or one synced commit, rather than one each. */
 static void api_commit_soon(void *ud)
 {
     daemon_t *d = ud;
-    if (d->in_txn) event_active(d->commit_idle, 0, 0);
+    event_active(d->answer_now, 0, 0);
+}
+
+/* Writes from here to intake(ud, 0) follow from events the journal holds. */
+static void api_intake(void *ud, int on)
+{
+    daemon_t *d = ud;
+    d->covered = on;
+}
+
+static void api_journal(void *ud, const char *json, size_t len)
+{
+    daemon_t *d = ud;
+    d->applied = jnl_add(d->jnl, *engine_clock(d->e), json, len);
 }
 
 static void api_kick(void *ud)
@@ -144,6 +288,9 @@ static void api_metrics(void *ud, buf_t *out)
     for (int ch = 0; ch < CH_COUNT; ch++)
         buf_printf(out, "nudge_outbox_depth{channel=\"%s\"} %lld\n", channel_names[ch],
                    (long long)store_outbox_pending(d->store, channel_names[ch]));
+    buf_printf(out, "# HELP nudge_intake_journal_bytes Accepted events kept in the intake journal until the store has them on disk.\n"
+                    "# TYPE nudge_intake_journal_bytes gauge\nnudge_intake_journal_bytes %lld\n",
+               (long long)jnl_bytes(d->jnl));
 }
 
 static void api_wake(void *ud)
@@ -344,7 +491,8 @@ static void on_stop_poll(evutil_socket_t fd, short what, void *ud)
     if (disp_inflight(d->disp) + retired_inflight(d))
         log_msg(LOG_WARN, "run", "%d provider calls still running after %d s; they will be retried at the next start",
               disp_inflight(d->disp) + retired_inflight(d), STOP_GRACE_SECS);
-    on_commit(-1, 0, d);
+    touch(d);
+    settle(d);
     /* a moment for the last answers to reach their clients */
     struct timeval tv = {0, 100000};
     event_base_loopexit(d->base, &tv);
@@ -365,6 +513,55 @@ static void on_signal(evutil_socket_t sig, short what, void *ud)
     struct timeval tv = {0, 20000};
     d->stop_poll = event_new(d->base, -1, EV_PERSIST, on_stop_poll, d);
     event_add(d->stop_poll, &tv);
+}
+
+/* ---- the intake journal at start ---- */
+
+/* One journal record the store lacks: applied as when it was accepted,
+ * at the clock it was accepted at. */
+static int replay_one(int64_t seq, int64_t at, const char *json, size_t len, void *ud, char *err)
+{
+    daemon_t *d = ud;
+    *engine_clock(d->e) = at;
+    event_t ev;
+    char why[ERRLEN];
+    const tz_t *zone = NULL;
+    int r = evt_parse(&ev, json, len, d->w->tz, why);
+    if (r == NUDGE_OK) {
+        touch(d);
+        r = engine_event(d->e, &ev, 1, &zone, why);
+    }
+    evt_free(&ev);
+    if (r == EVENT_APPLIED) d->replayed++;
+    else if (r != EVENT_DUPLICATE)
+        log_msg(LOG_ERROR, "run", "intake journal record %lld no longer applies: %s", (long long)seq, why);
+    d->applied = seq;
+    if (seq % REPLAY_BATCH) return NUDGE_OK;
+    if (engine_flush(d->e, err) != NUDGE_OK) return NUDGE_ERR;
+    d->covered = 1;   /* the journal still holds all of this */
+    return commit_store(d, 0, err);
+}
+
+static int replay_journal(daemon_t *d, char *err)
+{
+    char path[4096], warn[ERRLEN], mark[32];
+    snprintf(path, sizeof path, "%s/nudge.intake", d->w->dir);
+    if (!(d->jnl = jnl_open(path, warn, err))) return NUDGE_ERR;
+    if (warn[0]) log_msg(LOG_WARN, "run", "intake journal: %s", warn);
+    int64_t applied = store_meta_get(d->store, "intake_applied", mark, sizeof mark) ? strtoll(mark, NULL, 10) : 0;
+    jnl_continue(d->jnl, applied);
+    d->applied = applied;
+    if (jnl_last(d->jnl) <= applied) return NUDGE_OK;
+    int64_t from = applied;
+    d->covered = 1;
+    int rc = jnl_replay(d->jnl, applied, replay_one, d, err);
+    d->covered = 0;
+    if (rc != NUDGE_OK || engine_flush(d->e, err) != NUDGE_OK || commit_store(d, 1, err) != NUDGE_OK)
+        return NUDGE_ERR;
+    log_msg(LOG_INFO, "run", "intake journal: records %lld to %lld applied (%lld events the store did not have yet)",
+            (long long)from + 1, (long long)d->applied, d->replayed);
+    touch(d);
+    return NUDGE_OK;
 }
 
 static int run(int argc, char **argv)
@@ -389,6 +586,8 @@ static int run(int argc, char **argv)
     daemon_t d;
     memset(&d, 0, sizeof d);
     d.lock_fd = -1;
+    d.commit_ms = COMMIT_WINDOW_US / 1000;   /* without an API no events are journaled */
+    d.batches_tail = &d.batches;
     if (cmd_open(argv[optind], &d.w, &d.store)) return 1;
     char lerr[ERRLEN];
     if ((d.lock_fd = ws_lock_run(d.w, lerr)) < 0) {
@@ -403,13 +602,9 @@ static int run(int argc, char **argv)
     event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
     d.base = event_base_new_with_config(cfg);
     event_config_free(cfg);
-    /* three priorities: everything runs at the default (1); the early
-     * commit for waiting HTTP clients runs only when nothing else is ready */
-    event_base_priority_init(d.base, 3);
     d.commit = evtimer_new(d.base, on_commit, &d);
-    d.commit_idle = event_new(d.base, -1, 0, on_commit, &d);
+    d.answer_now = event_new(d.base, -1, 0, on_answer, &d);
     d.reap = event_new(d.base, -1, EV_PERSIST, on_reap, &d);
-    event_priority_set(d.commit_idle, 2);
     d.tick = evtimer_new(d.base, on_tick, &d);
     if (store_durable(d.store, err) != NUDGE_OK || !(d.e = engine_new(d.w, d.store, err))) {
         status = cmd_fail("%s", err);
@@ -442,13 +637,20 @@ static int run(int argc, char **argv)
         goto done;
     }
     if (recovered) log_msg(LOG_WARN, "run", "%d messages left in 'sending' by the last run are queued again", recovered);
+    if (replay_journal(&d, err) != NUDGE_OK) {
+        status = cmd_fail("%s", err);
+        goto done;
+    }
+    *engine_clock(d.e) = now;
     d.sched = sched_new(d.e, d.store, start);
     if (api_configured(d.w)) {
-        api_hooks_t ah = {api_touch, api_zone, api_kick, api_metrics, api_wake, api_commit_soon, &d};
+        api_hooks_t ah = {api_touch,       api_zone,   api_kick,    api_metrics, api_wake,
+                          api_commit_soon, api_intake, api_journal, &d};
         if (!(d.api = api_new(d.base, d.e, d.store, d.w, &ah, err))) {
             status = cmd_fail("%s", err);
             goto done;
         }
+        d.commit_ms = api_commit_ms(d.api);
         log_msg(LOG_INFO, "api", "api listening on %s", api_address(d.api));
     }
     d.sigterm = evsignal_new(d.base, SIGTERM, on_signal, &d);
@@ -462,24 +664,31 @@ static int run(int argc, char **argv)
     event_active(d.tick, 0, 0);
     disp_kick(d.disp);
     event_base_dispatch(d.base);
-    if (d.in_txn) on_commit(-1, 0, &d);
+    if (!d.failed) {
+        /* a last synced commit: the journal is left empty */
+        touch(&d);
+        settle(&d);
+    }
     log_msg(LOG_INFO, "run", "stopped: %lld messages queued, %lld not sent (see nudge outbox)", d.queued, d.dropped);
     if (d.failed) status = 1;
 done:
     if (d.in_txn) store_rollback(d.store);
+    answer(&d, -1, 0);   /* none are left but after a failure */
     api_free(d.api);
     disp_free(d.disp);
     for (int i = 0; i < d.nretired; i++) disp_free(d.retired[i]);
     free(d.retired);
     sched_free(d.sched);
     engine_free(d.e);
+    jnl_free(d.jnl);
     if (d.stop_poll) event_free(d.stop_poll);
     if (d.sigterm) event_free(d.sigterm);
     if (d.sigint) event_free(d.sigint);
     if (d.sighup) event_free(d.sighup);
     event_free(d.tick);
     event_free(d.commit);
-    event_free(d.commit_idle);
+    event_free(d.answer_now);
+    if (d.synced) event_free(d.synced);
     event_free(d.reap);
     event_base_free(d.base);
     for (int i = 0; i < d.nreloaded; i++) ws_free(d.reloaded[i]);

@@ -47,8 +47,11 @@ for b in 0 1 2 3; do
     out=$(curl -s -H "Authorization: Bearer $POS" --data-binary @"$T/batch$b.json" "$URL/v1/events")
     check_eq "batch $b: 500 accepted" 500 "$(jq .accepted <<<"$out")"
 done
-check_eq "every event's message was queued by the time it was answered" "$N" \
-    "$(sqlite3 "$W/nudge.db" "SELECT count(*) FROM messages WHERE journey = 'thanks'")"
+# answered: decided and durable (the intake journal); the store's next
+# commit shows them to other readers
+msgs() { sqlite3 -cmd '.timeout 5000' "$W/nudge.db" "SELECT count(*) FROM messages WHERE journey = 'thanks'"; }
+wait_for 5 bash -c "[ \"\$(sqlite3 -cmd '.timeout 5000' '$W/nudge.db' \"SELECT count(*) FROM messages WHERE journey = 'thanks'\")\" = $N ]"
+check_eq "every event's message was decided, one each" "$N" "$(msgs)"
 # the first sends reach the mock and hang there: stop now, with them in flight
 wait_for 10 bash -c "[ \$(jq -r 'select(.kind==\"send\" and .delivered) | .touser' '$T/mock.jsonl' | wc -l) -ge 20 ]"
 kill -TERM "$RUNPID"

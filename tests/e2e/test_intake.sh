@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Events posted over HTTP are durable in the intake journal when answered,
+# before the store has written them: with a long [api] commit_ms the store
+# does not have them yet, the journal does; after kill -9 the restart
+# applies them (their orders, their journeys' messages) exactly once; a
+# write that is not an event (a member PUT) is synced with the store at
+# once; SIGTERM leaves the journal empty; a half-written journal tail is
+# set aside, not applied and not lost.
+. "$(dirname "$0")/lib.sh"
+
+POS=pos-0123456789abcdef
+OPS=ops-0123456789abcdef
+export T_POS=$POS T_OPS=$OPS
+
+W=$(new_ws intake Asia/Shanghai)
+printf 'id,name,phone,wechat_openid,wechat_subscribed,tier\nM1,王芳,13800000001,oM1,1,gold\nM2,李娜,13800000002,oM2,1,silver\n' > "$T/m.csv"
+"$NUDGE" import "$W" "$T/m.csv" >/dev/null || bad "import"
+cat > "$W/templates/thanks.lua" <<'EOF'
+return { wechat = { template_id = "TM-THANKS", data = { thing1 = "{{name}}", amount2 = "{{amount}}元" } } }
+EOF
+cat > "$W/journeys/thanks.lua" <<'EOF'
+return journey "thanks" {
+  trigger = on("order.paid"), quiet_hours = false,
+  steps = { send { id = "thanks", template = "thanks", channels = { "wechat" } } },
+}
+EOF
+# no provider section: messages stay queued, nothing but events writes
+cat >> "$W/nudge.conf" <<EOF
+
+[api]
+listen = 127.0.0.1:0
+token.pos = env:T_POS
+scopes.pos = write
+token.ops = env:T_OPS
+scopes.ops = admin
+commit_ms = 60000
+EOF
+"$NUDGE" check "$W" >/dev/null || bad "check"
+J=$W/nudge.intake
+q() { sqlite3 -cmd '.timeout 5000' "$W/nudge.db" "$1"; }
+req() {
+    rm -f "$T/body"
+    curl -s -o "$T/body" -w '%{http_code}' -X "$1" -H "Authorization: Bearer $3" ${4:+--data-binary "$4"} "$URL$2"
+    printf ' '; cat "$T/body" 2>/dev/null
+}
+ev() {   # id member order amount
+    printf '{"id":"%s","type":"order.paid","member":"%s","at":"2026-11-23T12:00:00+08:00","order_id":"%s","amount":%s}' "$@"
+}
+records() { if [ -s "$J" ]; then wc -l < "$J"; else echo 0; fi; }
+
+# ---- accepted: in the journal, not yet in the store ---------------------------------------
+start_api "$W" "$T/run.log"
+for i in 1 2 3; do
+    check_contains "event e$i accepted" "$(req POST /v1/events "$POS" "$(ev e$i M1 O$i 100)")" '"status":"accepted"'
+done
+out=$(req POST /v1/events "$POS" "[$(ev e4 M2 O4 200),$(ev e5 M2 O5 300),{\"type\":\"order.paid\",\"member\":\"M2\"},$(ev e6 M1 O6 50)]")
+check_contains "a batch: three accepted" "$out" '"accepted":3,"duplicates":0,"rejected":1'
+check_eq "six records in the journal" 6 "$(records)"
+check_eq "the store has not written them yet" 0 "$(q "SELECT count(*) FROM orders")"
+check_contains "the journal holds the event as accepted" "$(sed -n 5p "$J")" '"order_id":"O5"'
+check_eq "the daemon sees them: M1 has four orders" \
+    4 "$(curl -s -H "Authorization: Bearer $OPS" "$URL/v1/members/M1" | jq .order_count)"
+check_contains "journal size in /metrics" "$(curl -s -H "Authorization: Bearer $OPS" "$URL/metrics")" \
+    "nudge_intake_journal_bytes $(stat -c %s "$J")"
+
+# ---- kill -9, restart: applied once, from the journal --------------------------------------
+kill -9 "$RUNPID"; wait "$RUNPID" 2>/dev/null
+check_eq "after kill -9: still not in the store" 0 "$(q "SELECT count(*) FROM orders")"
+start_api "$W" "$T/run2.log"
+check_contains "the restart says what it applied" "$(cat "$T/run2.log")" \
+    "intake journal: records 1 to 6 applied (6 events the store did not have yet)"
+check_eq "six orders in the store" 6 "$(q "SELECT count(*) FROM orders")"
+check_eq "six messages decided, one per order" 6 "$(q "SELECT count(*) FROM messages WHERE journey = 'thanks'")"
+check_eq "M2's spend: 200 + 300" 500 "$(curl -s -H "Authorization: Bearer $OPS" "$URL/v1/members/M2" | jq .total_spent)"
+check_eq "the journal is emptied once the store has it on disk" 0 "$(records)"
+check_contains "a known id stays known" "$(req POST /v1/events "$POS" "$(ev e2 M1 O2 100)")" '"status":"duplicate"'
+
+# ---- a write that is not an event is synced at once, with the events before it -------------
+check_contains "e7 accepted" "$(req POST /v1/events "$POS" "$(ev e7 M1 O7 80)")" '"status":"accepted"'
+check_eq "e7 only in the journal" "0 1" "$(q "SELECT count(*) FROM orders WHERE order_id = 'O7'") $(records)"
+check_contains "PUT a member" "$(req PUT /v1/members/M3 "$POS" '{"name":"张伟","wechat_openid":"oM3","wechat_subscribed":1}')" '201'
+check_eq "the member is in the store at once" 1 "$(q "SELECT count(*) FROM members WHERE ext_id = 'M3'")"
+check_eq "and so is e7" 1 "$(q "SELECT count(*) FROM orders WHERE order_id = 'O7'")"
+
+# ---- SIGTERM: everything in the store, the journal empty -----------------------------------
+check_contains "e8 accepted" "$(req POST /v1/events "$POS" "$(ev e8 M2 O8 120)")" '"status":"accepted"'
+kill -TERM "$RUNPID"; wait "$RUNPID"; rc=$?
+check_eq "SIGTERM: exit 0" 0 "$rc"
+check_eq "eight orders in the store" 8 "$(q "SELECT count(*) FROM orders")"
+check_eq "the journal is empty" 0 "$(stat -c %s "$J")"
+check_eq "the store knows how far the journal went" 8 "$(q "SELECT value FROM meta WHERE key = 'intake_applied'")"
+
+# ---- a half-written record at the end: set aside, the rest applied -------------------------
+start_api "$W" "$T/run3.log"
+check_contains "e9 accepted" "$(req POST /v1/events "$POS" "$(ev e9 M1 O9 60)")" '"status":"accepted"'
+kill -9 "$RUNPID"; wait "$RUNPID" 2>/dev/null
+printf '10 1795000000 0123456789abcdef {"id":"e10","type":"order.paid","mem' >> "$J"
+start_api "$W" "$T/run4.log"
+check_contains "the cut-short record is reported" "$(cat "$T/run4.log")" "were not a whole record (a write cut short); moved to"
+check_contains "and kept aside" "$(cat "$J.dropped")" '"id":"e10"'
+check_eq "e9 applied" 1 "$(q "SELECT count(*) FROM orders WHERE order_id = 'O9'")"
+check_eq "e10 not" 0 "$(q "SELECT count(*) FROM orders WHERE order_id = 'O10'")"
+check_contains "numbering goes on" "$(req POST /v1/events "$POS" "$(ev e11 M1 O11 60)")" '"status":"accepted"'
+check_eq "as record 10" 10 "$(cut -d' ' -f1 "$J")"
+kill -TERM "$RUNPID"; wait "$RUNPID"
+check_eq "ten orders in all" 10 "$(q "SELECT count(*) FROM orders")"
+
+finish
