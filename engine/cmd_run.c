@@ -125,6 +125,13 @@ static void answer(daemon_t *d, int64_t seq, int ok)
     if ((seq < 0 || !ok) && d->api) api_committed(d->api, ok);
 }
 
+/* Nothing more can be made durable: waiting requests get 503s. */
+static void give_up(daemon_t *d, const char *what, const char *err)
+{
+    answer(d, -1, 0);
+    fail(d, what, err);
+}
+
 static void on_synced(evutil_socket_t fd, short what, void *ud)
 {
     (void)fd;
@@ -132,17 +139,16 @@ static void on_synced(evutil_socket_t fd, short what, void *ud)
     daemon_t *d = ud;
     char err[ERRLEN];
     int64_t seq = jnl_synced(d->jnl, err);
-    answer(d, seq, seq >= 0);
-    if (seq < 0) fail(d, "intake journal", err);
+    if (seq < 0) give_up(d, "intake journal", err);
+    else answer(d, seq, 1);
 }
 
 /* A synced commit: everything so far is durable. */
 static void settle(daemon_t *d)
 {
     char err[ERRLEN];
-    int ok = commit_store(d, 1, err) == NUDGE_OK;
-    answer(d, -1, ok);
-    if (!ok) fail(d, "saving", err);
+    if (commit_store(d, 1, err) != NUDGE_OK) give_up(d, "saving", err);
+    else answer(d, -1, 1);
 }
 
 /* The window ended: commit, lazily when the journal holds all of it. */
@@ -156,13 +162,10 @@ static void on_commit(evutil_socket_t fd, short what, void *ud)
         return;
     }
     char err[ERRLEN];
-    if (commit_store(d, 0, err) != NUDGE_OK) {
-        answer(d, -1, 0);
-        fail(d, "saving", err);
-    }
+    if (commit_store(d, 0, err) != NUDGE_OK) give_up(d, "saving", err);
 }
 
-/* HTTP clients wait (run when the loop has nothing else ready): a
+/* HTTP clients wait (run after the requests of this loop turn): a
  * synced commit when the transaction holds more than journaled events;
  * otherwise the journal's new records go to the file, and the answers
  * wait for its sync thread. */
@@ -177,8 +180,7 @@ static void on_answer(evutil_socket_t fd, short what, void *ud)
     }
     char err[ERRLEN];
     if (jnl_write(d->jnl, err) != NUDGE_OK) {
-        answer(d, -1, 0);
-        fail(d, "intake journal", err);
+        give_up(d, "intake journal", err);
         return;
     }
     if (!d->synced) {
