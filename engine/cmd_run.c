@@ -539,8 +539,8 @@ static int replay_one(int64_t seq, int64_t at, const char *json, size_t len, voi
         log_msg(LOG_ERROR, "run", "intake journal record %lld no longer applies: %s", (long long)seq, why);
     d->applied = seq;
     if (seq % REPLAY_BATCH) return NUDGE_OK;
+    /* lazily: the journal still holds all of it */
     if (engine_flush(d->e, err) != NUDGE_OK) return NUDGE_ERR;
-    d->covered = 1;   /* the journal still holds all of this */
     return commit_store(d, 0, err);
 }
 

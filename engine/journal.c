@@ -236,11 +236,6 @@ int64_t jnl_add(jnl_t *j, int64_t at, const char *json, size_t len)
     return seq;
 }
 
-int jnl_pending(const jnl_t *j)
-{
-    return j->npend;
-}
-
 int64_t jnl_last(const jnl_t *j)
 {
     return j->last;
@@ -271,15 +266,6 @@ static int write_pending(jnl_t *j, char *err)
     j->written = j->last;
     buf_reset(&j->pend);
     j->npend = 0;
-    return NUDGE_OK;
-}
-
-int jnl_sync(jnl_t *j, char *err)
-{
-    if (write_pending(j, err) != NUDGE_OK) return NUDGE_ERR;
-    if (j->synced >= j->written) return NUDGE_OK;
-    if (fdatasync(j->fd) != 0) return errf(err, "%s: %s", j->path, strerror(errno));
-    j->synced = j->written;
     return NUDGE_OK;
 }
 

@@ -32,13 +32,9 @@ typedef struct jnl jnl_t;
 jnl_t *jnl_open(const char *path, char *warn, char *err);
 void jnl_free(jnl_t *j);
 
-/* Adds a record (held in memory until jnl_sync) and returns its number.
+/* Adds a record (held in memory until jnl_write) and returns its number.
  * json must not hold a newline. */
 int64_t jnl_add(jnl_t *j, int64_t at, const char *json, size_t len);
-/* Records added and not yet synced. */
-int jnl_pending(const jnl_t *j);
-/* Writes the records held and waits for the disk. */
-int jnl_sync(jnl_t *j, char *err);
 /* Writes the records held and returns at once: a thread of the
  * journal's own waits for the disk (one sync for all the writes before
  * it started; the loop goes on meanwhile). jnl_fd becomes readable when

@@ -5,7 +5,8 @@
 # applies them (their orders, their journeys' messages) exactly once; a
 # write that is not an event (a member PUT) is synced with the store at
 # once; SIGTERM leaves the journal empty; a half-written journal tail is
-# set aside, not applied and not lost.
+# set aside, not applied and not lost; a commit_ms that makes no sense
+# stops the start, naming the line.
 . "$(dirname "$0")/lib.sh"
 
 POS=pos-0123456789abcdef
@@ -104,5 +105,14 @@ check_contains "numbering goes on" "$(req POST /v1/events "$POS" "$(ev e11 M1 O1
 check_eq "as record 10" 10 "$(cut -d' ' -f1 "$J")"
 kill -TERM "$RUNPID"; wait "$RUNPID"
 check_eq "ten orders in all" 10 "$(q "SELECT count(*) FROM orders")"
+
+# ---- a commit_ms that makes no sense stops the start, naming the line ----------------------
+sed -i 's/^commit_ms = 60000$/commit_ms = soon/' "$W/nudge.conf"
+line=$(grep -n '^commit_ms' "$W/nudge.conf" | cut -d: -f1)
+err=$("$NUDGE" run "$W" 2>&1); rc=$?
+check_status "commit_ms = soon: refused" 1 "$rc"
+check_contains "the line and what is wanted" "$err" \
+    "nudge.conf:$line: [api] commit_ms must be a whole number of milliseconds, 1 to 60000"
+check_eq "nothing applied or lost meanwhile" 10 "$(q "SELECT count(*) FROM orders")"
 
 finish
