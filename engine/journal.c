@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 struct jnl {
@@ -269,12 +270,31 @@ static int write_pending(jnl_t *j, char *err)
     return NUDGE_OK;
 }
 
+#ifndef SYNC_GAP_US
+#define SYNC_GAP_US 1000
+#endif
+
 static void *sync_main(void *ud)
 {
     jnl_t *j = ud;
+    struct timespec next = {0, 0};   /* the earliest the next sync begins */
     pthread_mutex_lock(&j->mu);
     for (;;) {
         while (!j->stop && j->want <= j->done) pthread_cond_wait(&j->cv, &j->mu);
+        if (j->stop) break;
+        /* one sync a SYNC_GAP_US at most: under a light stream of
+         * requests, syncing back to back would cost a sync (and its share
+         * of the CPU) for every one or two of them; the records of the
+         * gap share the next one */
+        pthread_mutex_unlock(&j->mu);
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR) continue;
+        clock_gettime(CLOCK_MONOTONIC, &next);
+        next.tv_nsec += SYNC_GAP_US * 1000L;
+        if (next.tv_nsec >= 1000000000L) {
+            next.tv_sec++;
+            next.tv_nsec -= 1000000000L;
+        }
+        pthread_mutex_lock(&j->mu);
         if (j->stop) break;
         int64_t want = j->want;
         int fd = j->fd;

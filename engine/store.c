@@ -1995,13 +1995,16 @@ static int ckpt_hook(void *ud, sqlite3 *db, const char *name, int pages)
     if (pages >= WAL_RESTART_PAGES && (caught_up || pages >= 2 * WAL_RESTART_PAGES)) {
         int lazy = wb_lazy;
         wb_lazy = 0;   /* a checkpoint syncs the WAL before copying it */
-        sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+        int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
         wb_lazy = lazy;
-        pthread_mutex_lock(&c->mu);
-        c->copied = 0;   /* frames of the WAL before it started over */
-        pthread_mutex_unlock(&c->mu);
-        c->prev_pages = 0;
-        return SQLITE_OK;
+        /* busy: the thread is copying; the next commit tries again */
+        if (rc == SQLITE_OK) {
+            pthread_mutex_lock(&c->mu);
+            c->copied = 0;   /* frames of the WAL before it started over */
+            pthread_mutex_unlock(&c->mu);
+            c->prev_pages = 0;
+            return SQLITE_OK;
+        }
     }
     c->prev_pages = pages;
     if (pages >= CKPT_PAGES) {
