@@ -1232,22 +1232,29 @@ static int bloom_may_have(const store_t *s, int64_t key)
 }
 
 /* Built on first use from the log's keys: 16 bits a key (~0.2% false
- * positives, each costing one lookup), at least 1 Mbit. */
+ * positives, each costing one lookup), at least 1 Mbit. The keys are
+ * read once into a passing array to size it: count(*) would read the
+ * whole log a second time (208 MB for 4.5 M events). */
 static void bloom_build(store_t *s)
 {
     sqlite3_stmt *st;
-    int64_t n = 0;
-    if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM events", -1, &st, NULL) == SQLITE_OK) {
-        if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int64(st, 0);
+    int64_t *keys = NULL;
+    size_t n = 0, cap = 0;
+    if (sqlite3_prepare_v2(s->db, "SELECT id FROM events", -1, &st, NULL) == SQLITE_OK) {
+        while (sqlite3_step(st) == SQLITE_ROW) {
+            if (n == cap) {
+                cap = cap ? cap * 2 : 65536;
+                keys = xrealloc(keys, cap * sizeof *keys);
+            }
+            keys[n++] = sqlite3_column_int64(st, 0);
+        }
         sqlite3_finalize(st);
     }
     s->bloom_bits = 1 << 20;
-    while (s->bloom_bits < (size_t)(n + 1000000) * 16) s->bloom_bits <<= 1;
+    while (s->bloom_bits < (n + 1000000) * 16) s->bloom_bits <<= 1;
     s->bloom = xcalloc(s->bloom_bits / 64, sizeof *s->bloom);
-    if (sqlite3_prepare_v2(s->db, "SELECT id FROM events", -1, &st, NULL) == SQLITE_OK) {
-        while (sqlite3_step(st) == SQLITE_ROW) bloom_add(s, sqlite3_column_int64(st, 0));
-        sqlite3_finalize(st);
-    }
+    for (size_t i = 0; i < n; i++) bloom_add(s, keys[i]);
+    free(keys);
 }
 
 static pend_t *pend_find(store_t *s, int64_t key)
