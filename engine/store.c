@@ -455,12 +455,23 @@ static int check_version(store_t *s, int mode, char *err)
         return sqlite3_exec(s->db, q, NULL, NULL, NULL) == SQLITE_OK ? NUDGE_OK : dberr(s, err, "versioning");
     }
     if (version >= 2 && version < SCHEMA_VERSION) {
-        for (int v = version; v < SCHEMA_VERSION; v++)
-            if (sqlite3_exec(s->db, upgrades[v], NULL, NULL, NULL) != SQLITE_OK)
-                return dberr(s, err, "bringing the store up to date");
+        /* all or nothing: a crash halfway leaves the old format, whole */
+        if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+            return dberr(s, err, "bringing the store up to date");
         char q[64];
         snprintf(q, sizeof q, "PRAGMA user_version = %d", SCHEMA_VERSION);
-        if (sqlite3_exec(s->db, q, NULL, NULL, NULL) != SQLITE_OK) return dberr(s, err, "versioning");
+        for (int v = version; v < SCHEMA_VERSION; v++)
+            if (sqlite3_exec(s->db, upgrades[v], NULL, NULL, NULL) != SQLITE_OK) {
+                int rc = dberr(s, err, "bringing the store up to date");
+                sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+                return rc;
+            }
+        if (sqlite3_exec(s->db, q, NULL, NULL, NULL) != SQLITE_OK ||
+            sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+            int rc = dberr(s, err, "versioning");
+            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+            return rc;
+        }
         version = SCHEMA_VERSION;
     }
     if (version != SCHEMA_VERSION)

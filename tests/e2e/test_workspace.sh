@@ -62,6 +62,16 @@ check_eq "and is format 6, with the new indexes" \
     "6 messages_at messages_held messages_member messages_pending messages_sending" \
     "$(sqlite3 "$T/v3/nudge.db" "PRAGMA user_version" | tr '\n' ' ')$(sqlite3 "$T/v3/nudge.db" \
       "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages' AND sql IS NOT NULL ORDER BY 1" | tr '\n' ' ' | sed 's/ $//')"
+# an upgrade that fails halfway changes nothing: format 3 with a column
+# format 4 adds already there fails at the second step, after the first
+cp -r "$W" "$T/half"
+sqlite3 "$T/half/nudge.db" "ALTER TABLE messages DROP COLUMN done_at; PRAGMA user_version = 3;"
+out=$("$NUDGE" status "$T/half" 2>&1)
+check_status "a failing upgrade is refused" 1 $?
+check_contains "and says why" "$out" "bringing the store up to date: duplicate column name: paused"
+check_eq "and leaves format 3 whole (no done_at added)" "3 0" \
+    "$(sqlite3 "$T/half/nudge.db" "PRAGMA user_version") $(sqlite3 "$T/half/nudge.db" \
+      "SELECT count(*) FROM pragma_table_info('messages') WHERE name = 'done_at'")"
 # a format-5 store gets the points-expiry index that covers its query
 cp -r "$W" "$T/v5"
 sqlite3 "$T/v5/nudge.db" "DROP INDEX points_expiry;
