@@ -2,11 +2,12 @@
  * order, after a given number; a half-written tail cut off at open; a
  * damaged record ending the journal; the sync thread; emptying and
  * setting aside the file as the store catches up; numbering that goes on
- * past what the store holds. */
+ * past what the store holds; syncs paced at one a millisecond. */
 #include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "journal.h"
@@ -211,6 +212,29 @@ int main(void)
     }
     snprintf(dropped, sizeof dropped, "%s.dropped", other);
     CHECK_EQ_INT(size_of(dropped), 12);
+
+    /* syncs begin at most once a millisecond: ten rounds of a record
+     * each, every one waiting for its sync, take nine milliseconds at
+     * least (a lower bound: a slow disk only adds to it) */
+    char paced[96];
+    snprintf(paced, sizeof paced, "%s/paced.intake", dir);
+    j = jnl_open(paced, warn, err);
+    CHECK(j != NULL);
+    if (j) {
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        int ok = 1;
+        for (int i = 0; i < 10 && ok; i++) {
+            jnl_add(j, 1790000100 + i, e1, strlen(e1));
+            ok = sync_all(j) == NUDGE_OK;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        CHECK(ok);
+        CHECK_EQ_INT(jnl_last(j), 10);
+        double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+        CHECK(ms >= 9.0);
+        jnl_free(j);
+    }
 
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
