@@ -270,9 +270,7 @@ static int write_pending(jnl_t *j, char *err)
     return NUDGE_OK;
 }
 
-#ifndef SYNC_GAP_US
-#define SYNC_GAP_US 1000
-#endif
+#define SYNC_GAP_US 1000   /* the least time between the starts of two syncs */
 
 static void *sync_main(void *ud)
 {
