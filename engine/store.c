@@ -281,6 +281,7 @@ typedef struct ckpt {
     int64_t lazy_mark, synced_mark;
     int copied;                /* WAL frames the thread's last checkpoint left copied (under mu) */
     int prev_pages;            /* WAL frames after the loop's previous commit (loop only) */
+    int ckpt_pages, restart_pages;   /* store_wal_limits (loop only) */
 } ckpt_t;
 
 #define CKPT_PAGES 4096   /* 16 MB of WAL: a page written often is copied once */
@@ -2019,7 +2020,7 @@ static int ckpt_hook(void *ud, sqlite3 *db, const char *name, int pages)
     pthread_mutex_lock(&c->mu);
     int caught_up = c->copied >= c->prev_pages;
     pthread_mutex_unlock(&c->mu);
-    if (pages >= WAL_RESTART_PAGES && (caught_up || pages >= 2 * WAL_RESTART_PAGES)) {
+    if (pages >= c->restart_pages && (caught_up || pages >= 2 * c->restart_pages)) {
         int lazy = wb_lazy;
         wb_lazy = 0;   /* a checkpoint syncs the WAL before copying it */
         int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
@@ -2034,7 +2035,7 @@ static int ckpt_hook(void *ud, sqlite3 *db, const char *name, int pages)
         }
     }
     c->prev_pages = pages;
-    if (pages >= CKPT_PAGES) {
+    if (pages >= c->ckpt_pages) {
         pthread_mutex_lock(&c->mu);
         c->want = 1;
         pthread_cond_signal(&c->cv);
@@ -2061,6 +2062,8 @@ int store_durable(store_t *s, char *err)
         free(c);
         return NUDGE_ERR;
     }
+    c->ckpt_pages = CKPT_PAGES;
+    c->restart_pages = WAL_RESTART_PAGES;
     size_t n = strlen(s->path) + 5;
     c->wal = xmalloc(n);
     snprintf(c->wal, n, "%s-wal", s->path);
@@ -2077,6 +2080,13 @@ int store_durable(store_t *s, char *err)
     s->ckpt = c;
     sqlite3_wal_hook(s->db, ckpt_hook, c);
     return NUDGE_OK;
+}
+
+void store_wal_limits(store_t *s, int ckpt_pages, int restart_pages)
+{
+    if (!s->ckpt) return;
+    if (ckpt_pages > 0) s->ckpt->ckpt_pages = ckpt_pages;
+    if (restart_pages > 0) s->ckpt->restart_pages = restart_pages;
 }
 
 int store_outbox_recent(store_t *s, int64_t since,

@@ -46,6 +46,11 @@ void store_rollback(store_t *s);
  * ones), so what it covers may be dropped elsewhere. */
 void store_mark(store_t *s, int64_t mark);
 int64_t store_durable_mark(store_t *s);
+/* After store_durable: the WAL sizes, in pages, at which the background
+ * checkpointer copies the WAL into the database (default 4096, 16 MB)
+ * and at which the WAL starts over (default 32768; at twice that,
+ * whatever it costs). For tests and tuning; 0 keeps a value. */
+void store_wal_limits(store_t *s, int ckpt_pages, int restart_pages);
 
 int store_meta_set(store_t *s, const char *key, const char *value, char *err);
 /* 1 and the value in out (n bytes) when key is set, else 0. */
