@@ -457,20 +457,16 @@ static int check_version(store_t *s, int mode, char *err)
     }
     if (version >= 2 && version < SCHEMA_VERSION) {
         /* all or nothing: a crash halfway leaves the old format, whole */
-        if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-            return dberr(s, err, "bringing the store up to date");
         char q[64];
         snprintf(q, sizeof q, "PRAGMA user_version = %d", SCHEMA_VERSION);
-        for (int v = version; v < SCHEMA_VERSION; v++)
-            if (sqlite3_exec(s->db, upgrades[v], NULL, NULL, NULL) != SQLITE_OK) {
-                int rc = dberr(s, err, "bringing the store up to date");
-                sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-                return rc;
-            }
-        if (sqlite3_exec(s->db, q, NULL, NULL, NULL) != SQLITE_OK ||
-            sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-            int rc = dberr(s, err, "versioning");
-            sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        int ok = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
+        for (int v = version; ok && v < SCHEMA_VERSION; v++)
+            ok = sqlite3_exec(s->db, upgrades[v], NULL, NULL, NULL) == SQLITE_OK;
+        ok = ok && sqlite3_exec(s->db, q, NULL, NULL, NULL) == SQLITE_OK &&
+             sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
+        if (!ok) {
+            int rc = dberr(s, err, "bringing the store up to date");
+            if (!sqlite3_get_autocommit(s->db)) sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
             return rc;
         }
         version = SCHEMA_VERSION;
@@ -1972,9 +1968,7 @@ static void *ckpt_main(void *ud)
     ckpt_t *c = ud;
     /* background work: the loop's thread goes first whenever it has
      * something to do (on Linux the nice value is per thread) */
-    if (setpriority(PRIO_PROCESS, 0, 10) != 0) {
-        /* not fatal: it then competes as an equal */
-    }
+    setpriority(PRIO_PROCESS, 0, 10);   /* refused: it competes as an equal */
     pthread_mutex_lock(&c->mu);
     for (;;) {
         /* lazy commits are synced after the next checkpoint (which has
@@ -2017,9 +2011,12 @@ static int ckpt_hook(void *ud, sqlite3 *db, const char *name, int pages)
      * copies the rest itself and starts the WAL over: a short pause, as
      * long as the commit took. Past twice that size, whatever the thread
      * has done. */
-    pthread_mutex_lock(&c->mu);
-    int caught_up = c->copied >= c->prev_pages;
-    pthread_mutex_unlock(&c->mu);
+    int caught_up = 0;
+    if (pages >= c->restart_pages) {
+        pthread_mutex_lock(&c->mu);
+        caught_up = c->copied >= c->prev_pages;
+        pthread_mutex_unlock(&c->mu);
+    }
     if (pages >= c->restart_pages && (caught_up || pages >= 2 * c->restart_pages)) {
         int lazy = wb_lazy;
         wb_lazy = 0;   /* a checkpoint syncs the WAL before copying it */

@@ -30,6 +30,23 @@ static void value_for(int commit, int key, char *out)
     out[VALUE] = '\0';
 }
 
+/* 1 when every key written reads back its last value; *checked: how many */
+static int all_read_back(store_t *s, const int *last_commit, int *checked)
+{
+    static char want[VALUE + 1], got[VALUE + 1];
+    char key[16];
+    int same = 1;
+    *checked = 0;
+    for (int k = 0; k < KEYS; k++) {
+        if (last_commit[k] < 0) continue;
+        snprintf(key, sizeof key, "k%05d", k);
+        value_for(last_commit[k], k, want);
+        if (store_meta_get(s, key, got, sizeof got) != 1 || strcmp(got, want) != 0) same = 0;
+        (*checked)++;
+    }
+    return same;
+}
+
 int main(void)
 {
     char dir[] = "/tmp/nudge-wal.XXXXXX", path[64], wal[72], err[ERRLEN];
@@ -76,31 +93,15 @@ int main(void)
     CHECK(store_durable_mark(s) >= 800 - 49);   /* the last synced commit at least */
 
     /* every key reads back its last value */
-    char got[VALUE + 1];
-    int same = 1;
-    for (int k = 0; k < KEYS; k++) {
-        if (last_commit[k] < 0) continue;
-        snprintf(key, sizeof key, "k%05d", k);
-        value_for(last_commit[k], k, val);
-        if (store_meta_get(s, key, got, sizeof got) != 1 || strcmp(got, val) != 0) same = 0;
-    }
-    CHECK(same);
+    int checked;
+    CHECK(all_read_back(s, last_commit, &checked));
     store_close(s);
 
     /* and after reopening, from the database and what is left of the WAL */
     s = store_open(path, STORE_OPEN, err);
     CHECK(s != NULL);
     if (s) {
-        same = 1;
-        int checked = 0;
-        for (int k = 0; k < KEYS; k++) {
-            if (last_commit[k] < 0) continue;
-            snprintf(key, sizeof key, "k%05d", k);
-            value_for(last_commit[k], k, val);
-            if (store_meta_get(s, key, got, sizeof got) != 1 || strcmp(got, val) != 0) same = 0;
-            checked++;
-        }
-        CHECK(same);
+        CHECK(all_read_back(s, last_commit, &checked));
         CHECK(checked > KEYS / 2);
         store_close(s);
     }
