@@ -14,6 +14,7 @@ typedef struct evref {
 
 struct evfeed {
     FILE *f;
+    char *vbuf;              /* f's buffer */
     char *path;
     const tz_t *tz;
     int streamed;
@@ -152,13 +153,15 @@ static void index_all(evfeed_t *f)
 
 evfeed_t *evfeed_open(const char *path, const tz_t *deflt, char *err)
 {
-    FILE *fp = fopen(path, "rb");
+    char *vbuf;
+    FILE *fp = fopen_read_big(path, &vbuf);
     if (!fp) {
         errf(err, "%s: %s", path, strerror(errno));
         return NULL;
     }
     evfeed_t *f = xcalloc(1, sizeof *f);
     f->f = fp;
+    f->vbuf = vbuf;
     f->path = xstrdup(path);
     f->tz = deflt;
     buf_init(&f->bufs[0]);
@@ -178,6 +181,7 @@ void evfeed_free(evfeed_t *f)
     free(f->ev);
     free(f->path);
     fclose(f->f);
+    free(f->vbuf);
     free(f);
 }
 

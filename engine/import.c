@@ -248,7 +248,8 @@ int import_members(store_t *s, const ws_t *w, const char *path, int progress, FI
 int import_events(store_t *s, const ws_t *w, const char *path, int progress, FILE *errs, import_stats_t *st,
                   char *err)
 {
-    FILE *fp = fopen(path, "rb");
+    char *vbuf;
+    FILE *fp = fopen_read_big(path, &vbuf);
     if (!fp) return errf(err, "%s: %s", path, strerror(errno));
     memset(st, 0, sizeof *st);
     progress_t pg;
@@ -287,5 +288,6 @@ int import_events(store_t *s, const ws_t *w, const char *path, int progress, FIL
     free(line);
     member_free(&m);
     fclose(fp);
+    free(vbuf);
     return result;
 }

@@ -26,6 +26,18 @@ void *xcalloc(size_t n, size_t size)
     return p;
 }
 
+FILE *fopen_read_big(const char *path, char **vbuf)
+{
+    enum { BIG = 1 << 20 };
+    FILE *fp = fopen(path, "rb");
+    *vbuf = NULL;
+    if (fp && (*vbuf = malloc(BIG)) && setvbuf(fp, *vbuf, _IOFBF, BIG) != 0) {
+        free(*vbuf);   /* setvbuf refused it: the default buffer stays */
+        *vbuf = NULL;
+    }
+    return fp;
+}
+
 void *xrealloc(void *p, size_t n)
 {
     void *q = realloc(p, n ? n : 1);

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdarg.h>
+#include <stdio.h>
 
 #define NUDGE_OK   0
 #define NUDGE_ERR -1
@@ -44,6 +45,11 @@ void buf_add_json_str(buf_t *b, const char *s);
 /* 64-bit FNV-1a, for content fingerprints (never for security). */
 uint64_t fnv1a64(const void *p, size_t n, uint64_t seed);
 #define FNV_SEED 0xcbf29ce484222325ULL
+
+/* fopen(path, "rb") for a large file read straight through, with a
+ * 1 MB stdio buffer: the default one makes a system call every 4 KB.
+ * *vbuf is the buffer, the caller's to free after fclose. */
+FILE *fopen_read_big(const char *path, char **vbuf);
 
 /* Read a whole file into a NUL-terminated heap string. */
 char *read_file(const char *path, size_t *len, char *err);
