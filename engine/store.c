@@ -52,6 +52,12 @@ static const char *const schema =
      * types that are not built in */
     "CREATE TABLE IF NOT EXISTS events(id INTEGER PRIMARY KEY, chk INTEGER NOT NULL, type TEXT NOT NULL,"
     " member INTEGER, at INTEGER NOT NULL, ext_id TEXT, body TEXT);"
+    /* the Bloom filter of the log's keys as the last process left it,
+     * valid while its generation is the log's (meta 'event_gen', counted
+     * up by every transaction that changes the log): building it anew
+     * reads the whole log */
+    "CREATE TABLE IF NOT EXISTS event_filter(one INTEGER PRIMARY KEY CHECK (one = 1),"
+    " gen INTEGER NOT NULL, nkeys INTEGER NOT NULL, data BLOB NOT NULL);"
     "CREATE TABLE IF NOT EXISTS journeys(name TEXT PRIMARY KEY, first_loaded_at INTEGER,"
     " cursor INTEGER, disabled INTEGER NOT NULL DEFAULT 0, error TEXT,"
     " paused INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;"
@@ -109,7 +115,8 @@ enum stmt {
     S_CAND_JOIN_DAY, S_CAND_JOIN_MD, S_CAND_BIRTH_MD, S_CAND_LAST_ORDER, S_CAND_POINTS, S_CAND_ALL,
     S_CAND_ALL_SCAN, S_ZONE_COUNT,
     S_POINTS_ADD, S_POINTS_LIVE, S_POINTS_SET_LEFT,
-    S_ORDER_ADD, S_EVENT_ADD, S_EVENT_KNOWN, S_EVENT_REMOVE,
+    S_ORDER_ADD, S_EVENT_ADD, S_EVENT_KNOWN, S_EVENT_REMOVE, S_EVENT_GEN, S_EVENT_GEN_BUMP,
+    S_FILTER_GET, S_FILTER_PUT,
     S_JOURNEY_GET, S_JOURNEY_PUT,
     S_FLIGHT_PUT, S_FLIGHT_DELETE, S_FLIGHT_EXISTS, S_FLIGHT_GET, S_FLIGHT_STEPS, S_FLIGHT_EXIT_LOG, S_FLIGHT_EXIT, S_EXIT_LAST, S_FLIGHT_NEXT, S_FLIGHT_DUE, S_FLIGHT_COUNTS,
     S_ENTRY_ADD, S_ENTRY_EXISTS,
@@ -181,6 +188,11 @@ static const char *const sql[S_COUNT] = {
                     " VALUES(?1,?2,?3,?4,?5,?6,?7)",
     [S_EVENT_KNOWN] = "SELECT chk FROM events WHERE id = ?1",
     [S_EVENT_REMOVE] = "DELETE FROM events WHERE id = ?1",
+    [S_EVENT_GEN] = "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'event_gen'",
+    [S_EVENT_GEN_BUMP] = "INSERT INTO meta(key, value) VALUES('event_gen', 1)"
+                         " ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+    [S_FILTER_GET] = "SELECT gen, nkeys, data FROM event_filter WHERE one = 1",
+    [S_FILTER_PUT] = "INSERT OR REPLACE INTO event_filter(one, gen, nkeys, data) VALUES(1, ?1, ?2, ?3)",
     [S_JOURNEY_GET] = "SELECT first_loaded_at, cursor, disabled, error, paused FROM journeys WHERE name = ?1",
     [S_JOURNEY_PUT] = "INSERT INTO journeys(name, first_loaded_at, cursor, disabled, error, paused)"
                       " VALUES(?1,?2,?3,?4,?5,?6) ON CONFLICT(name) DO UPDATE SET"
@@ -300,6 +312,9 @@ struct store {
      * each page of the log is touched once per commit, not once per event. */
     uint64_t *bloom;
     size_t bloom_bits;         /* a power of two; 0 until first needed */
+    int64_t bloom_keys;        /* keys added (at least the distinct ones) */
+    int64_t bloom_gen;         /* the log's generation it holds; -1 unknown */
+    int bloom_unsaved;         /* built from the log, or keys added since loaded */
     pend_t *pend;
     size_t npend, cap_pend;
     int32_t *slot;             /* open addressing: index+1 into pend, 0 empty */
@@ -421,7 +436,7 @@ static int64_t zone_id_by_name(store_t *s, const char *name)
 
 /* The schema's version, in sqlite's user_version: a store made by another
  * version of nudge is refused rather than half-understood. */
-#define SCHEMA_VERSION 6
+#define SCHEMA_VERSION 7
 
 /* Older formats this one knows how to bring up to date, in order. */
 static const char *const upgrades[] = {
@@ -440,6 +455,9 @@ static const char *const upgrades[] = {
           "ALTER TABLE messages ADD COLUMN receipt_at INTEGER;",
     /* the expiry index covers its query (the schema creates it anew) */
     [5] = "DROP INDEX IF EXISTS points_expiry;",
+    /* the event filter's table (the schema creates it): a format 6 nudge
+     * would change the log without counting its generation */
+    [6] = "",
 };
 
 static int check_version(store_t *s, int mode, char *err)
@@ -641,6 +659,7 @@ store_t *store_open(const char *path, int mode, char *err)
     }
     store_t *s = xcalloc(1, sizeof *s);
     s->path = xstrdup(path);
+    s->bloom_gen = -1;
     /* one thread uses a store: sqlite's own mutexes are pure overhead */
     wb_install();
     if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
@@ -700,11 +719,14 @@ static void ckpt_stop(store_t *s)
     s->ckpt = NULL;
 }
 
+static void bloom_save(store_t *s);
+
 void store_close(store_t *s)
 {
     if (!s) return;
-    ckpt_stop(s);
     pend_clear(s);   /* rows of a transaction never committed */
+    bloom_save(s);
+    ckpt_stop(s);
     free(s->pend);
     free(s->slot);
     free(s->bloom);
@@ -832,6 +854,7 @@ int64_t store_durable_mark(store_t *s)
 void store_rollback(store_t *s)
 {
     pend_clear(s);
+    s->bloom_gen = -1;   /* it may have counted a change that is undone now */
     if (!sqlite3_get_autocommit(s->db)) run(s, stmt(s, S_ROLLBACK), NULL, "rollback");
 }
 
@@ -1224,6 +1247,8 @@ static size_t bloom_bit(const store_t *s, int64_t key, int i)
 
 static void bloom_add(store_t *s, int64_t key)
 {
+    s->bloom_keys++;
+    s->bloom_unsaved = 1;
     for (int i = 0; i < 4; i++) {
         size_t b = bloom_bit(s, key, i);
         s->bloom[b / 64] |= 1ULL << (b % 64);
@@ -1239,12 +1264,47 @@ static int bloom_may_have(const store_t *s, int64_t key)
     return 1;
 }
 
-/* Built on first use from the log's keys: 16 bits a key (~0.2% false
- * positives, each costing one lookup), at least 1 Mbit. The keys are
- * read once into a passing array to size it: count(*) would read the
- * whole log a second time (208 MB for 4.5 M events). */
+static int64_t event_gen(store_t *s)
+{
+    sqlite3_stmt *st = stmt(s, S_EVENT_GEN);
+    int64_t gen = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return gen;
+}
+
+/* The filter the last process saved, when it holds the log's generation
+ * and has room left for half the keys a new one would (see bloom_build). */
+static int bloom_load(store_t *s, int64_t gen)
+{
+    sqlite3_stmt *st = stmt(s, S_FILTER_GET);
+    int ok = 0;
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) == gen) {
+        int64_t keys = sqlite3_column_int64(st, 1);
+        const void *data = sqlite3_column_blob(st, 2);
+        size_t bytes = (size_t)sqlite3_column_bytes(st, 2), bits = bytes * 8;
+        if (data && bits >= (1 << 20) && (bits & (bits - 1)) == 0 && keys >= 0 &&
+            (uint64_t)(keys + 500000) * 16 <= bits) {
+            s->bloom_bits = bits;
+            s->bloom = xmalloc(bytes);
+            memcpy(s->bloom, data, bytes);
+            s->bloom_keys = keys;
+            s->bloom_unsaved = 0;
+            ok = 1;
+        }
+    }
+    sqlite3_reset(st);
+    return ok;
+}
+
+/* Built on first use from the saved filter, or else from the log's keys:
+ * 16 bits a key (~0.2% false positives, each costing one lookup), at
+ * least 1 Mbit, room for a million more. The keys are read once into a
+ * passing array to size it: count(*) would read the whole log a second
+ * time (208 MB for 4.5 M events). */
 static void bloom_build(store_t *s)
 {
+    s->bloom_gen = event_gen(s);
+    if (bloom_load(s, s->bloom_gen)) return;
     sqlite3_stmt *st;
     int64_t *keys = NULL;
     size_t n = 0, cap = 0;
@@ -1263,6 +1323,37 @@ static void bloom_build(store_t *s)
     s->bloom = xcalloc(s->bloom_bits / 64, sizeof *s->bloom);
     for (size_t i = 0; i < n; i++) bloom_add(s, keys[i]);
     free(keys);
+    s->bloom_unsaved = 1;
+}
+
+/* For the next process: only a filter that holds every key of the log,
+ * i.e. whose generation is still the log's (no other process and no
+ * rolled-back transaction changed it since). A cache: not saving it only
+ * costs the next process a pass over the log. */
+static void bloom_save(store_t *s)
+{
+    if (!s->bloom || !s->bloom_unsaved || s->scratch || s->bloom_gen < 0 || !sqlite3_get_autocommit(s->db)) return;
+    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) return;
+    int ok = event_gen(s) == s->bloom_gen;
+    if (ok) {
+        sqlite3_stmt *st = stmt(s, S_FILTER_PUT);
+        sqlite3_bind_int64(st, 1, s->bloom_gen);
+        sqlite3_bind_int64(st, 2, s->bloom_keys);
+        sqlite3_bind_blob(st, 3, s->bloom, (int)(s->bloom_bits / 8), SQLITE_STATIC);
+        ok = sqlite3_step(st) == SQLITE_DONE;
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    }
+    sqlite3_exec(s->db, ok ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* In the transaction that changes the log. */
+static int event_gen_bump(store_t *s, char *err)
+{
+    if (run(s, stmt(s, S_EVENT_GEN_BUMP), err, "counting the event log's changes") != NUDGE_OK) return NUDGE_ERR;
+    if (s->bloom_gen >= 0) s->bloom_gen++;
+    s->bloom_unsaved = 1;
+    return NUDGE_OK;
 }
 
 static pend_t *pend_find(store_t *s, int64_t key)
@@ -1370,7 +1461,7 @@ static int flush_events(store_t *s, char *err)
         rc = run(s, st, err, "recording events");
     }
     pend_clear(s);
-    return rc;
+    return rc == NUDGE_OK ? event_gen_bump(s, err) : rc;
 }
 
 /* 1 known, 0 not, -1 a different id with the same key (err says so). */
@@ -1420,11 +1511,19 @@ int store_event_add(store_t *s, const char *ext_id, const char *type, int64_t me
         bloom_add(s, p.key);
         return 1;
     }
-    /* no transaction open: write through */
+    /* no transaction open: write through, with the log's generation */
     s->npend = 0;
     pend_add(s, &p);
     bloom_add(s, p.key);
-    return flush_events(s, err) == NUDGE_OK ? 1 : NUDGE_ERR;
+    if (store_begin(s, err) != NUDGE_OK) {
+        pend_clear(s);
+        return NUDGE_ERR;
+    }
+    if (store_commit(s, err) != NUDGE_OK) {
+        store_rollback(s);
+        return NUDGE_ERR;
+    }
+    return 1;
 }
 
 int store_event_remove(store_t *s, const char *ext_id, char *err)
@@ -1445,7 +1544,8 @@ int store_event_remove(store_t *s, const char *ext_id, char *err)
     }
     sqlite3_stmt *st = stmt(s, S_EVENT_REMOVE);
     sqlite3_bind_int64(st, 1, event_key(ext_id));
-    return run(s, st, err, "taking back an event");
+    if (run(s, st, err, "taking back an event") != NUDGE_OK) return NUDGE_ERR;
+    return sqlite3_changes(s->db) ? event_gen_bump(s, err) : NUDGE_OK;
 }
 
 int store_event_known(store_t *s, const char *ext_id)

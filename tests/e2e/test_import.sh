@@ -93,6 +93,25 @@ out=$("$NUDGE" import "$W" "$T/dups.jsonl" 2>&1)
 check_contains "duplicates within one file" "$out" "5 events read, 2 applied, 3 already known, 0 rejected"
 out=$("$NUDGE" import "$W" "$T/dups.jsonl" 2>&1)
 check_contains "and all known the second time" "$out" "5 events read, 0 applied, 5 already known, 0 rejected"
+# the log's Bloom filter is saved for the next process, with the log's
+# generation; one left behind by a process that changed the log after
+# it (a crash before saving) is not trusted: the log is read again
+q() { sqlite3 "$W/nudge.db" "$1"; }
+check_eq "the filter is saved with the log's generation" "$(q "SELECT value FROM meta WHERE key = 'event_gen'")" \
+    "$(q "SELECT gen FROM event_filter")"
+q "CREATE TABLE old_filter AS SELECT * FROM event_filter"
+cat > "$T/more.jsonl" <<'JSONL'
+{"id":"g1","type":"points.earned","member":"M2","at":"2026-05-03T10:00:00+08:00","points":10,"expires_at":"2027-12-31"}
+{"id":"g2","type":"order.paid","member":"M2","at":"2026-05-03T11:00:00+08:00","order_id":"SO10","amount":5}
+JSONL
+gen0=$(q "SELECT value FROM meta WHERE key = 'event_gen'")
+out=$("$NUDGE" import "$W" "$T/more.jsonl" 2>&1)
+check_contains "new ids after a saved filter" "$out" "2 events read, 2 applied, 0 already known"
+check_eq "the generation moved on, and the saved filter with it" "$((gen0 + 1)) $((gen0 + 1))" \
+    "$(q "SELECT value FROM meta WHERE key = 'event_gen'") $(q "SELECT gen FROM event_filter")"
+q "DELETE FROM event_filter; INSERT INTO event_filter SELECT * FROM old_filter; DROP TABLE old_filter"
+out=$("$NUDGE" import "$W" "$T/more.jsonl" 2>&1)
+check_contains "a filter older than the log is not trusted" "$out" "2 events read, 0 applied, 2 already known"
 # simulate --events with ids the store already has: not applied again
 "$NUDGE" simulate "$W" --from 2026-05-01 --to 2026-05-03 --events "$T/dups.jsonl" > "$T/sum.txt"
 check_contains "simulate skips known ids" "$(cat "$T/sum.txt")" "events: 0 applied, 5 already known, 0 rejected"

@@ -46,7 +46,7 @@ cp -r "$W" "$T/old"
 printf '\x00\x00\x00\x01' | dd of="$T/old/nudge.db" bs=1 seek=60 conv=notrunc 2>/dev/null
 out=$("$NUDGE" status "$T/old" 2>&1)
 check_status "old store refused" 1 $?
-check_contains "old store message" "$out" "was made by another version of nudge (store format 1, this nudge reads 6)"
+check_contains "old store message" "$out" "was made by another version of nudge (store format 1, this nudge reads 7)"
 # a format-3 store (the outbox's single status index) is brought up to date
 cp -r "$W" "$T/v3"
 sqlite3 "$T/v3/nudge.db" "INSERT INTO messages(key, at, member, journey, step, channel, content, status)
@@ -58,8 +58,8 @@ sqlite3 "$T/v3/nudge.db" "INSERT INTO messages(key, at, member, journey, step, c
 out=$("$NUDGE" outbox "$T/v3" --status queued 2>&1)
 check_status "format-3 store opens" 0 $?
 check_contains "and keeps its messages" "$out" "j/s"
-check_eq "and is format 6, with the new indexes" \
-    "6 messages_at messages_held messages_member messages_pending messages_sending" \
+check_eq "and is format 7, with the new indexes" \
+    "7 messages_at messages_held messages_member messages_pending messages_sending" \
     "$(sqlite3 "$T/v3/nudge.db" "PRAGMA user_version" | tr '\n' ' ')$(sqlite3 "$T/v3/nudge.db" \
       "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages' AND sql IS NOT NULL ORDER BY 1" | tr '\n' ' ' | sed 's/ $//')"
 # an upgrade that fails halfway changes nothing: format 3 with a column
@@ -79,7 +79,15 @@ sqlite3 "$T/v5/nudge.db" "DROP INDEX points_expiry;
 "$NUDGE" status "$T/v5" >/dev/null 2>&1
 check_status "format-5 store opens" 0 $?
 check_eq "and its expiry index covers member and points" \
-    "6 CREATE INDEX points_expiry ON points(expires_day, member, left_points) WHERE left_points > 0" \
+    "7 CREATE INDEX points_expiry ON points(expires_day, member, left_points) WHERE left_points > 0" \
     "$(sqlite3 "$T/v5/nudge.db" "PRAGMA user_version" | tr '\n' ' ')$(sqlite3 "$T/v5/nudge.db" \
       "SELECT sql FROM sqlite_master WHERE name = 'points_expiry'")"
+# a format-6 store gets the table that keeps the event log's filter
+cp -r "$W" "$T/v6"
+sqlite3 "$T/v6/nudge.db" "DROP TABLE event_filter; PRAGMA user_version = 6;"
+"$NUDGE" status "$T/v6" >/dev/null 2>&1
+check_status "format-6 store opens" 0 $?
+check_eq "and is format 7, with the event filter's table" "7 1" \
+    "$(sqlite3 "$T/v6/nudge.db" "PRAGMA user_version") $(sqlite3 "$T/v6/nudge.db" \
+      "SELECT count(*) FROM sqlite_master WHERE name = 'event_filter'")"
 finish

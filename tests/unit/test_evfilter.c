@@ -1,0 +1,82 @@
+/* test_evfilter.c - the event log's Bloom filter, saved by one process
+ * for the next: it must hold every id of the log, or a known id would be
+ * taken for a new one and applied twice. A saved filter is used only
+ * while its generation is the log's; a process whose filter may miss ids
+ * (another process added some, or one of its own transactions that
+ * changed the log was rolled back) does not save it. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "store.h"
+#include "t.h"
+#include "util.h"
+
+static int add_committed(store_t *s, const char *id)
+{
+    char err[ERRLEN] = "";
+    int ok = store_begin(s, err) == NUDGE_OK &&
+             store_event_add(s, id, "custom.test", 0, 1700000000, "{}", err) == 1 &&
+             store_commit(s, err) == NUDGE_OK;
+    if (!ok) fprintf(stderr, "adding %s: %s\n", id, err);
+    return ok;
+}
+
+int main(void)
+{
+    char dir[] = "/tmp/nudge-evfilter-XXXXXX", path[64], err[ERRLEN] = "";
+    if (!mkdtemp(dir)) return 1;
+    snprintf(path, sizeof path, "%s/nudge.db", dir);
+
+    /* ids committed by one process are known to the next, through the
+     * filter it saved; a new id is not */
+    store_t *s = store_open(path, STORE_CREATE, err);
+    CHECK(s != NULL);
+    CHECK(add_committed(s, "e1"));
+    CHECK(add_committed(s, "e2"));
+    store_close(s);
+    s = store_open(path, STORE_OPEN, err);
+    CHECK(store_event_known(s, "e1"));
+    CHECK(store_event_known(s, "e2"));
+    CHECK(!store_event_known(s, "e3"));
+
+    /* s's filter is built. Its transaction takes an event back (a change
+     * of the log) and is rolled back; then a second process adds e7 and
+     * saves its filter. s's filter lacks e7 and its count of the log's
+     * changes is one too many, which now matches the log's: it must not
+     * be saved over the second one's. */
+    CHECK_EQ_INT(store_begin(s, err), NUDGE_OK);
+    CHECK_EQ_INT(store_event_remove(s, "e1", err), NUDGE_OK);
+    store_rollback(s);
+    CHECK(store_event_known(s, "e1"));
+    store_t *other = store_open(path, STORE_OPEN, err);
+    CHECK(other != NULL);
+    CHECK(!store_event_known(other, "e7"));
+    CHECK(add_committed(other, "e7"));
+    store_close(other);
+    store_close(s);
+    s = store_open(path, STORE_OPEN, err);
+    CHECK(store_event_known(s, "e7"));
+    CHECK(store_event_known(s, "e2"));
+
+    /* an event added with no transaction open counts as a change too:
+     * a process that still holds the older filter does not save it */
+    other = store_open(path, STORE_OPEN, err);
+    CHECK(store_event_known(other, "e2"));   /* builds its filter */
+    CHECK_EQ_INT(store_event_add(s, "e8", "custom.test", 0, 1700000000, "{}", err), 1);
+    store_close(s);
+    store_close(other);
+    s = store_open(path, STORE_OPEN, err);
+    CHECK(store_event_known(s, "e8"));
+    CHECK(store_event_known(s, "e7"));
+    store_close(s);
+
+    unlink(path);
+    char side[80];
+    snprintf(side, sizeof side, "%s-wal", path);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", path);
+    unlink(side);
+    rmdir(dir);
+    T_DONE();
+}
