@@ -126,7 +126,7 @@ enum stmt {
 };
 
 static const char *const sql[S_COUNT] = {
-    [S_BEGIN] = "BEGIN",
+    [S_BEGIN] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",
     [S_ROLLBACK] = "ROLLBACK",
     [S_META_SET] = "INSERT INTO meta(key, value) VALUES(?1, ?2)"
@@ -316,6 +316,7 @@ struct store {
     int64_t bloom_keys;        /* keys added (at least the distinct ones) */
     int64_t bloom_gen;         /* the log's generation it holds; -1 unknown */
     int bloom_unsaved;         /* built from the log, or keys added since loaded */
+    int64_t txn_gen_bumps;     /* generations the open transaction counted */
     pend_t *pend;
     size_t npend, cap_pend;
     int32_t *slot;             /* open addressing: index+1 into pend, 0 empty */
@@ -802,9 +803,17 @@ int store_copy(store_t *s, const char *path, char *err)
     return NUDGE_OK;
 }
 
+static void bloom_drop(store_t *s);
+static int64_t event_gen(store_t *s);
+
 int store_begin(store_t *s, char *err)
 {
-    return run(s, stmt(s, S_BEGIN), err, "begin");
+    if (run(s, stmt(s, S_BEGIN), err, "begin") != NUDGE_OK) return NUDGE_ERR;
+    s->txn_gen_bumps = 0;
+    /* another process (an import beside the daemon) changed the log: its
+     * ids are not in the filter, which is built again when next needed */
+    if (s->bloom && !s->scratch && event_gen(s) != s->bloom_gen) bloom_drop(s);
+    return NUDGE_OK;
 }
 
 static int flush_events(store_t *s, char *err);
@@ -813,6 +822,7 @@ int store_commit(store_t *s, char *err)
 {
     if (flush_events(s, err) != NUDGE_OK) return NUDGE_ERR;
     if (run(s, stmt(s, S_COMMIT), err, "commit") != NUDGE_OK) return NUDGE_ERR;
+    s->txn_gen_bumps = 0;
     /* synced (store_durable): it and every lazy commit before it are on disk */
     if (s->txn_mark > s->durable_mark) s->durable_mark = s->txn_mark;
     if (s->ckpt) {
@@ -832,6 +842,7 @@ int store_commit_lazy(store_t *s, char *err)
     int rc = run(s, stmt(s, S_COMMIT), err, "commit");
     wb_lazy = 0;
     if (rc != NUDGE_OK) return NUDGE_ERR;
+    s->txn_gen_bumps = 0;
     /* the frames are in the kernel's hands: the checkpointer syncs them */
     pthread_mutex_lock(&c->mu);
     if (s->txn_mark > c->lazy_mark) c->lazy_mark = s->txn_mark;
@@ -858,7 +869,9 @@ int64_t store_durable_mark(store_t *s)
 void store_rollback(store_t *s)
 {
     pend_clear(s);
-    s->bloom_gen = -1;   /* it may have counted a change that is undone now */
+    /* the log's count goes back to where this transaction found it */
+    if (s->bloom_gen >= 0) s->bloom_gen -= s->txn_gen_bumps;
+    s->txn_gen_bumps = 0;
     if (!sqlite3_get_autocommit(s->db)) run(s, stmt(s, S_ROLLBACK), NULL, "rollback");
 }
 
@@ -1352,6 +1365,16 @@ static void bloom_build(store_t *s)
     s->bloom_unsaved = 1;
 }
 
+static void bloom_drop(store_t *s)
+{
+    free(s->bloom);
+    s->bloom = NULL;
+    s->bloom_bits = 0;
+    s->bloom_keys = 0;
+    s->bloom_gen = -1;
+    s->bloom_unsaved = 0;
+}
+
 /* For the next process: only a filter that holds every key of the log,
  * i.e. whose generation is still the log's (no other process and no
  * rolled-back transaction changed it since). A cache: not saving it only
@@ -1378,6 +1401,7 @@ static int event_gen_bump(store_t *s, char *err)
 {
     if (run(s, stmt(s, S_EVENT_GEN_BUMP), err, "counting the event log's changes") != NUDGE_OK) return NUDGE_ERR;
     if (s->bloom_gen >= 0) s->bloom_gen++;
+    s->txn_gen_bumps++;
     s->bloom_unsaved = 1;
     return NUDGE_OK;
 }
@@ -1568,10 +1592,16 @@ int store_event_remove(store_t *s, const char *ext_id, char *err)
         p->type = p->ext_id = p->body = NULL;
         return NUDGE_OK;
     }
+    /* the row and the log's count go together */
+    int own = sqlite3_get_autocommit(s->db);
+    if (own && store_begin(s, err) != NUDGE_OK) return NUDGE_ERR;
     sqlite3_stmt *st = stmt(s, S_EVENT_REMOVE);
     sqlite3_bind_int64(st, 1, event_key(ext_id));
-    if (run(s, st, err, "taking back an event") != NUDGE_OK) return NUDGE_ERR;
-    return sqlite3_changes(s->db) ? event_gen_bump(s, err) : NUDGE_OK;
+    int rc = run(s, st, err, "taking back an event");
+    if (rc == NUDGE_OK && sqlite3_changes(s->db)) rc = event_gen_bump(s, err);
+    if (own && rc == NUDGE_OK) rc = store_commit(s, err);
+    if (own && rc != NUDGE_OK) store_rollback(s);
+    return rc;
 }
 
 int store_event_known(store_t *s, const char *ext_id)

@@ -251,6 +251,14 @@ start
 check_eq "restarted: the event is still known" \
     '200 {"results":[{"index":0,"id":"d1","status":"duplicate"}],"accepted":0,"duplicates":1,"rejected":0}' \
     "$(req POST /v1/events "$POS" '{"id":"d1","type":"order.paid","member":"M2","at":"2026-11-23T13:00:00+08:00","order_id":"D1","amount":7}')"
+# an import beside the running daemon: the ids it adds are duplicates to
+# the daemon too (its filter of known ids was built before them)
+printf '%s\n' '{"id":"side1","type":"note.added","member":"M1","at":"2026-11-23T15:00:00+08:00"}' > "$T/side.jsonl"
+out=$("$NUDGE" import "$W" "$T/side.jsonl" 2>&1)
+check_contains "imported beside the daemon" "$out" "1 events read, 1 applied"
+check_eq "and a duplicate to the daemon" \
+    '200 {"results":[{"index":0,"id":"side1","status":"duplicate"}],"accepted":0,"duplicates":1,"rejected":0}' \
+    "$(req POST /v1/events "$POS" '{"id":"side1","type":"note.added","member":"M1","at":"2026-11-23T15:00:00+08:00"}')"
 kill -TERM "$RUNPID"; wait "$RUNPID"; check_status "SIGTERM exits 0" 0 $?
 check_eq "and no longer listens" 000 "$(curl -s -o /dev/null -w '%{http_code}' "$URL/healthz")"
 

@@ -3,7 +3,8 @@
  * taken for a new one and applied twice. A saved filter is used only
  * while its generation is the log's; a process whose filter may miss ids
  * (another process added some, or one of its own transactions that
- * changed the log was rolled back) does not save it. */
+ * changed the log was rolled back) does not save it, and builds it again
+ * at its next transaction when another process changed the log. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -69,6 +70,18 @@ int main(void)
     s = store_open(path, STORE_OPEN, err);
     CHECK(store_event_known(s, "e8"));
     CHECK(store_event_known(s, "e7"));
+
+    /* a process whose filter is built sees the ids another process
+     * committed since, from its next transaction on (an import beside
+     * the daemon): it must not take them for new */
+    other = store_open(path, STORE_OPEN, err);
+    CHECK(!store_event_known(s, "e9"));      /* s's filter is built */
+    CHECK(add_committed(other, "e9"));
+    CHECK_EQ_INT(store_begin(s, err), NUDGE_OK);
+    CHECK(store_event_known(s, "e9"));
+    CHECK_EQ_INT(store_event_add(s, "e9", "custom.test", 0, 1700000000, "{}", err), 0);   /* a duplicate */
+    CHECK_EQ_INT(store_commit(s, err), NUDGE_OK);
+    store_close(other);
     store_close(s);
 
     unlink(path);
