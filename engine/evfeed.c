@@ -167,8 +167,20 @@ evfeed_t *evfeed_open(const char *path, const tz_t *deflt, char *err)
     buf_init(&f->bufs[0]);
     buf_init(&f->bufs[1]);
     f->streamed = in_order(f);
-    if (f->streamed) look_ahead(f);
-    else index_all(f);
+    if (f->streamed) {
+        look_ahead(f);
+        return f;
+    }
+    /* out of order: lines are read back one at a time in time order, and
+     * a large buffer would be refilled whole after every seek */
+    FILE *again = fopen(path, "rb");
+    if (again) {
+        fclose(f->f);
+        free(f->vbuf);
+        f->f = again;
+        f->vbuf = NULL;
+    }
+    index_all(f);
     return f;
 }
 

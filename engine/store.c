@@ -821,7 +821,10 @@ static int flush_events(store_t *s, char *err);
 int store_commit(store_t *s, char *err)
 {
     if (flush_events(s, err) != NUDGE_OK) return NUDGE_ERR;
-    if (run(s, stmt(s, S_COMMIT), err, "commit") != NUDGE_OK) return NUDGE_ERR;
+    if (run(s, stmt(s, S_COMMIT), err, "commit") != NUDGE_OK) {
+        bloom_drop(s);   /* whether the log's count moved is unknown now */
+        return NUDGE_ERR;
+    }
     s->txn_gen_bumps = 0;
     /* synced (store_durable): it and every lazy commit before it are on disk */
     if (s->txn_mark > s->durable_mark) s->durable_mark = s->txn_mark;
@@ -841,7 +844,10 @@ int store_commit_lazy(store_t *s, char *err)
     wb_lazy = 1;
     int rc = run(s, stmt(s, S_COMMIT), err, "commit");
     wb_lazy = 0;
-    if (rc != NUDGE_OK) return NUDGE_ERR;
+    if (rc != NUDGE_OK) {
+        bloom_drop(s);
+        return NUDGE_ERR;
+    }
     s->txn_gen_bumps = 0;
     /* the frames are in the kernel's hands: the checkpointer syncs them */
     pthread_mutex_lock(&c->mu);
@@ -869,8 +875,9 @@ int64_t store_durable_mark(store_t *s)
 void store_rollback(store_t *s)
 {
     pend_clear(s);
-    /* the log's count goes back to where this transaction found it */
-    if (s->bloom_gen >= 0) s->bloom_gen -= s->txn_gen_bumps;
+    /* the log is back to where this transaction found it; the filter may
+     * have been built inside it (without an id it took back): built anew */
+    if (s->txn_gen_bumps) bloom_drop(s);
     s->txn_gen_bumps = 0;
     if (!sqlite3_get_autocommit(s->db)) run(s, stmt(s, S_ROLLBACK), NULL, "rollback");
 }
@@ -1322,7 +1329,7 @@ static int bloom_load(store_t *s, int64_t gen)
         const void *data = sqlite3_column_blob(st, 2);
         size_t bytes = (size_t)sqlite3_column_bytes(st, 2), bits = bytes * 8;
         if (data && bits >= (1 << 20) && (bits & (bits - 1)) == 0 && keys >= 0 &&
-            (uint64_t)(keys + 500000) * 16 <= bits) {
+            keys <= (int64_t)(bits / 16) - 500000) {
             s->bloom_bits = bits;
             s->bloom = xmalloc(bytes);
             memcpy(s->bloom, data, bytes);

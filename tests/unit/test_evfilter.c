@@ -71,6 +71,20 @@ int main(void)
     CHECK(store_event_known(s, "e8"));
     CHECK(store_event_known(s, "e7"));
 
+    /* a filter built inside a transaction that took an id back, which
+     * is then rolled back: the id is in the log again, so that filter
+     * must be neither used nor saved */
+    store_t *fresh = store_open(path, STORE_OPEN, err);
+    CHECK_EQ_INT(store_begin(fresh, err), NUDGE_OK);
+    CHECK_EQ_INT(store_event_remove(fresh, "e2", err), NUDGE_OK);
+    CHECK(!store_event_known(fresh, "e2"));   /* builds the filter, without e2 */
+    store_rollback(fresh);
+    CHECK(store_event_known(fresh, "e2"));
+    store_close(fresh);
+    fresh = store_open(path, STORE_OPEN, err);
+    CHECK(store_event_known(fresh, "e2"));
+    store_close(fresh);
+
     /* a process whose filter is built sees the ids another process
      * committed since, from its next transaction on (an import beside
      * the daemon): it must not take them for new */
