@@ -1103,23 +1103,24 @@ void store_strv_free(char **v, int n)
 
 /* ---- candidates ---- */
 
-/* Members per zone, counted again once a sixteenth of them (and a
- * hundred) were saved since: they only choose a broadcast's plan, and
- * counting reads the whole zone index (4.6 ms a zone at 1 M members,
- * 96 times in a simulated year). */
-static void zone_counts(store_t *s)
+/* Members per zone (in zones[].members) and in all, counted again once
+ * a sixteenth of them (and a hundred) were saved since: they only choose
+ * a broadcast's plan, and counting reads the whole zone index (4.6 ms a
+ * zone at 1 M members, 96 times in a simulated year). */
+static int64_t zone_counts(store_t *s)
 {
     int64_t all = 0;
     for (int i = 0; i < s->nzones; i++) all += s->zones[i].members;
-    if (s->zone_counts_at >= 0 && s->member_saves - s->zone_counts_at <= all / 16 + 100) return;
+    if (s->zone_counts_at >= 0 && s->member_saves - s->zone_counts_at <= all / 16 + 100) return all;
     load_zones(s);   /* zones other processes added; sets zone_counts_at = -1 */
-    for (int i = 0; i < s->nzones; i++) s->zones[i].members = 0;
+    all = 0;
     sqlite3_stmt *st = stmt(s, S_ZONE_COUNTS);
     while (sqlite3_step(st) == SQLITE_ROW)
         for (int i = 0; i < s->nzones; i++)
-            if (s->zones[i].id == sqlite3_column_int64(st, 0)) s->zones[i].members = sqlite3_column_int64(st, 1);
+            if (s->zones[i].id == sqlite3_column_int64(st, 0)) all += s->zones[i].members = sqlite3_column_int64(st, 1);
     sqlite3_reset(st);
     s->zone_counts_at = s->member_saves;
+    return all;
 }
 
 store_iter_t *store_candidates(store_t *s, int kind, const char *zone, int32_t lo, int32_t hi,
@@ -1139,12 +1140,9 @@ store_iter_t *store_candidates(store_t *s, int kind, const char *zone, int32_t l
     if (kind == CAND_ALL) {
         /* a seek per row through the zone index, or one pass over the
          * table: the pass wins once the zone holds about half the members */
-        int64_t in_zone = 0, all = 0;
-        zone_counts(s);
-        for (int i = 0; i < s->nzones; i++) {
-            all += s->zones[i].members;
+        int64_t all = zone_counts(s), in_zone = 0;
+        for (int i = 0; i < s->nzones; i++)
             if (s->zones[i].id == zid) in_zone = s->zones[i].members;
-        }
         if (in_zone * 2 > all) which = S_CAND_ALL_SCAN;
     }
     sqlite3_stmt *st = stmt(s, which);
@@ -1383,9 +1381,9 @@ static void bloom_drop(store_t *s)
 }
 
 /* For the next process: only a filter that holds every key of the log,
- * i.e. whose generation is still the log's (no other process and no
- * rolled-back transaction changed it since). A cache: not saving it only
- * costs the next process a pass over the log. */
+ * i.e. whose generation is still the log's (no other process changed it
+ * since; a rolled-back change drops the filter). A cache: not saving it
+ * only costs the next process a pass over the log. */
 static void bloom_save(store_t *s)
 {
     if (!s->bloom || !s->bloom_unsaved || s->scratch || s->bloom_gen < 0 || !sqlite3_get_autocommit(s->db)) return;
