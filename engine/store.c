@@ -300,6 +300,27 @@ typedef struct ckpt {
 #define CKPT_PAGES 4096   /* 16 MB of WAL: a page written often is copied once */
 #define WAL_RESTART_PAGES 32768   /* 128 MB of WAL */
 
+/* A scratch store's new event ids, 12 bytes each: a sorted array and a
+ * small hash of the latest ones, merged into it when full. They are in
+ * the Bloom filter too, which answers most lookups without either. */
+#define SEEN_TAIL 65536          /* ids in the hash before a merge */
+#define SEEN_TAIL_SLOTS 131072   /* its slots: half full at most */
+#define SEEN_GONE UINT32_MAX     /* the chk of an id taken back (chks have 31 bits) */
+#define SEEN_USED INT64_MIN      /* keys have 63 bits */
+
+typedef struct seen_ent {
+    int64_t key;   /* in the hash: key | SEEN_USED, 0 for an empty slot */
+    uint32_t chk;
+} seen_ent_t;
+
+typedef struct seen {
+    int64_t *keys;        /* sorted */
+    uint32_t *chks;
+    size_t n, cap;
+    seen_ent_t *tail;     /* SEEN_TAIL_SLOTS, open addressing */
+    size_t ntail;
+} seen_t;
+
 struct store {
     sqlite3 *db;
     char *path;
@@ -325,9 +346,7 @@ struct store {
      * events in memory instead: nothing reads them back from the log, and
      * writing them costs half of applying a year of events. */
     int scratch;
-    int64_t *seen;             /* key | SEEN_USED; 0 empty, SEEN_GONE taken back */
-    uint32_t *seen_chk;
-    size_t nseen, nseen_slot;  /* nseen counts taken-back slots too */
+    seen_t seen;
     zone_ent_t *zones;
     int nzones;
     int64_t member_saves;      /* members inserted or updated so far */
@@ -676,7 +695,7 @@ store_t *store_open(const char *path, int mode, char *err)
     sqlite3_busy_timeout(s->db, 5000);
     s->scratch = mode == STORE_SCRATCH;
     const char *pragmas = mode == STORE_SCRATCH
-        ? "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-360448;"
+        ? "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-400000;"
           "PRAGMA temp_store=MEMORY;"
         : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536; PRAGMA mmap_size=1073741824;"
           "PRAGMA temp_store=MEMORY; PRAGMA foreign_keys=OFF;";
@@ -735,8 +754,9 @@ void store_close(store_t *s)
     free(s->pend);
     free(s->slot);
     free(s->bloom);
-    free(s->seen);
-    free(s->seen_chk);
+    free(s->seen.keys);
+    free(s->seen.chks);
+    free(s->seen.tail);
     free(s->zones);
     for (int i = 0; i < S_COUNT; i++) sqlite3_finalize(s->st[i]);
     sqlite3_close(s->db);
@@ -1345,7 +1365,7 @@ static int bloom_load(store_t *s, int64_t gen)
  * least 1 Mbit, room for a million more. The keys are read once into a
  * passing array to size it: count(*) would read the whole log a second
  * time (208 MB for 4.5 M events). */
-static void bloom_build(store_t *s)
+static void bloom_build_log(store_t *s)
 {
     s->bloom_gen = event_gen(s);
     if (bloom_load(s, s->bloom_gen)) return;
@@ -1368,6 +1388,16 @@ static void bloom_build(store_t *s)
     for (size_t i = 0; i < n; i++) bloom_add(s, keys[i]);
     free(keys);
     s->bloom_unsaved = 1;
+}
+
+static void seen_each(const seen_t *v, void (*fn)(store_t *s, int64_t key), store_t *s);
+
+/* A scratch store's filter also holds the ids kept in memory (it may be
+ * built again after a rollback dropped it). */
+static void bloom_build(store_t *s)
+{
+    bloom_build_log(s);
+    if (s->scratch) seen_each(&s->seen, bloom_add, s);
 }
 
 static void bloom_drop(store_t *s)
@@ -1446,48 +1476,88 @@ static void pend_add(store_t *s, const pend_t *p)
 
 /* ---- a scratch store's event ids ---- */
 
-#define SEEN_USED INT64_MIN   /* bit 63: keys are 63-bit */
-#define SEEN_GONE 1
-
-static int64_t *seen_slot(store_t *s, int64_t key)
+static seen_ent_t *seen_tail_slot(seen_t *v, int64_t key)
 {
-    size_t mask = s->nseen_slot - 1;
+    size_t mask = SEEN_TAIL_SLOTS - 1;
     for (size_t i = (size_t)key & mask;; i = (i + 1) & mask)
-        if (!s->seen[i] || s->seen[i] == (key | SEEN_USED)) return &s->seen[i];
+        if (!v->tail[i].key || v->tail[i].key == (key | SEEN_USED)) return &v->tail[i];
 }
 
-static void seen_add(store_t *s, int64_t key, int64_t chk)
+static int cmp_seen_ent(const void *a, const void *b)
 {
-    if (4 * (s->nseen + 1) > 3 * s->nseen_slot) {   /* at most 3/4 full */
-        int64_t *old = s->seen;
-        uint32_t *old_chk = s->seen_chk;
-        size_t n = s->nseen_slot;
-        s->nseen_slot = n ? n * 2 : 1 << 16;
-        s->seen = xcalloc(s->nseen_slot, sizeof *s->seen);
-        s->seen_chk = xcalloc(s->nseen_slot, sizeof *s->seen_chk);
-        s->nseen = 0;
-        for (size_t i = 0; i < n; i++)
-            if (old[i] & SEEN_USED) {
-                int64_t *slot = seen_slot(s, old[i] & ~SEEN_USED);
-                *slot = old[i];
-                s->seen_chk[slot - s->seen] = old_chk[i];
-                s->nseen++;
-            }
-        free(old);
-        free(old_chk);
+    int64_t x = ((const seen_ent_t *)a)->key, y = ((const seen_ent_t *)b)->key;
+    return x < y ? -1 : x > y;
+}
+
+/* Moves the hash's ids into the sorted array, merging from the back in
+ * place: no second copy of the array (realloc of a large block remaps). */
+static void seen_merge(seen_t *v)
+{
+    seen_ent_t *add = xmalloc(v->ntail * sizeof *add);
+    size_t m = 0;
+    for (size_t i = 0; i < SEEN_TAIL_SLOTS; i++)
+        if (v->tail[i].key) {
+            add[m] = v->tail[i];
+            add[m++].key &= ~SEEN_USED;
+        }
+    qsort(add, m, sizeof *add, cmp_seen_ent);
+    if (v->n + m > v->cap) {
+        v->cap = v->n + m > 2 * v->cap ? v->n + m : 2 * v->cap;
+        v->keys = xrealloc(v->keys, v->cap * sizeof *v->keys);
+        v->chks = xrealloc(v->chks, v->cap * sizeof *v->chks);
     }
-    int64_t *slot = seen_slot(s, key);
-    if (!*slot) s->nseen++;
-    *slot = key | SEEN_USED;
-    s->seen_chk[slot - s->seen] = (uint32_t)chk;
+    size_t i = v->n, j = m, k = v->n + m;
+    while (j > 0) {
+        if (i > 0 && v->keys[i - 1] > add[j - 1].key) {
+            k--, i--;
+            v->keys[k] = v->keys[i];
+            v->chks[k] = v->chks[i];
+        } else {
+            k--, j--;
+            v->keys[k] = add[j].key;
+            v->chks[k] = add[j].chk;
+        }
+    }
+    v->n += m;
+    free(add);
+    memset(v->tail, 0, SEEN_TAIL_SLOTS * sizeof *v->tail);
+    v->ntail = 0;
 }
 
-/* The slot holding key, or NULL. */
-static int64_t *seen_find(store_t *s, int64_t key)
+/* The chk of key (SEEN_GONE when taken back), or NULL. */
+static uint32_t *seen_find(seen_t *v, int64_t key)
 {
-    if (!s->nseen_slot) return NULL;
-    int64_t *slot = seen_slot(s, key);
-    return *slot ? slot : NULL;
+    if (v->tail) {
+        seen_ent_t *e = seen_tail_slot(v, key);
+        if (e->key) return &e->chk;
+    }
+    size_t lo = 0, hi = v->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v->keys[mid] < key) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < v->n && v->keys[lo] == key ? &v->chks[lo] : NULL;
+}
+
+/* key must not be in v: see store_event_add */
+static void seen_add(seen_t *v, int64_t key, uint32_t chk)
+{
+    if (!v->tail) v->tail = xcalloc(SEEN_TAIL_SLOTS, sizeof *v->tail);
+    seen_ent_t *e = seen_tail_slot(v, key);
+    e->key = key | SEEN_USED;
+    e->chk = chk;
+    if (++v->ntail >= SEEN_TAIL) seen_merge(v);
+}
+
+/* Calls fn for each id, taken back or not (a Bloom filter built again
+ * must hold them all: a false positive only costs a lookup). */
+static void seen_each(const seen_t *v, void (*fn)(store_t *s, int64_t key), store_t *s)
+{
+    for (size_t i = 0; i < v->n; i++) fn(s, v->keys[i]);
+    if (v->tail)
+        for (size_t i = 0; i < SEEN_TAIL_SLOTS; i++)
+            if (v->tail[i].key) fn(s, v->tail[i].key & ~SEEN_USED);
 }
 
 static int cmp_pend(const void *a, const void *b)
@@ -1523,10 +1593,14 @@ static int flush_events(store_t *s, char *err)
 static int event_lookup(store_t *s, const char *ext_id, char *err)
 {
     int64_t key = event_key(ext_id), chk = event_chk(ext_id);
-    const int64_t *seen = seen_find(s, key);
-    if (seen)
-        return s->seen_chk[seen - s->seen] == (uint32_t)chk
-                   ? 1 : errf(err, "event id '%s' has the fingerprint of another id; give it a different id", ext_id);
+    if (s->scratch) {
+        if (!s->bloom) bloom_build(s);
+        if (!bloom_may_have(s, key)) return 0;
+        const uint32_t *seen = seen_find(&s->seen, key);
+        if (seen && *seen != SEEN_GONE)
+            return *seen == (uint32_t)chk
+                       ? 1 : errf(err, "event id '%s' has the fingerprint of another id; give it a different id", ext_id);
+    }
     const pend_t *p = pend_find(s, key);
     if (p && p->type) return p->chk == chk ? 1 : errf(err, "event id '%s' has the fingerprint of another id; "
                                                           "give it a different id", ext_id);
@@ -1548,7 +1622,16 @@ int store_event_add(store_t *s, const char *ext_id, const char *type, int64_t me
     int known = event_lookup(s, ext_id, err);
     if (known) return known < 0 ? NUDGE_ERR : 0;
     if (s->scratch) {
-        seen_add(s, event_key(ext_id), event_chk(ext_id));
+        int64_t key = event_key(ext_id);
+        uint32_t chk = (uint32_t)event_chk(ext_id);
+        /* every id kept is in the filter: most new ids skip the search */
+        uint32_t *gone = bloom_may_have(s, key) ? seen_find(&s->seen, key) : NULL;
+        if (gone) {
+            *gone = chk;   /* taken back earlier */
+        } else {
+            seen_add(&s->seen, key, chk);
+            bloom_add(s, key);
+        }
         return 1;
     }
     pend_t p = {event_key(ext_id), event_chk(ext_id), member, at, xstrdup(type),
@@ -1583,9 +1666,9 @@ int store_event_add(store_t *s, const char *ext_id, const char *type, int64_t me
 
 int store_event_remove(store_t *s, const char *ext_id, char *err)
 {
-    int64_t *seen = seen_find(s, event_key(ext_id));
-    if (seen) {
-        *seen = SEEN_GONE;   /* keeps probe chains intact */
+    uint32_t *seen = s->scratch ? seen_find(&s->seen, event_key(ext_id)) : NULL;
+    if (seen && *seen != SEEN_GONE) {
+        *seen = SEEN_GONE;   /* the Bloom bits stay: a false positive */
         return NUDGE_OK;
     }
     pend_t *p = pend_find(s, event_key(ext_id));
