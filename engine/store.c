@@ -298,7 +298,10 @@ typedef struct ckpt {
 } ckpt_t;
 
 #define CKPT_PAGES 4096   /* 16 MB of WAL: a page written often is copied once */
-#define WAL_RESTART_PAGES 32768   /* 128 MB of WAL */
+/* 1 GB of WAL. Starting it over pauses the loop (the last commit's copy,
+ * a sync of the WAL and one of the database): at 128 MB that came every
+ * few seconds under load and took up to a quarter of the loop's time. */
+#define WAL_RESTART_PAGES 262144
 
 /* A scratch store's new event ids, 12 bytes each: a sorted array and a
  * small hash of the latest ones, merged into it when full. They are in
