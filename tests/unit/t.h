@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static int t_pass, t_fail;
 
@@ -26,6 +27,18 @@ static int t_pass, t_fail;
     else { t_fail++; fprintf(stderr, "%s:%d: %s == %s failed: \"%s\" != \"%s\"\n", \
                              __FILE__, __LINE__, #a, #b, _a ? _a : "(null)", _b ? _b : "(null)"); } \
 } while (0)
+
+/* Removes a test's store (and its WAL files) and then its directory. */
+static inline void t_rm_store(const char *dir, const char *path)
+{
+    char side[512];
+    unlink(path);
+    snprintf(side, sizeof side, "%s-wal", path);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", path);
+    unlink(side);
+    rmdir(dir);
+}
 
 #define T_DONE() do { \
     printf("%s: %d passed, %d failed\n", __FILE__, t_pass, t_fail); \

@@ -98,12 +98,6 @@ int main(void)
     store_close(other);
     store_close(s);
 
-    unlink(path);
-    char side[80];
-    snprintf(side, sizeof side, "%s-wal", path);
-    unlink(side);
-    snprintf(side, sizeof side, "%s-shm", path);
-    unlink(side);
-    rmdir(dir);
+    t_rm_store(dir, path);
     T_DONE();
 }

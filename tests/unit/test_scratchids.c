@@ -99,12 +99,6 @@ int main(void)
     CHECK(!store_event_known(s, "n123456"));
     store_close(s);
 
-    unlink(path);
-    char aux[80];
-    snprintf(aux, sizeof aux, "%s-wal", path);
-    unlink(aux);
-    snprintf(aux, sizeof aux, "%s-shm", path);
-    unlink(aux);
-    rmdir(dir);
+    t_rm_store(dir, path);
     T_DONE();
 }
