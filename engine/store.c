@@ -1592,6 +1592,14 @@ static int flush_events(store_t *s, char *err)
     return rc == NUDGE_OK ? event_gen_bump(s, err) : rc;
 }
 
+/* 1 when the id found under key is ext_id itself (the same check), else
+ * -1: two ids with one fingerprint, which must not pass for each other. */
+static int same_id(int64_t found_chk, int64_t chk, const char *ext_id, char *err)
+{
+    return found_chk == chk ? 1
+                            : errf(err, "event id '%s' has the fingerprint of another id; give it a different id", ext_id);
+}
+
 /* 1 known, 0 not, -1 a different id with the same key (err says so). */
 static int event_lookup(store_t *s, const char *ext_id, char *err)
 {
@@ -1600,21 +1608,15 @@ static int event_lookup(store_t *s, const char *ext_id, char *err)
         if (!s->bloom) bloom_build(s);
         if (!bloom_may_have(s, key)) return 0;
         const uint32_t *seen = seen_find(&s->seen, key);
-        if (seen && *seen != SEEN_GONE)
-            return *seen == (uint32_t)chk
-                       ? 1 : errf(err, "event id '%s' has the fingerprint of another id; give it a different id", ext_id);
+        if (seen && *seen != SEEN_GONE) return same_id(*seen, chk, ext_id, err);
     }
     const pend_t *p = pend_find(s, key);
-    if (p && p->type) return p->chk == chk ? 1 : errf(err, "event id '%s' has the fingerprint of another id; "
-                                                          "give it a different id", ext_id);
+    if (p && p->type) return same_id(p->chk, chk, ext_id, err);
     if (!s->bloom) bloom_build(s);
     if (!bloom_may_have(s, key)) return 0;
     sqlite3_stmt *st = stmt(s, S_EVENT_KNOWN);
     sqlite3_bind_int64(st, 1, key);
-    int rc = 0;
-    if (sqlite3_step(st) == SQLITE_ROW)
-        rc = sqlite3_column_int64(st, 0) == chk
-                 ? 1 : errf(err, "event id '%s' has the fingerprint of another id; give it a different id", ext_id);
+    int rc = sqlite3_step(st) == SQLITE_ROW ? same_id(sqlite3_column_int64(st, 0), chk, ext_id, err) : 0;
     sqlite3_reset(st);
     return rc;
 }

@@ -26,18 +26,6 @@ void *xcalloc(size_t n, size_t size)
     return p;
 }
 
-FILE *fopen_read_big(const char *path, char **vbuf)
-{
-    enum { BIG = 1 << 20 };
-    FILE *fp = fopen(path, "rb");
-    *vbuf = NULL;
-    if (fp && (*vbuf = malloc(BIG)) && setvbuf(fp, *vbuf, _IOFBF, BIG) != 0) {
-        free(*vbuf);   /* setvbuf refused it: the default buffer stays */
-        *vbuf = NULL;
-    }
-    return fp;
-}
-
 void *xrealloc(void *p, size_t n)
 {
     void *q = realloc(p, n ? n : 1);
@@ -165,6 +153,18 @@ uint64_t fnv1a64(const void *p, size_t n, uint64_t h)
         h *= 0x100000001b3ULL;
     }
     return h;
+}
+
+FILE *fopen_read_big(const char *path, char **vbuf)
+{
+    enum { BIG = 1 << 20 };
+    FILE *fp = fopen(path, "rb");
+    *vbuf = NULL;
+    if (fp && (*vbuf = malloc(BIG)) && setvbuf(fp, *vbuf, _IOFBF, BIG) != 0) {
+        free(*vbuf);   /* setvbuf refused it: the default buffer stays */
+        *vbuf = NULL;
+    }
+    return fp;
 }
 
 char *read_file(const char *path, size_t *len, char *err)
