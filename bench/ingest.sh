@@ -18,6 +18,7 @@
 #   DISPATCH=mock                            also deliver to build/mockprov (WeChat), to see its cost
 #   CEIL_SCRIPT=1                            also the ceiling with the same wrk Lua script (POST bodies)
 #   KEEP=1                                   keep the scratch directory (workspace, logs, samples)
+#   COMMIT_MS=100                            the store's lazy commit period ([api] commit_ms)
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SECS=${1:-${SECS:-30}}
@@ -188,6 +189,7 @@ scopes.pos = write
 token.ops = env:NUDGE_BENCH_OPS
 scopes.ops = admin
 EOF
+[ -n "${COMMIT_MS:-}" ] && echo "commit_ms = $COMMIT_MS" >> "$W/nudge.conf"
 # without a [wechat]/[sms] section the channels have no sender: messages
 # stay queued, nothing is sent anywhere. DISPATCH=mock delivers them to the
 # loopback mock (on the clients' cpu) to show what dispatch costs.

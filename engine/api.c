@@ -283,11 +283,12 @@ static const char *query_str(struct evkeyvalq *q, const char *name)
 /* One event (a JSON object) parsed, applied and run through the journeys
  * at the engine's clock. Returns as engine_event, NUDGE_ERR with why;
  * ev is the caller's to evt_free. */
-static int apply_event(api_t *a, const cJSON *item, event_t *ev, char *why)
+static int apply_event(api_t *a, cJSON *item, event_t *ev, char *why)
 {
+    /* the journal keeps the event as cJSON prints it, one line */
     char *text = cJSON_PrintUnformatted(item);
     const tz_t *zone = NULL;
-    int r = evt_parse(ev, text, strlen(text), a->w->tz, why);   /* ev points into text */
+    int r = evt_take(ev, item, text, a->w->tz, why);   /* ev owns item, points into text */
     if (r == NUDGE_OK) {
         a->hooks.touch(a->hooks.ud);
         r = engine_event(a->e, ev, 1, &zone, why);
@@ -325,13 +326,21 @@ static void on_events(api_t *a, struct evhttp_request *req)
     buf_adds(&out, "{\"results\":[");
     int accepted = 0, duplicates = 0, rejected = 0, i = 0;
     if (a->hooks.intake) a->hooks.intake(a->hooks.ud, 1);
-    const cJSON *item = cJSON_IsArray(doc) ? doc->child : doc;
-    for (; item && i < n; item = cJSON_IsArray(doc) ? item->next : NULL, i++) {
+    /* each event is taken out of the document and handed to its event_t:
+     * parsed once */
+    int array = cJSON_IsArray(doc);
+    cJSON *item = array ? doc->child : doc, *next;
+    if (!array) doc = NULL;
+    for (; item && i < n; item = next, i++) {
+        next = array ? item->next : NULL;
+        if (array) cJSON_DetachItemViaPointer(doc, item);
         event_t ev;
         char why[ERRLEN];
         int r = apply_event(a, item, &ev, why);
         if (i) buf_addc(&out, ',');
-        buf_printf(&out, "{\"index\":%d,", i);
+        buf_adds(&out, "{\"index\":");
+        buf_add_i64(&out, i);
+        buf_addc(&out, ',');
         if (r == EVENT_APPLIED || r == EVENT_DUPLICATE) {
             buf_adds(&out, "\"id\":");
             buf_add_json_str(&out, ev.id);

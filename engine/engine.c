@@ -7,6 +7,7 @@
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -410,6 +411,14 @@ static const char *kv_find(const kv_t *kv, int n, const char *key)
     return NULL;
 }
 
+/* v as "%.15g" writes it; a whole number (an amount of 199.00, most
+ * often) without the cost of printf's floating-point path */
+static void add_number(buf_t *out, double v)
+{
+    if (v > -1e15 && v < 1e15 && v == (double)(int64_t)v && !(v == 0 && signbit(v))) buf_add_i64(out, (int64_t)v);
+    else buf_printf(out, "%.15g", v);
+}
+
 static int resolve_occasion(const occasion_t *o, const char *name, buf_t *out)
 {
     char d[16];
@@ -418,7 +427,7 @@ static int resolve_occasion(const occasion_t *o, const char *name, buf_t *out)
         cal_format_date(o->day, d);
         buf_adds(out, d);
     } else if (strcmp(name, "expiring_points") == 0 && o->expires_day != CAL_NONE) {
-        buf_printf(out, "%lld", (long long)o->points);
+        buf_add_i64(out, o->points);
     } else if (strcmp(name, "expires_on") == 0 && o->expires_day != CAL_NONE) {
         cal_format_date(o->expires_day, d);
         buf_adds(out, d);
@@ -428,7 +437,7 @@ static int resolve_occasion(const occasion_t *o, const char *name, buf_t *out)
         /* {{id}} is always the member's; the event's is {{event_id}} */
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(o->event, name);
         if (cJSON_IsString(v)) buf_adds(out, v->valuestring);
-        else if (cJSON_IsNumber(v)) buf_printf(out, "%.15g", v->valuedouble);
+        else if (cJSON_IsNumber(v)) add_number(out, v->valuedouble);
         else return -1;
     } else {
         return -1;
@@ -928,7 +937,8 @@ int engine_event(engine_t *e, event_t *ev, int trigger, const tz_t **new_zone, c
     for (int i = 0; i < e->njourneys; i++) {
         journey_t *j = e->journeys[i];
         if (j->trig.kind != TRIG_EVENT || strcmp(j->trig.event, ev->type) != 0) continue;
-        occasion_t o = {.day = CAL_NONE, .expires_day = CAL_NONE, .event = ev->json, .event_id = ev->id};
+        occasion_t o = {.day = CAL_NONE, .expires_day = CAL_NONE, .event = ev->json,
+                        .event_json = ev->printed ? ev->text : NULL, .event_id = ev->id};
         if (enter(e, j, &e->m, &o, ev->id, err) != NUDGE_OK) return NUDGE_ERR;
     }
     return r;

@@ -34,6 +34,8 @@ static int need_positive_int(const cJSON *o, const char *key, int64_t *out, char
     return NUDGE_OK;
 }
 
+static int check(event_t *ev, const tz_t *deflt, char *err);
+
 int evt_parse(event_t *ev, const char *text, size_t len, const tz_t *deflt, char *err)
 {
     memset(ev, 0, sizeof *ev);
@@ -44,6 +46,21 @@ int evt_parse(event_t *ev, const char *text, size_t len, const tz_t *deflt, char
         size_t off = end ? (size_t)(end - text) : 0;
         return errf(err, "not valid JSON (near byte %zu)", off + 1);
     }
+    return check(ev, deflt, err);
+}
+
+int evt_take(event_t *ev, cJSON *json, const char *printed, const tz_t *deflt, char *err)
+{
+    memset(ev, 0, sizeof *ev);
+    ev->json = json;
+    ev->text = printed;
+    ev->printed = 1;
+    return check(ev, deflt, err);
+}
+
+/* The fields every event needs, and those its type needs. */
+static int check(event_t *ev, const tz_t *deflt, char *err)
+{
     cJSON *o = ev->json;
     if (!cJSON_IsObject(o)) return errf(err, "an event must be a JSON object");
     cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "type");

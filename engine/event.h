@@ -27,11 +27,16 @@ typedef struct event {
     const char *member;
     int64_t at;
     const char *text;        /* the line as given (not owned) */
+    int printed;             /* 1: text is what cJSON prints for json, byte for byte */
     char idbuf[24], memberbuf[32];
 } event_t;
 
 /* Parses and validates one event. Errors name the field and the reason. */
 int evt_parse(event_t *ev, const char *text, size_t len, const tz_t *deflt, char *err);
+/* Validates one event parsed already: ev owns json from here on (even on
+ * an error; evt_free frees it), and printed (not owned) is
+ * cJSON_PrintUnformatted's text of it. */
+int evt_take(event_t *ev, struct cJSON *json, const char *printed, const tz_t *deflt, char *err);
 void evt_free(event_t *ev);
 
 enum { EVENT_DUPLICATE = 0, EVENT_APPLIED = 1 };

@@ -227,10 +227,14 @@ int64_t jnl_add(jnl_t *j, int64_t at, const char *json, size_t len)
 {
     int64_t seq = ++j->last;
     size_t head_at = j->pend.len;
-    buf_printf(&j->pend, "%" PRId64 " %" PRId64 " ", seq, at);
+    buf_add_i64(&j->pend, seq);
+    buf_addc(&j->pend, ' ');
+    buf_add_i64(&j->pend, at);
+    buf_addc(&j->pend, ' ');
     size_t nhead = j->pend.len - head_at;
     uint64_t h = record_hash(j->pend.p + head_at, nhead, json, len);
-    buf_printf(&j->pend, "%016" PRIx64 " ", h);
+    buf_add_hex64(&j->pend, h);
+    buf_addc(&j->pend, ' ');
     buf_add(&j->pend, json, len);
     buf_addc(&j->pend, '\n');
     j->npend++;

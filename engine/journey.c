@@ -141,7 +141,8 @@ void occasion_to_json(const occasion_t *o, buf_t *out)
         cJSON_AddNumberToObject(j, "expires_day", o->expires_day);
         cJSON_AddNumberToObject(j, "points", (double)o->points);
     }
-    if (o->event) cJSON_AddItemToObject(j, "event", cJSON_Duplicate(o->event, 1));
+    if (o->event_json) cJSON_AddRawToObject(j, "event", o->event_json);
+    else if (o->event) cJSON_AddItemToObject(j, "event", cJSON_Duplicate(o->event, 1));
     if (o->event_id) cJSON_AddStringToObject(j, "event_id", o->event_id);
     if (o->received) cJSON_AddItemToObject(j, "received", cJSON_Duplicate(o->received, 1));
     char *s = cJSON_PrintUnformatted(j);

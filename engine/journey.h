@@ -103,6 +103,7 @@ typedef struct occasion {
     int64_t points;          /* points expiry: points left expiring */
     int32_t expires_day;
     const struct cJSON *event;     /* event triggers */
+    const char *event_json;        /* NULL, or cJSON's print of event (copied as is) */
     const char *event_id;
     const struct cJSON *received;  /* the event that ended the last wait { until }; NULL on timeout */
 } occasion_t;

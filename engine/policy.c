@@ -409,18 +409,18 @@ int policy_offer(policy_t *p, const decision_t *d, char *err)
 
 void policy_msg_from(const decision_t *d, store_msg_t *m)
 {
-    snprintf(m->key, sizeof m->key, "%s", d->key);
+    strcopy(m->key, sizeof m->key, d->key);
     m->at = d->at;
     m->decided_at = d->decided_at;
     m->member = d->member;
-    snprintf(m->journey, sizeof m->journey, "%s", d->journey->name);
-    snprintf(m->step, sizeof m->step, "%s", d->step->id);
-    snprintf(m->channel, sizeof m->channel, "%s", d->channel >= 0 ? channel_names[d->channel] : "");
-    snprintf(m->tmpl, sizeof m->tmpl, "%s", d->step->tmpl ? d->step->tmpl : "");
-    snprintf(m->member_id, sizeof m->member_id, "%s", d->member_id);
-    snprintf(m->zone, sizeof m->zone, "%s", tz_name(d->zone));
+    strcopy(m->journey, sizeof m->journey, d->journey->name);
+    strcopy(m->step, sizeof m->step, d->step->id);
+    strcopy(m->channel, sizeof m->channel, d->channel >= 0 ? channel_names[d->channel] : "");
+    strcopy(m->tmpl, sizeof m->tmpl, d->step->tmpl ? d->step->tmpl : "");
+    strcopy(m->member_id, sizeof m->member_id, d->member_id);
+    strcopy(m->zone, sizeof m->zone, tz_name(d->zone));
     if (d->skipped) return;   /* nothing goes out: no address, content or parts */
-    snprintf(m->address, sizeof m->address, "%s", d->address ? d->address : "");
+    strcopy(m->address, sizeof m->address, d->address ? d->address : "");
     m->segments = d->channel == CH_SMS ? d->segments : 0;
     if (d->content) buf_adds(&m->content, d->content);
     if (d->ctx) buf_adds(&m->ctx, d->ctx);

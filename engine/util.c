@@ -107,16 +107,54 @@ void buf_addc(buf_t *b, char c)
 
 void buf_printf(buf_t *b, const char *fmt, ...)
 {
+    /* formatted once when it fits in the room left (the usual case),
+     * twice when the buffer must grow first */
+    size_t room = b->cap ? b->cap - b->len : 0;
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    int n = vsnprintf(room ? b->p + b->len : NULL, room, fmt, ap);
     va_end(ap);
-    if (n < 0) return;
-    buf_grow(b, (size_t)n);
-    va_start(ap, fmt);
-    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
+    if (n < 0) {
+        if (room) b->p[b->len] = '\0';
+        return;
+    }
+    if ((size_t)n >= room) {
+        buf_grow(b, (size_t)n);
+        va_start(ap, fmt);
+        vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
     b->len += (size_t)n;
+}
+
+void buf_add_i64(buf_t *b, int64_t v)
+{
+    char tmp[24], *p = tmp + sizeof tmp;
+    /* through the unsigned value, so INT64_MIN negates without overflow */
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0) *--p = '-';
+    buf_add(b, p, (size_t)(tmp + sizeof tmp - p));
+}
+
+void buf_add_hex64(buf_t *b, uint64_t v)
+{
+    static const char hex[] = "0123456789abcdef";
+    char tmp[16];
+    for (int i = 15; i >= 0; i--, v >>= 4) tmp[i] = hex[v & 15];
+    buf_add(b, tmp, sizeof tmp);
+}
+
+void strcopy(char *dst, size_t size, const char *src)
+{
+    if (!size) return;
+    size_t n = strlen(src);
+    if (n >= size) n = size - 1;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
 }
 
 void buf_add_json_str(buf_t *b, const char *s)

@@ -39,6 +39,10 @@ void buf_add(buf_t *b, const char *s, size_t n);
 void buf_adds(buf_t *b, const char *s);
 void buf_addc(buf_t *b, char c);
 void buf_printf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* v in decimal, as "%lld" would write it */
+void buf_add_i64(buf_t *b, int64_t v);
+/* v as 16 lowercase hex digits, as "%016llx" would write it */
+void buf_add_hex64(buf_t *b, uint64_t v);
 /* s as a JSON string literal, quotes included */
 void buf_add_json_str(buf_t *b, const char *s);
 
@@ -53,6 +57,10 @@ FILE *fopen_read_big(const char *path, char **vbuf);
 
 /* Read a whole file into a NUL-terminated heap string. */
 char *read_file(const char *path, size_t *len, char *err);
+
+/* src into dst of size bytes, cut short to fit, always NUL-terminated
+ * (size > 0): snprintf(dst, size, "%s", src) without the format parsing. */
+void strcopy(char *dst, size_t size, const char *src);
 
 /* Trim ASCII white space in place; returns s. */
 char *strtrim(char *s);

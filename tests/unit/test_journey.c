@@ -115,8 +115,30 @@ int main(void)
     CHECK_EQ_INT(back.day, o.day);
     CHECK_EQ_INT(back.points, 30);
     CHECK_EQ_INT(back.expires_day, o.expires_day);
-    buf_free(&b);
     cJSON_Delete(owned);
+
+    /* an event's occasion written from the event's printed text is the same,
+     * byte for byte, as one printed from the event itself */
+    cJSON *ev = cJSON_Parse("{\"id\":\"e1\",\"type\":\"order.paid\",\"member\":\"M1\",\"amount\":199.5,"
+                            "\"note\":\"\u4e2d \\\"q\\\" \\n\",\"n\":[1,2e300,null]}");
+    CHECK(ev != NULL);
+    char *printed = cJSON_PrintUnformatted(ev);
+    occasion_t oe = {.day = CAL_NONE, .expires_day = CAL_NONE, .event = ev, .event_id = "e1"};
+    buf_t want;
+    buf_init(&want);
+    occasion_to_json(&oe, &want);
+    oe.event_json = printed;
+    occasion_to_json(&oe, &b);
+    CHECK_EQ_STR(b.p, want.p);
+    CHECK(strstr(b.p, "\"event\":{\"id\":\"e1\"") != NULL);
+    CHECK(occasion_from_json(&back, b.p, &owned) == NUDGE_OK);
+    CHECK(back.event != NULL && cJSON_Compare(back.event, ev, 1));
+    CHECK_EQ_STR(back.event_id, "e1");
+    cJSON_Delete(owned);
+    cJSON_free(printed);
+    cJSON_Delete(ev);
+    buf_free(&want);
+    buf_free(&b);
     journey_free(j);
     T_DONE();
 }
