@@ -280,9 +280,9 @@ static const char *query_str(struct evkeyvalq *q, const char *name)
     return v ? v : "";
 }
 
-/* One event (a JSON object) parsed, applied and run through the journeys
- * at the engine's clock. Returns as engine_event, NUDGE_ERR with why;
- * ev is the caller's to evt_free. */
+/* One event (a JSON object, taken over: ev owns it) validated, applied
+ * and run through the journeys at the engine's clock. Returns as
+ * engine_event, NUDGE_ERR with why; ev is the caller's to evt_free. */
 static int apply_event(api_t *a, cJSON *item, event_t *ev, char *why)
 {
     /* the journal keeps the event as cJSON prints it, one line */
@@ -645,7 +645,7 @@ static void emit_for_member(const char *ext_id, void *ud)
     cJSON_AddStringToObject(o, "at", at);
     if (x->content) cJSON_AddStringToObject(o, "content", x->content);
     event_t ev;
-    int r = apply_event(x->a, o, &ev, why);
+    int r = apply_event(x->a, o, &ev, why);   /* ev owns o from here */
     if (r == EVENT_APPLIED) x->applied++;
     if (r < 0) {
         x->failed++;
@@ -654,7 +654,6 @@ static void emit_for_member(const char *ext_id, void *ud)
     }
     evt_free(&ev);
     buf_free(&id);
-    cJSON_Delete(o);
 }
 
 static int member_events(api_t *a, const char *field, const char *value, const char *type, const char *id_base,
