@@ -5,6 +5,7 @@
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
 
 const char *const anchor_names[ANCHOR_COUNT] = {
@@ -133,8 +134,52 @@ int journey_anchor_range(const journey_t *j, int32_t d, int32_t *lo, int32_t *hi
     return 1;
 }
 
+/* 1 when s prints the same through buf_add_json_str as through cJSON
+ * (they escape control characters differently) */
+static int plain_text(const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x20) return 0;
+    return 1;
+}
+
 void occasion_to_json(const occasion_t *o, buf_t *out)
 {
+    /* The usual occasions written directly, byte for byte as cJSON would
+     * (whole numbers in int range print as "%d" there): a message's
+     * context is written for every message decided. */
+    if (!o->received && (!o->event || o->event_json) && o->points >= INT_MIN && o->points <= INT_MAX &&
+        (!o->event_id || plain_text(o->event_id))) {
+        buf_reset(out);
+        buf_addc(out, '{');
+        const char *sep = "";
+        if (o->day != CAL_NONE) {
+            buf_adds(out, "\"day\":");
+            buf_add_i64(out, o->day);
+            sep = ",";
+        }
+        if (o->expires_day != CAL_NONE) {
+            buf_adds(out, sep);
+            buf_adds(out, "\"expires_day\":");
+            buf_add_i64(out, o->expires_day);
+            buf_adds(out, ",\"points\":");
+            buf_add_i64(out, o->points);
+            sep = ",";
+        }
+        if (o->event_json) {
+            buf_adds(out, sep);
+            buf_adds(out, "\"event\":");
+            buf_adds(out, o->event_json);
+            sep = ",";
+        }
+        if (o->event_id) {
+            buf_adds(out, sep);
+            buf_adds(out, "\"event_id\":");
+            buf_add_json_str(out, o->event_id);
+        }
+        buf_addc(out, '}');
+        return;
+    }
     cJSON *j = cJSON_CreateObject();
     if (o->day != CAL_NONE) cJSON_AddNumberToObject(j, "day", o->day);
     if (o->expires_day != CAL_NONE) {

@@ -262,9 +262,26 @@ void member_field_text(member_t *m, int f, int64_t now, buf_t *out)
     }
 }
 
+/* 0 when attrs cannot hold the key name, 1 when it may. Stored
+ * attributes are cJSON's print, but a key written with escapes would
+ * not show its name; without a backslash in the text, a key that is
+ * there shows as "name" (names are template words, no quotes or
+ * control characters). Most placeholders are not attributes (brand,
+ * journey parameters), so the parse is saved for every message. */
+static int attrs_may_have(const char *attrs, const char *name)
+{
+    if (strchr(attrs, '\\')) return 1;
+    size_t n = strlen(name);
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)name[i] < 0x20 || name[i] == '"' || name[i] == '\\') return 1;
+    for (const char *p = attrs; (p = strchr(p, '"')); p++)
+        if (strncmp(p + 1, name, n) == 0 && p[n + 1] == '"') return 1;
+    return 0;
+}
+
 int member_attr_text(const member_t *m, const char *name, buf_t *out)
 {
-    if (!m->s[MS_ATTRS]) return -1;
+    if (!m->s[MS_ATTRS] || !attrs_may_have(m->s[MS_ATTRS], name)) return -1;
     cJSON *o = cJSON_Parse(m->s[MS_ATTRS]);
     if (!o) return -1;
     cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);

@@ -263,11 +263,28 @@ void tz_format_iso(const tz_t *tz, int64_t utc, char *out)
     int secs = (int)(local - day * DAY);
     int y, m, d;
     cal_to_ymd((int32_t)day, &y, &m, &d);
-    char tmp[96];
-    snprintf(tmp, sizeof tmp, "%04d-%02d-%02dT%02d:%02d:%02d%c%02d:%02d", y, m, d, secs / 3600,
-             secs / 60 % 60, secs % 60, off < 0 ? '-' : '+', omin / 60, omin % 60);
-    memcpy(out, tmp, 31);
-    out[31] = '\0';
+    if (y < 0 || y > 9999 || omin / 60 > 99) {   /* beyond what four and two digits hold */
+        char tmp[96];
+        snprintf(tmp, sizeof tmp, "%04d-%02d-%02dT%02d:%02d:%02d%c%02d:%02d", y, m, d, secs / 3600,
+                 secs / 60 % 60, secs % 60, off < 0 ? '-' : '+', omin / 60, omin % 60);
+        memcpy(out, tmp, 31);
+        out[31] = '\0';
+        return;
+    }
+    /* written digit by digit: the dispatch log writes one for every
+     * message, and snprintf was most of its cost */
+    const int two[] = {m, d, secs / 3600, secs / 60 % 60, secs % 60, omin / 60, omin % 60};
+    char *p = out;
+    *p++ = (char)('0' + y / 1000);
+    *p++ = (char)('0' + y / 100 % 10);
+    *p++ = (char)('0' + y / 10 % 10);
+    *p++ = (char)('0' + y % 10);
+    for (int i = 0; i < 7; i++) {
+        *p++ = "--T::+:"[i] == '+' ? (off < 0 ? '-' : '+') : "--T::+:"[i];
+        *p++ = (char)('0' + two[i] / 10);
+        *p++ = (char)('0' + two[i] % 10);
+    }
+    *p = '\0';
 }
 
 /* ---- parsing ----------------------------------------------------------- */

@@ -135,6 +135,37 @@ int main(void)
     CHECK(back.event != NULL && cJSON_Compare(back.event, ev, 1));
     CHECK_EQ_STR(back.event_id, "e1");
     cJSON_Delete(owned);
+
+    /* calendar and points occasions are written directly: the same bytes
+     * cJSON printed before, and what does not fit the direct way (an id
+     * with a control character, a received event, points beyond int)
+     * still goes through cJSON */
+    occasion_t oc = {.day = D(2027, 1, 22), .expires_day = CAL_NONE};
+    occasion_to_json(&oc, &b);
+    CHECK_EQ_STR(b.p, "{\"day\":20840}");
+    oc.expires_day = D(2027, 3, 31);
+    oc.points = -7;
+    occasion_to_json(&oc, &b);
+    CHECK_EQ_STR(b.p, "{\"day\":20840,\"expires_day\":20908,\"points\":-7}");
+    occasion_t none = {.day = CAL_NONE, .expires_day = CAL_NONE};
+    occasion_to_json(&none, &b);
+    CHECK_EQ_STR(b.p, "{}");
+    const char *ids[] = {"e\"q\\1", "e\tx\b\f", "纯文本"};
+    for (int i = 0; i < 3; i++) {
+        occasion_t oi = {.day = CAL_NONE, .expires_day = D(2027, 3, 31), .points = 3000000000LL, .event_id = ids[i]};
+        for (int big = 0; big < 2; big++) {
+            oi.points = big ? 3000000000LL : 30;
+            occasion_to_json(&oi, &b);
+            cJSON *w = cJSON_CreateObject();
+            cJSON_AddNumberToObject(w, "expires_day", oi.expires_day);
+            cJSON_AddNumberToObject(w, "points", (double)oi.points);
+            cJSON_AddStringToObject(w, "event_id", ids[i]);
+            char *ws = cJSON_PrintUnformatted(w);
+            CHECK_EQ_STR(b.p, ws);
+            cJSON_free(ws);
+            cJSON_Delete(w);
+        }
+    }
     cJSON_free(printed);
     cJSON_Delete(ev);
     buf_free(&want);

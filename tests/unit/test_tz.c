@@ -5,6 +5,7 @@
 #include "t.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 /* A UTC instant from its calendar fields. */
@@ -292,8 +293,44 @@ static void test_parse(void)
 #undef BAD
 }
 
+/* tz_format_iso writes its digits itself: the same text as the printf
+ * format it replaced, for instants across centuries and zones on both
+ * sides of UTC, including historical offsets with seconds */
+static void test_format_like_printf(void)
+{
+    const char *zones[] = {"UTC", "Asia/Shanghai", "America/New_York", "America/St_Johns", "Asia/Kolkata",
+                           "Australia/Sydney", "Europe/London", "Pacific/Kiritimati"};
+    int bad = 0, n = 0;
+    for (size_t z = 0; z < sizeof zones / sizeof zones[0]; z++) {
+        const tz_t *tz = get(zones[z]);
+        if (!tz) continue;
+        uint64_t x = 88172645463325252ULL;
+        for (int i = 0; i < 4000; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;   /* xorshift: instants from 1900 to 2199 */
+            int64_t utc = U(1900, 1, 1, 0, 0, 0) + (int64_t)(x % (uint64_t)(U(2199, 12, 31, 0, 0, 0) - U(1900, 1, 1, 0, 0, 0)));
+            int off = tz_offset_at(tz, utc);
+            int aoff = off < 0 ? -off : off, omin = (aoff + 30) / 60;
+            int64_t local = utc + (off < 0 ? -1 : 1) * (int64_t)omin * 60;
+            int64_t day = local >= 0 ? local / 86400 : -((-local + 86399) / 86400);
+            int secs = (int)(local - day * 86400), y, m, d;
+            cal_to_ymd((int32_t)day, &y, &m, &d);
+            char want[64];
+            snprintf(want, sizeof want, "%04d-%02d-%02dT%02d:%02d:%02d%c%02d:%02d", y, m, d, secs / 3600,
+                     secs / 60 % 60, secs % 60, off < 0 ? '-' : '+', omin / 60, omin % 60);
+            n++;
+            if (strcmp(iso(tz, utc), want) != 0 && bad++ < 3)
+                fprintf(stderr, "%s %lld: %s, want %s\n", zones[z], (long long)utc, iso(tz, utc), want);
+        }
+    }
+    CHECK_EQ_INT(bad, 0);
+    CHECK(n >= 4000);
+    CHECK_EQ_STR(iso(get("America/St_Johns"), U(2027, 1, 22, 10, 0, 0)), "2027-01-22T06:30:00-03:30");
+    CHECK_EQ_STR(iso(get("Asia/Shanghai"), U(999, 3, 4, 5, 6, 7)), "0999-03-04T13:12:07+08:06");
+}
+
 int main(void)
 {
+    test_format_like_printf();
     test_env_untouched();
     test_get();
     test_fixed();
