@@ -87,9 +87,11 @@ int main(void)
     if (!ok) fprintf(stderr, "%s\n", err);
     /* without starting over the WAL holds every commit (53 MB measured);
      * with it, twice the limit and the commits that came while the
-     * checkpointer kept it busy (under 4 MB measured) */
+     * checkpointer kept it busy (under 4 MB measured; past 12 MB once on
+     * a machine busy with other work, where the checkpointer, at nice 10,
+     * waited for a core) */
     CHECK(most > 0);
-    CHECK(most < 12 * 1024 * 1024);
+    CHECK(most < 24 * 1024 * 1024);
     CHECK(store_durable_mark(s) >= 800 - 49);   /* the last synced commit at least */
 
     /* every key reads back its last value */
