@@ -328,9 +328,49 @@ static void test_format_like_printf(void)
     CHECK_EQ_STR(iso(get("Asia/Shanghai"), U(999, 3, 4, 5, 6, 7)), "0999-03-04T13:12:07+08:06");
 }
 
+/* past 2040 the zone is sampled weekly: its rule's changes still fall
+ * on the second they happen */
+static void test_far_future(void)
+{
+    const tz_t *ny = get("America/New_York"), *syd = get("Australia/Sydney");
+    if (!ny || !syd) return;
+    CHECK_EQ_INT(tz_offset_at(ny, U(2050, 3, 13, 6, 59, 59)), -5 * 3600);
+    CHECK_EQ_INT(tz_offset_at(ny, U(2050, 3, 13, 7, 0, 0)), -4 * 3600);
+    CHECK_EQ_INT(tz_offset_at(ny, U(2050, 11, 6, 5, 59, 59)), -4 * 3600);
+    CHECK_EQ_INT(tz_offset_at(ny, U(2050, 11, 6, 6, 0, 0)), -5 * 3600);
+    CHECK_EQ_INT(tz_offset_at(ny, U(2199, 3, 10, 7, 0, 0)), -4 * 3600);
+    CHECK_EQ_INT(tz_offset_at(ny, U(2199, 11, 3, 5, 59, 59)), -4 * 3600);
+    CHECK_EQ_INT(tz_offset_at(ny, U(2199, 11, 3, 6, 0, 0)), -5 * 3600);
+    CHECK_EQ_INT(tz_offset_at(syd, U(2150, 4, 4, 15, 59, 59)), 11 * 3600);
+    CHECK_EQ_INT(tz_offset_at(syd, U(2150, 4, 4, 16, 0, 0)), 10 * 3600);
+    /* and every sampled instant agrees with the C library's own answer */
+    int bad = 0;
+    const char *names[] = {"America/New_York", "Australia/Sydney", "Europe/London", "America/Santiago"};
+    for (int z = 0; z < 4; z++) {
+        const tz_t *tz = get(names[z]);
+        if (!tz) continue;
+        char spec[128];
+        snprintf(spec, sizeof spec, ":/usr/share/zoneinfo/%s", names[z]);
+        setenv("TZ", spec, 1);
+        tzset();
+        for (int64_t t = U(2035, 1, 1, 0, 0, 0); t < U(2060, 1, 1, 0, 0, 0); t += 3 * 3600 + 17) {
+            time_t tt = (time_t)t;
+            struct tm tm;
+            localtime_r(&tt, &tm);
+            if (tm.tm_gmtoff != tz_offset_at(tz, t) && bad++ < 3)
+                fprintf(stderr, "%s at %lld: %d, the C library says %ld\n", names[z], (long long)t,
+                        tz_offset_at(tz, t), (long)tm.tm_gmtoff);
+        }
+    }
+    unsetenv("TZ");
+    tzset();
+    CHECK_EQ_INT(bad, 0);
+}
+
 int main(void)
 {
     test_format_like_printf();
+    test_far_future();
     test_env_untouched();
     test_get();
     test_fixed();
