@@ -43,6 +43,8 @@ typedef struct decision {
     int64_t at;                /* when it goes out (or was dropped) */
     int64_t decided_at;        /* when the step decided it; earlier than at when held */
     int segments;              /* sms: billed parts */
+    int fresh;                 /* 1: the key names an event recorded in this transaction, so it
+                                * cannot be in the outbox yet (no probe) */
 } decision_t;
 
 /* Reasons a message does not go out. */
