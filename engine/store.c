@@ -932,7 +932,7 @@ static int32_t col_day(sqlite3_stmt *st, int i)
 
 /* MEMBER_COLS into m. borrow: point at the row's own text instead of
  * copying it (valid until the statement steps again; for iterators). */
-static void read_member(store_t *s, sqlite3_stmt *st, member_t *m)
+static void read_member(store_t *s, sqlite3_stmt *st, member_t *m, int borrow)
 {
     static const int strcol[MS_NSTR] = {
         [MS_EXT_ID] = 1, [MS_NAME] = 2, [MS_PHONE] = 3, [MS_EMAIL] = 4, [MS_OPENID] = 5,
@@ -942,20 +942,12 @@ static void read_member(store_t *s, sqlite3_stmt *st, member_t *m)
     const char *vals[MS_NSTR];
     size_t lens[MS_NSTR];
     member_clear(m);
-    /* the bytes as stored, copied into the member's arena: asking for
-     * text would have sqlite copy each value first to end it with a NUL
-     * (an allocation per column per member read) */
     for (int i = 0; i < MS_NSTR; i++) {
-        if (sqlite3_column_type(st, strcol[i]) == SQLITE_NULL) {
-            vals[i] = NULL;
-            lens[i] = 0;
-            continue;
-        }
-        vals[i] = (const char *)sqlite3_column_blob(st, strcol[i]);
-        lens[i] = (size_t)sqlite3_column_bytes(st, strcol[i]);
-        if (!vals[i]) vals[i] = "";   /* an empty value */
+        vals[i] = (const char *)sqlite3_column_text(st, strcol[i]);
+        lens[i] = vals[i] ? (size_t)sqlite3_column_bytes(st, strcol[i]) : 0;
     }
-    member_set_strs(m, vals, lens);
+    if (borrow) memcpy((void *)m->s, vals, sizeof vals);
+    else member_set_strs(m, vals, lens);
     m->rowid = sqlite3_column_int64(st, 0);
     m->zone = zone_of(s, sqlite3_column_int64(st, 13));
     m->wechat_subscribed = sqlite3_column_int(st, 14);
@@ -977,7 +969,7 @@ static int member_query(store_t *s, sqlite3_stmt *st, member_t *m, char *err)
     int rc = sqlite3_step(st);
     int found = 0;
     if (rc == SQLITE_ROW) {
-        read_member(s, st, m);
+        read_member(s, st, m, 0);
         found = 1;
     } else if (rc != SQLITE_DONE) {
         found = dberr(s, err, "reading a member");
@@ -1194,7 +1186,7 @@ int store_iter_next(store_iter_t *it, member_t *m, int64_t *value, char *err)
     int rc = sqlite3_step(it->st);
     if (rc == SQLITE_DONE) return 0;
     if (rc != SQLITE_ROW) return dberr(it->s, err, "reading candidates");
-    read_member(it->s, it->st, m);
+    read_member(it->s, it->st, m, 1);
     if (value) *value = sqlite3_column_int64(it->st, MEMBER_NCOLS);
     return 1;
 }
