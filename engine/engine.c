@@ -35,7 +35,6 @@ struct engine {
     int wake_overdue;        /* a resumed journey has wake-ups in the past */
     member_t m;              /* scratch: the member being evaluated */
     buf_t key, content, tmp, ctx;
-    const char *fresh_occ;   /* while an event recorded just now enters journeys: its id */
     store_flight_t *due;     /* wake-up batch, allocated once */
     int faults;
 };
@@ -534,11 +533,11 @@ static void deliver(const decision_t *d, void *ud)
 /* The message of send step st to m on the first usable channel of
  * chans, keyed e->key. */
 static int decide_on(engine_t *e, journey_t *j, const step_t *st, member_t *m, const occasion_t *o,
-                     const int *chans, int nchans, int fresh)
+                     const int *chans, int nchans)
 {
     tmpl_t *t = find_tmpl(e, st->tmpl);
     decision_t d = {.journey = j, .step = st, .member = m->rowid, .member_id = m->s[MS_EXT_ID], .zone = m->zone,
-                    .channel = -1, .key = e->key.p, .at = e->now, .decided_at = e->now, .fresh = fresh};
+                    .channel = -1, .key = e->key.p, .at = e->now, .decided_at = e->now, .fresh = o->fresh};
     if (!t) {
         d.skipped = SKIP_NO_TEMPLATE;   /* nudge check reports it; do not guess */
         deliver(&d, e);
@@ -580,8 +579,7 @@ static int decide(engine_t *e, journey_t *j, const step_t *st, member_t *m, cons
         if (i) buf_addc(&e->key, ':');
         buf_adds(&e->key, parts[i]);
     }
-    /* a key that names an event recorded just now was never decided */
-    return decide_on(e, j, st, m, o, st->channels, st->nchannels, e->fresh_occ && strcmp(occ, e->fresh_occ) == 0);
+    return decide_on(e, j, st, m, o, st->channels, st->nchannels);
 }
 
 
@@ -811,7 +809,7 @@ int engine_fallback(engine_t *e, const store_msg_t *msg, char *err)
     buf_adds(&e->key, msg->key);
     buf_addc(&e->key, '/');
     buf_adds(&e->key, channel_names[st->channels[from + 1]]);
-    int rc = decide_on(e, j, st, &e->m, &o, st->channels + from + 1, st->nchannels - from - 1, 0);
+    int rc = decide_on(e, j, st, &e->m, &o, st->channels + from + 1, st->nchannels - from - 1);
     cJSON_Delete(owned);
     if (rc != NUDGE_OK) return errf(err, "falling back from %s for %s", msg->channel, msg->member_id);
     return policy_flush(e->policy, e->now, err);
@@ -940,11 +938,8 @@ int engine_event(engine_t *e, event_t *ev, int trigger, const tz_t **new_zone, c
         journey_t *j = e->journeys[i];
         if (j->trig.kind != TRIG_EVENT || strcmp(j->trig.event, ev->type) != 0) continue;
         occasion_t o = {.day = CAL_NONE, .expires_day = CAL_NONE, .event = ev->json,
-                        .event_json = ev->printed ? ev->text : NULL, .event_id = ev->id};
-        e->fresh_occ = ev->id;
-        int rc = enter(e, j, &e->m, &o, ev->id, err);
-        e->fresh_occ = NULL;
-        if (rc != NUDGE_OK) return NUDGE_ERR;
+                        .event_json = ev->printed ? ev->text : NULL, .event_id = ev->id, .fresh = 1};
+        if (enter(e, j, &e->m, &o, ev->id, err) != NUDGE_OK) return NUDGE_ERR;
     }
     return r;
 }

@@ -5,7 +5,6 @@
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
-#include <limits.h>
 #include <string.h>
 
 const char *const anchor_names[ANCHOR_COUNT] = {
@@ -134,67 +133,53 @@ int journey_anchor_range(const journey_t *j, int32_t d, int32_t *lo, int32_t *hi
     return 1;
 }
 
-/* 1 when s prints the same through buf_add_json_str as through cJSON
- * (they escape control characters differently) */
-static int plain_text(const char *s)
+/* a cJSON tree as cJSON prints it */
+static void add_tree(buf_t *out, const cJSON *tree)
 {
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        if (*p < 0x20) return 0;
-    return 1;
-}
-
-void occasion_to_json(const occasion_t *o, buf_t *out)
-{
-    /* The usual occasions written directly, byte for byte as cJSON would
-     * (whole numbers in int range print as "%d" there): a message's
-     * context is written for every message decided. */
-    if (!o->received && (!o->event || o->event_json) && o->points >= INT_MIN && o->points <= INT_MAX &&
-        (!o->event_id || plain_text(o->event_id))) {
-        buf_reset(out);
-        buf_addc(out, '{');
-        const char *sep = "";
-        if (o->day != CAL_NONE) {
-            buf_adds(out, "\"day\":");
-            buf_add_i64(out, o->day);
-            sep = ",";
-        }
-        if (o->expires_day != CAL_NONE) {
-            buf_adds(out, sep);
-            buf_adds(out, "\"expires_day\":");
-            buf_add_i64(out, o->expires_day);
-            buf_adds(out, ",\"points\":");
-            buf_add_i64(out, o->points);
-            sep = ",";
-        }
-        if (o->event_json) {
-            buf_adds(out, sep);
-            buf_adds(out, "\"event\":");
-            buf_adds(out, o->event_json);
-            sep = ",";
-        }
-        if (o->event_id) {
-            buf_adds(out, sep);
-            buf_adds(out, "\"event_id\":");
-            buf_add_json_str(out, o->event_id);
-        }
-        buf_addc(out, '}');
-        return;
-    }
-    cJSON *j = cJSON_CreateObject();
-    if (o->day != CAL_NONE) cJSON_AddNumberToObject(j, "day", o->day);
-    if (o->expires_day != CAL_NONE) {
-        cJSON_AddNumberToObject(j, "expires_day", o->expires_day);
-        cJSON_AddNumberToObject(j, "points", (double)o->points);
-    }
-    if (o->event_json) cJSON_AddRawToObject(j, "event", o->event_json);
-    else if (o->event) cJSON_AddItemToObject(j, "event", cJSON_Duplicate(o->event, 1));
-    if (o->event_id) cJSON_AddStringToObject(j, "event_id", o->event_id);
-    if (o->received) cJSON_AddItemToObject(j, "received", cJSON_Duplicate(o->received, 1));
-    char *s = cJSON_PrintUnformatted(j);
-    buf_reset(out);
+    char *s = cJSON_PrintUnformatted(tree);
     buf_adds(out, s);
     cJSON_free(s);
-    cJSON_Delete(j);
+}
+
+/* Written directly, byte for byte as cJSON prints the same object: a
+ * message's context is written for every message decided. */
+void occasion_to_json(const occasion_t *o, buf_t *out)
+{
+    buf_reset(out);
+    buf_addc(out, '{');
+    const char *sep = "";
+    if (o->day != CAL_NONE) {
+        buf_adds(out, "\"day\":");
+        buf_add_i64(out, o->day);
+        sep = ",";
+    }
+    if (o->expires_day != CAL_NONE) {
+        buf_adds(out, sep);
+        buf_adds(out, "\"expires_day\":");
+        buf_add_i64(out, o->expires_day);
+        buf_adds(out, ",\"points\":");
+        buf_add_i64(out, o->points);
+        sep = ",";
+    }
+    if (o->event) {
+        buf_adds(out, sep);
+        buf_adds(out, "\"event\":");
+        if (o->event_json) buf_adds(out, o->event_json);
+        else add_tree(out, o->event);
+        sep = ",";
+    }
+    if (o->event_id) {
+        buf_adds(out, sep);
+        buf_adds(out, "\"event_id\":");
+        buf_add_json_str(out, o->event_id);
+        sep = ",";
+    }
+    if (o->received) {
+        buf_adds(out, sep);
+        buf_adds(out, "\"received\":");
+        add_tree(out, o->received);
+    }
+    buf_addc(out, '}');
 }
 
 int occasion_from_json(occasion_t *o, const char *json, cJSON **owned)

@@ -106,6 +106,7 @@ typedef struct occasion {
     const char *event_json;        /* NULL, or cJSON's print of event (copied as is) */
     const char *event_id;
     const struct cJSON *received;  /* the event that ended the last wait { until }; NULL on timeout */
+    int fresh;                     /* event recorded in this transaction: keys naming it were never decided */
 } occasion_t;
 
 journey_t *journey_new(void);

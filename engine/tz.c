@@ -284,13 +284,14 @@ void tz_format_iso(const tz_t *tz, int64_t utc, char *out)
     /* written digit by digit: the dispatch log writes one for every
      * message, and snprintf was most of its cost */
     const int two[] = {m, d, secs / 3600, secs / 60 % 60, secs % 60, omin / 60, omin % 60};
+    const char sep[] = {'-', '-', 'T', ':', ':', off < 0 ? '-' : '+', ':'};
     char *p = out;
     *p++ = (char)('0' + y / 1000);
     *p++ = (char)('0' + y / 100 % 10);
     *p++ = (char)('0' + y / 10 % 10);
     *p++ = (char)('0' + y % 10);
     for (int i = 0; i < 7; i++) {
-        *p++ = "--T::+:"[i] == '+' ? (off < 0 ? '-' : '+') : "--T::+:"[i];
+        *p++ = sep[i];
         *p++ = (char)('0' + two[i] / 10);
         *p++ = (char)('0' + two[i] % 10);
     }

@@ -173,6 +173,8 @@ void buf_add_json_str(buf_t *b, const char *s)
         case '\n': buf_add(b, "\\n", 2); break;
         case '\r': buf_add(b, "\\r", 2); break;
         case '\t': buf_add(b, "\\t", 2); break;
+        case '\b': buf_add(b, "\\b", 2); break;
+        case '\f': buf_add(b, "\\f", 2); break;
         default: {
             char u[6] = {'\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15]};
             buf_add(b, u, 6);

@@ -43,7 +43,8 @@ void buf_printf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2,
 void buf_add_i64(buf_t *b, int64_t v);
 /* v as 16 lowercase hex digits, as "%016llx" would write it */
 void buf_add_hex64(buf_t *b, uint64_t v);
-/* s as a JSON string literal, quotes included */
+/* s as a JSON string literal, quotes included, escaped as cJSON prints
+ * strings (the short forms, \u00XX for other control characters) */
 void buf_add_json_str(buf_t *b, const char *s);
 
 /* 64-bit FNV-1a, for content fingerprints (never for security). */

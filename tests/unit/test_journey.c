@@ -136,10 +136,9 @@ int main(void)
     CHECK_EQ_STR(back.event_id, "e1");
     cJSON_Delete(owned);
 
-    /* calendar and points occasions are written directly: the same bytes
-     * cJSON printed before, and what does not fit the direct way (an id
-     * with a control character, a received event, points beyond int)
-     * still goes through cJSON */
+    /* occasions are written directly: the same bytes cJSON prints for
+     * the same object, control characters in an id and points beyond int
+     * included */
     occasion_t oc = {.day = D(2027, 1, 22), .expires_day = CAL_NONE};
     occasion_to_json(&oc, &b);
     CHECK_EQ_STR(b.p, "{\"day\":20840}");
