@@ -21,9 +21,8 @@ static int64_t add(store_t *s, const char *id, const char *zone)
     m.zone = tz_get(zone, NULL);
     char err[ERRLEN] = "";
     int rc = store_member_save(s, &m, err);
-    CHECK_EQ_STR(err, "");
-    CHECK_EQ_INT(rc, NUDGE_OK);
-    int64_t rowid = m.rowid;
+    if (rc != NUDGE_OK) fprintf(stderr, "saving %s: %s\n", id, err);
+    int64_t rowid = rc == NUDGE_OK ? m.rowid : -1;
     member_free(&m);
     return rowid;
 }
@@ -55,37 +54,44 @@ int main(void)
     static int64_t ids[N];
     static const char *const zones[] = {"Asia/Shanghai", "Asia/Tokyo", "Europe/London"};
     int64_t lo[3] = {INT64_MAX, INT64_MAX, INT64_MAX}, hi[3] = {0, 0, 0}, n[3] = {0, 0, 0};
+    int failed = 0;
     for (int i = 0; i < N; i++) {
         int z = i % 5 == 1 ? 1 : i % 5 == 3 ? 2 : 0;
         char id[16];
         snprintf(id, sizeof id, "M%04d", i);
         ids[i] = add(s, id, zones[z]);
-        CHECK(ids[i] > 0);
+        failed += ids[i] <= 0;
         if (ids[i] < lo[z]) lo[z] = ids[i];
         if (ids[i] > hi[z]) hi[z] = ids[i];
         n[z]++;
     }
+    CHECK_EQ_INT(failed, 0);
     /* blocks of 1024 ids: a zone fills one before it takes the next, and
      * no block holds two zones' members */
     static int owner[N / 1024 * 8];
-    int nblocks[3] = {0, 0, 0};
+    int nblocks[3] = {0, 0, 0}, shared = 0;
     for (int i = 0; i < N; i++) {
         int z = i % 5 == 1 ? 1 : i % 5 == 3 ? 2 : 0;
         int64_t b = ids[i] / 1024;
-        CHECK(b < (int64_t)(sizeof owner / sizeof *owner));
-        if (b >= (int64_t)(sizeof owner / sizeof *owner)) break;
+        if (b >= (int64_t)(sizeof owner / sizeof *owner)) {
+            shared++;   /* far past where 3,000 members need to go */
+            continue;
+        }
         if (!owner[b]) {
             owner[b] = z + 1;
             nblocks[z]++;
         }
-        CHECK_EQ_INT(owner[b], z + 1);
+        shared += owner[b] != z + 1;
     }
+    CHECK_EQ_INT(shared, 0);
     for (int z = 0; z < 3; z++) {
         CHECK_EQ_INT(nblocks[z], (int)((n[z] + 1022) / 1023));   /* the first block has 1023 (no id 0) */
         if (n[z] <= 1023) CHECK_EQ_INT(hi[z] - lo[z] + 1, n[z]);
     }
     /* within a zone, row ids follow arrival order */
-    for (int i = 5; i < N; i++) CHECK(ids[i] > ids[i - 5]);
+    int unordered = 0;
+    for (int i = 5; i < N; i++) unordered += ids[i] <= ids[i - 5];
+    CHECK_EQ_INT(unordered, 0);
     for (int i = 0; i < N; i += 97) {
         char id[16];
         snprintf(id, sizeof id, "M%04d", i);

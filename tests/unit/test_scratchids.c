@@ -2,7 +2,9 @@
  * the ids of new events in memory, not in the log: a sorted array and a
  * hash of the latest ids merged into it every 65,536. Every id kept must
  * be known until taken back, across merges and a rebuilt Bloom filter,
- * or simulate would apply an event twice. */
+ * or simulate would apply an event twice. New orders' ids are kept the
+ * same way: an order paid twice counts once, whether its first payment
+ * is in the workspace's store or earlier in the simulation. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -12,6 +14,14 @@
 #include "util.h"
 
 #define NEW_IDS 200000   /* three merges and a partly filled hash */
+
+static int order(store_t *s, const char *id)
+{
+    char err[ERRLEN] = "";
+    int rc = store_order_add(s, id, 1, 1700000000, 19900, err);
+    if (rc < 0) fprintf(stderr, "order %s: %s\n", id, err);
+    return rc;
+}
 
 static int add(store_t *s, const char *id)
 {
@@ -33,6 +43,8 @@ int main(void)
     CHECK_EQ_INT(store_begin(s, err), NUDGE_OK);
     CHECK_EQ_INT(add(s, "old1"), 1);
     CHECK_EQ_INT(add(s, "old2"), 1);
+    CHECK_EQ_INT(order(s, "O-old"), 1);
+    CHECK_EQ_INT(order(s, "O-old"), 0);
     CHECK_EQ_INT(store_commit(s, err), NUDGE_OK);
     store_close(s);
 
@@ -41,6 +53,21 @@ int main(void)
     CHECK(store_event_known(s, "old1"));
     CHECK_EQ_INT(add(s, "old2"), 0);
     CHECK_EQ_INT(store_begin(s, err), NUDGE_OK);
+
+    /* orders: one from the store, new ones across merges of the hash */
+    CHECK_EQ_INT(order(s, "O-old"), 0);
+    int orders_new = 0, orders_again = 0;
+    for (int i = 0; i < NEW_IDS; i++) {
+        snprintf(id, sizeof id, "O%d", i);
+        orders_new += order(s, id) == 1;
+    }
+    for (int i = 0; i < NEW_IDS; i += 7) {
+        snprintf(id, sizeof id, "O%d", i);
+        orders_again += order(s, id) == 0;
+    }
+    CHECK_EQ_INT(orders_new, NEW_IDS);
+    CHECK_EQ_INT(orders_again, (NEW_IDS + 6) / 7);
+    CHECK_EQ_INT(order(s, "O-old"), 0);
 
     int added = 0, again = 0, known = 0, strangers = 0;
     for (int i = 0; i < NEW_IDS; i++) {
@@ -92,11 +119,15 @@ int main(void)
     CHECK_EQ_INT(add(s, "n123456"), 0);
     store_close(s);
 
-    /* nothing of it reached the log */
+    /* nothing of it reached the log, nor the orders */
     s = store_open(path, STORE_OPEN, err);
     CHECK(store_event_known(s, "old1"));
     CHECK(!store_event_known(s, "n0"));
     CHECK(!store_event_known(s, "n123456"));
+    CHECK_EQ_INT(store_begin(s, err), NUDGE_OK);
+    CHECK_EQ_INT(order(s, "O-old"), 0);
+    CHECK_EQ_INT(order(s, "O5"), 1);
+    CHECK_EQ_INT(store_commit(s, err), NUDGE_OK);
     store_close(s);
 
     t_rm_store(dir, path);
