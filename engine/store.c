@@ -722,7 +722,8 @@ store_t *store_open(const char *path, int mode, char *err)
     sqlite3_busy_timeout(s->db, 5000);
     s->scratch = mode == STORE_SCRATCH;
     const char *pragmas = mode == STORE_SCRATCH
-        ? "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-400000;"
+        /* no memory-mapped reads: they would bypass the writes the shim holds */
+        ? "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-400000; PRAGMA mmap_size=0;"
           "PRAGMA temp_store=MEMORY;"
         : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536; PRAGMA mmap_size=1073741824;"
           "PRAGMA temp_store=MEMORY; PRAGMA foreign_keys=OFF;";

@@ -57,7 +57,7 @@ int main(void)
     int failed = 0;
     for (int i = 0; i < N; i++) {
         int z = i % 5 == 1 ? 1 : i % 5 == 3 ? 2 : 0;
-        char id[16];
+        char id[24];
         snprintf(id, sizeof id, "M%04d", i);
         ids[i] = add(s, id, zones[z]);
         failed += ids[i] <= 0;
@@ -93,7 +93,7 @@ int main(void)
     for (int i = 5; i < N; i++) unordered += ids[i] <= ids[i - 5];
     CHECK_EQ_INT(unordered, 0);
     for (int i = 0; i < N; i += 97) {
-        char id[16];
+        char id[24];
         snprintf(id, sizeof id, "M%04d", i);
         check_found(s, id, ids[i]);
     }

@@ -18,7 +18,7 @@ enum { N = 6000, ROUNDS = 3 };
 
 static int save(store_t *s, int i, int round)
 {
-    char id[16], name[32], err[ERRLEN] = "";
+    char id[24], name[64], err[ERRLEN] = "";
     snprintf(id, sizeof id, "S%05d", i);
     snprintf(name, sizeof name, "name %d of round %d", i, round);
     member_t m;
@@ -40,7 +40,7 @@ static int save(store_t *s, int i, int round)
 static int count_round(store_t *s, int round)
 {
     int ok = 0;
-    char id[16], name[32], err[ERRLEN];
+    char id[24], name[64], err[ERRLEN];
     for (int i = 0; i < N; i++) {
         snprintf(id, sizeof id, "S%05d", i);
         snprintf(name, sizeof name, "name %d of round %d", i, round);
