@@ -39,6 +39,19 @@ static void check_found(store_t *s, const char *id, int64_t rowid)
     member_free(&m);
 }
 
+/* Commits, closes and opens the store again in a new transaction (a new
+ * process's view: nothing remembered of the blocks). */
+static store_t *reopen(store_t *s, const char *path)
+{
+    char err[ERRLEN];
+    CHECK_EQ_INT(store_commit(s, err), NUDGE_OK);
+    store_close(s);
+    s = store_open(path, STORE_OPEN, err);
+    CHECK(s != NULL);
+    if (s) CHECK_EQ_INT(store_begin(s, err), NUDGE_OK);
+    return s;
+}
+
 int main(void)
 {
     char dir[] = "/tmp/nudge-rowids.XXXXXX", path[64], err[ERRLEN];
@@ -98,14 +111,9 @@ int main(void)
         check_found(s, id, ids[i]);
     }
     CHECK_EQ_INT(store_member_count(s), N);
-    CHECK_EQ_INT(store_commit(s, err), NUDGE_OK);
-    store_close(s);
-
     /* a reopened store resumes each zone's block */
-    s = store_open(path, STORE_OPEN, err);
-    CHECK(s != NULL);
+    s = reopen(s, path);
     if (!s) T_DONE();
-    CHECK_EQ_INT(store_begin(s, err), NUDGE_OK);
     int64_t tokyo = add(s, "T-after", "Asia/Tokyo");
     CHECK_EQ_INT(tokyo, hi[1] + 1);
     int64_t london = add(s, "L-after", "Europe/London");
@@ -123,13 +131,8 @@ int main(void)
     CHECK_EQ_INT(store_member_save(s, &m, err), NUDGE_OK);
     CHECK_EQ_INT(m.rowid, london);   /* a move keeps the row id */
     member_free(&m);
-    CHECK_EQ_INT(store_commit(s, err), NUDGE_OK);
-    store_close(s);
-
-    s = store_open(path, STORE_OPEN, err);
-    CHECK(s != NULL);
+    s = reopen(s, path);
     if (!s) T_DONE();
-    CHECK_EQ_INT(store_begin(s, err), NUDGE_OK);
     int64_t sydney = add(s, "S-new", "Australia/Sydney");
     CHECK(sydney != l2);
     CHECK(sydney > l2);
