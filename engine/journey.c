@@ -141,42 +141,42 @@ static void add_tree(buf_t *out, const cJSON *tree)
     cJSON_free(s);
 }
 
+/* "name": after a comma unless it is the object's first member */
+static void add_key(buf_t *out, const char *name)
+{
+    if (out->len > 1) buf_addc(out, ',');
+    buf_addc(out, '"');
+    buf_adds(out, name);
+    buf_adds(out, "\":");
+}
+
 /* Written directly, byte for byte as cJSON prints the same object: a
  * message's context is written for every message decided. */
 void occasion_to_json(const occasion_t *o, buf_t *out)
 {
     buf_reset(out);
     buf_addc(out, '{');
-    const char *sep = "";
     if (o->day != CAL_NONE) {
-        buf_adds(out, "\"day\":");
+        add_key(out, "day");
         buf_add_i64(out, o->day);
-        sep = ",";
     }
     if (o->expires_day != CAL_NONE) {
-        buf_adds(out, sep);
-        buf_adds(out, "\"expires_day\":");
+        add_key(out, "expires_day");
         buf_add_i64(out, o->expires_day);
-        buf_adds(out, ",\"points\":");
+        add_key(out, "points");
         buf_add_i64(out, o->points);
-        sep = ",";
     }
     if (o->event) {
-        buf_adds(out, sep);
-        buf_adds(out, "\"event\":");
+        add_key(out, "event");
         if (o->event_json) buf_adds(out, o->event_json);
         else add_tree(out, o->event);
-        sep = ",";
     }
     if (o->event_id) {
-        buf_adds(out, sep);
-        buf_adds(out, "\"event_id\":");
+        add_key(out, "event_id");
         buf_add_json_str(out, o->event_id);
-        sep = ",";
     }
     if (o->received) {
-        buf_adds(out, sep);
-        buf_adds(out, "\"received\":");
+        add_key(out, "received");
         add_tree(out, o->received);
     }
     buf_addc(out, '}');

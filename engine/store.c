@@ -443,17 +443,18 @@ static const tz_t *zone_of(store_t *s, int64_t id)
     return tz_get("UTC", NULL);
 }
 
-/* The id of zone tz, registering it on first use; -1 on error. */
-static int64_t zone_id(store_t *s, const tz_t *tz, char *err)
+/* Zone tz's entry, registering the zone on first use; NULL on error.
+ * Valid until the next zone is added or the zones are loaded again. */
+static zone_ent_t *zone_entry(store_t *s, const tz_t *tz, char *err)
 {
     for (int i = 0; i < s->nzones; i++)
-        if (s->zones[i].tz == tz) return s->zones[i].id;
+        if (s->zones[i].tz == tz) return &s->zones[i];
     sqlite3_stmt *st = stmt(s, S_ZONE_ADD);
     bind_text(st, 1, tz_name(tz));
-    if (run(s, st, err, "registering a time zone") != NUDGE_OK) return -1;
+    if (run(s, st, err, "registering a time zone") != NUDGE_OK) return NULL;
     s->zones = xrealloc(s->zones, sizeof *s->zones * (size_t)(s->nzones + 1));
     s->zones[s->nzones] = (zone_ent_t){sqlite3_last_insert_rowid(s->db), tz, 0, 0, 0};
-    return s->zones[s->nzones++].id;
+    return &s->zones[s->nzones++];
 }
 
 static int64_t zone_id_by_name(store_t *s, const char *name)
@@ -1025,6 +1026,17 @@ static int64_t int_for_text(store_t *s, int which, const char *text)
     return n;
 }
 
+/* The integer the statement `which` answers with (given v as its first
+ * parameter when it takes one); 0 when there is none. */
+static int64_t int_query(store_t *s, int which, int64_t v)
+{
+    sqlite3_stmt *st = stmt(s, which);
+    if (sqlite3_bind_parameter_count(st)) sqlite3_bind_int64(st, 1, v);
+    int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    return n;
+}
+
 int64_t store_member_rowid(store_t *s, const char *ext_id)
 {
     return int_for_text(s, S_MEMBER_ROWID, ext_id);
@@ -1050,24 +1062,6 @@ int store_member_load(store_t *s, int64_t rowid, member_t *m, char *err)
  * within a zone they still follow arrival order. */
 #define MEMBER_BLOCK 1024
 
-static zone_ent_t *zone_ent(store_t *s, int64_t zid)
-{
-    for (int i = 0; i < s->nzones; i++)
-        if (s->zones[i].id == zid) return &s->zones[i];
-    return NULL;
-}
-
-/* The integer the statement `which` answers with (given v as its first
- * parameter when it takes one); 0 when there is none. */
-static int64_t int_query(store_t *s, int which, int64_t v)
-{
-    sqlite3_stmt *st = stmt(s, which);
-    if (sqlite3_bind_parameter_count(st)) sqlite3_bind_int64(st, 1, v);
-    int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_reset(st);
-    return n;
-}
-
 static void member_block_new(store_t *s, zone_ent_t *z)
 {
     int64_t top = int_query(s, S_MEMBER_MAX_ID, 0);
@@ -1075,12 +1069,11 @@ static void member_block_new(store_t *s, zone_ent_t *z)
     z->end_id = (z->next_id / MEMBER_BLOCK + 1) * MEMBER_BLOCK;
 }
 
-/* The row id for a new member of zone zid (one of s->zones). */
-static int64_t member_rowid_new(store_t *s, int64_t zid)
+/* The row id for a new member of zone z. */
+static int64_t member_rowid_new(store_t *s, zone_ent_t *z)
 {
-    zone_ent_t *z = zone_ent(s, zid);
     if (!z->end_id) {
-        int64_t top = int_query(s, S_ZONE_MAX_ID, zid);
+        int64_t top = int_query(s, S_ZONE_MAX_ID, z->id);
         z->next_id = top + 1;
         z->end_id = top > 0 ? (top / MEMBER_BLOCK + 1) * MEMBER_BLOCK : 0;
     }
@@ -1090,15 +1083,15 @@ static int64_t member_rowid_new(store_t *s, int64_t zid)
 
 int store_member_save(store_t *s, member_t *m, char *err)
 {
-    int64_t zid = zone_id(s, m->zone, err);
-    if (zid < 0) return NUDGE_ERR;
+    zone_ent_t *z = zone_entry(s, m->zone, err);
+    if (!z) return NUDGE_ERR;
     int insert = !m->rowid;
     static const int order[12] = {MS_EXT_ID, MS_NAME, MS_PHONE, MS_EMAIL, MS_OPENID, MS_BIRTHDAY,
                                    MS_GENDER, MS_TZ, MS_TIER, MS_TAGS, MS_STORE, MS_ATTRS};
     for (int attempt = 0;; attempt++) {
         sqlite3_stmt *st = stmt(s, insert ? S_MEMBER_INSERT : S_MEMBER_UPDATE);
         for (int i = 0; i < 12; i++) bind_text(st, i + 1, m->s[order[i]]);
-        sqlite3_bind_int64(st, 13, zid);
+        sqlite3_bind_int64(st, 13, z->id);
         sqlite3_bind_int(st, 14, m->wechat_subscribed);
         sqlite3_bind_int(st, 15, m->sms_opt_out);
         sqlite3_bind_int(st, 16, m->email_opt_out);
@@ -1110,7 +1103,7 @@ int store_member_save(store_t *s, member_t *m, char *err)
         bind_day(st, 22, m->join_md);
         bind_day(st, 23, m->birth_md);
         bind_day(st, 24, m->last_order_day);
-        int64_t id = insert ? member_rowid_new(s, zid) : m->rowid;
+        int64_t id = insert ? member_rowid_new(s, z) : m->rowid;
         sqlite3_bind_int64(st, 25, id);
         int rc = sqlite3_step(st);
         sqlite3_reset(st);
@@ -1118,7 +1111,7 @@ int store_member_save(store_t *s, member_t *m, char *err)
         if (rc == SQLITE_DONE) {
             if (insert) {
                 m->rowid = id;
-                zone_ent(s, zid)->next_id = id + 1;
+                z->next_id = id + 1;
             }
             s->member_saves++;
             return NUDGE_OK;
@@ -1126,24 +1119,16 @@ int store_member_save(store_t *s, member_t *m, char *err)
         /* the id was taken (by a member who moved here from another zone,
          * or in a store whose ids came in arrival order): a new block */
         if (insert && !attempt && sqlite3_extended_errcode(s->db) == SQLITE_CONSTRAINT_PRIMARYKEY) {
-            member_block_new(s, zone_ent(s, zid));
+            member_block_new(s, z);
             continue;
         }
         return dberr(s, err, "saving a member");
     }
 }
 
-static int64_t count_query(store_t *s, enum stmt i)
-{
-    sqlite3_stmt *st = stmt(s, i);
-    int64_t n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_reset(st);
-    return n;
-}
-
 int64_t store_member_count(store_t *s)
 {
-    return count_query(s, S_MEMBER_COUNT);
+    return int_query(s, S_MEMBER_COUNT, 0);
 }
 
 int store_attr_name_add(store_t *s, const char *name, char *err)
