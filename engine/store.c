@@ -856,6 +856,7 @@ int store_copy(store_t *s, const char *path, char *err)
 }
 
 static void bloom_drop(store_t *s);
+static void bloom_build(store_t *s);
 static int64_t event_gen(store_t *s);
 
 int store_begin(store_t *s, char *err)
@@ -878,6 +879,16 @@ int store_commit(store_t *s, char *err)
         return NUDGE_ERR;
     }
     s->txn_gen_bumps = 0;
+    /* A filter past its 16 bits a key (an import that grew the log from
+     * 0 to 4.5 M ids filled a 1 M-key filter: ~20% false positives, each a
+     * lookup) is built again, larger, and saved at close for the next
+     * process, which then can use it (see bloom_load). Not in the daemon
+     * (store_durable): reading the log would stall its loop; its filter
+     * fills slowly, and the next start builds a larger one. */
+    if (s->bloom && !s->ckpt && s->bloom_keys > (int64_t)(s->bloom_bits / 16)) {
+        bloom_drop(s);
+        bloom_build(s);
+    }
     /* synced (store_durable): it and every lazy commit before it are on disk */
     if (s->txn_mark > s->durable_mark) s->durable_mark = s->txn_mark;
     if (s->ckpt) {

@@ -5,6 +5,7 @@
  * (another process added some, or one of its own transactions that
  * changed the log was rolled back) does not save it, and builds it again
  * at its next transaction when another process changed the log. */
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -21,6 +22,61 @@ static int add_committed(store_t *s, const char *id)
              store_commit(s, err) == NUDGE_OK;
     if (!ok) fprintf(stderr, "adding %s: %s\n", id, err);
     return ok;
+}
+
+/* The saved filter of the store at path, if the next process can use it:
+ * its generation is the log's and it has room (bloom_load's rule). */
+static int saved_filter_usable(const char *path, int64_t *keys)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    int ok = 0;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) return 0;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT f.nkeys, length(f.data) * 8 FROM event_filter f, meta m"
+                           " WHERE m.key = 'event_gen' AND f.gen = CAST(m.value AS INTEGER)",
+                           -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            *keys = sqlite3_column_int64(st, 0);
+            ok = *keys <= sqlite3_column_int64(st, 1) / 16 - 500000;
+        }
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+    return ok;
+}
+
+/* An import's worth of ids, more than the first filter holds (a million
+ * and some: its least room), in transactions of 100 k; the filter is
+ * built again, larger, as it fills, and the one saved can be used. */
+static void grow_log(const char *dir)
+{
+    char path[64], err[ERRLEN] = "", id[32];
+    snprintf(path, sizeof path, "%s/grow.db", dir);
+    store_t *s = store_open(path, STORE_CREATE, err);
+    CHECK(s != NULL);
+    int n = 0, ok = 1;
+    for (int t = 0; t < 11 && ok; t++) {
+        ok = store_begin(s, err) == NUDGE_OK;
+        for (int i = 0; i < 100000 && ok; i++) {
+            snprintf(id, sizeof id, "g-%d", n++);
+            ok = store_event_add(s, id, "custom.test", 0, 1700000000, NULL, err) == 1;
+        }
+        ok = ok && store_commit(s, err) == NUDGE_OK;
+    }
+    if (!ok) fprintf(stderr, "growing the log: %s\n", err);
+    CHECK(ok);
+    CHECK(store_event_known(s, "g-0"));
+    store_close(s);
+    int64_t keys = 0;
+    CHECK(saved_filter_usable(path, &keys));
+    CHECK_EQ_INT(keys, 1100000);
+    s = store_open(path, STORE_OPEN, err);
+    CHECK(store_event_known(s, "g-0"));
+    CHECK(store_event_known(s, "g-1099999"));
+    CHECK(!store_event_known(s, "g-1100000"));
+    store_close(s);
+    t_rm_store(dir, path);   /* dir stays: main's store is in it */
 }
 
 int main(void)
@@ -98,6 +154,7 @@ int main(void)
     store_close(other);
     store_close(s);
 
+    grow_log(dir);
     t_rm_store(dir, path);
     T_DONE();
 }
