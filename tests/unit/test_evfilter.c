@@ -55,6 +55,7 @@ static void grow_log(const char *dir)
     snprintf(path, sizeof path, "%s/grow.db", dir);
     store_t *s = store_open(path, STORE_CREATE, err);
     CHECK(s != NULL);
+    if (!s) return;
     int n = 0, ok = 1;
     for (int t = 0; t < 11 && ok; t++) {
         ok = store_begin(s, err) == NUDGE_OK;
