@@ -1451,8 +1451,9 @@ static int64_t event_gen(store_t *s)
 }
 
 /* The filter the last process saved, when it holds the log's generation
- * and has room left for half the keys a new one would (see bloom_build). */
-static int bloom_load(store_t *s, int64_t gen)
+ * and has room left for extra keys and half the keys a new one would
+ * (see bloom_build_log). */
+static int bloom_load(store_t *s, int64_t gen, int64_t extra)
 {
     sqlite3_stmt *st = stmt(s, S_FILTER_GET);
     int64_t keys = -1;
@@ -1463,7 +1464,8 @@ static int bloom_load(store_t *s, int64_t gen)
     }
     sqlite3_reset(st);
     size_t bits = bytes * 8;
-    if (bits < (1 << 20) || (bits & (bits - 1)) != 0 || keys < 0 || keys > (int64_t)(bits / 16) - 500000)
+    if (bits < (1 << 20) || (bits & (bits - 1)) != 0 || keys < 0 ||
+        keys + extra > (int64_t)(bits / 16) - 500000)
         return 0;
     /* read straight into the filter: the column's value would be a
      * second copy (16 MB at 4.5 M ids), made and freed first; a simulated
@@ -1486,13 +1488,13 @@ static int bloom_load(store_t *s, int64_t gen)
 
 /* Built on first use from the saved filter, or else from the log's keys:
  * 16 bits a key (~0.2% false positives, each costing one lookup), at
- * least 1 Mbit, room for a million more. The keys are read once into a
- * passing array to size it: count(*) would read the whole log a second
- * time (208 MB for 4.5 M events). */
-static void bloom_build_log(store_t *s)
+ * least 1 Mbit, room for the extra keys the caller adds and a million
+ * more. The keys are read once into a passing array to size it: count(*)
+ * would read the whole log a second time (208 MB for 4.5 M events). */
+static void bloom_build_log(store_t *s, size_t extra)
 {
     s->bloom_gen = event_gen(s);
-    if (bloom_load(s, s->bloom_gen)) return;
+    if (bloom_load(s, s->bloom_gen, (int64_t)extra)) return;
     sqlite3_stmt *st;
     int64_t *keys = NULL;
     size_t n = 0, cap = 0;
@@ -1507,7 +1509,7 @@ static void bloom_build_log(store_t *s)
         sqlite3_finalize(st);
     }
     s->bloom_bits = 1 << 20;
-    while (s->bloom_bits < (n + 1000000) * 16) s->bloom_bits <<= 1;
+    while (s->bloom_bits < (n + extra + 1000000) * 16) s->bloom_bits <<= 1;
     s->bloom = xcalloc(s->bloom_bits / 64, sizeof *s->bloom);
     for (size_t i = 0; i < n; i++) bloom_add(s, keys[i]);
     free(keys);
@@ -1517,10 +1519,11 @@ static void bloom_build_log(store_t *s)
 static void seen_each(const seen_t *v, void (*fn)(store_t *s, int64_t key), store_t *s);
 
 /* A scratch store's filter also holds the ids kept in memory (it may be
- * built again after a rollback dropped it). */
+ * built again after a rollback dropped it, or when they filled it: it is
+ * then sized for them too, and the saved one, too small, is not used). */
 static void bloom_build(store_t *s)
 {
-    bloom_build_log(s);
+    bloom_build_log(s, s->scratch ? s->seen.n + s->seen.ntail : 0);
     if (s->scratch) seen_each(&s->seen, bloom_add, s);
 }
 

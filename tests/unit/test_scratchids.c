@@ -130,6 +130,36 @@ int main(void)
     CHECK_EQ_INT(store_commit(s, err), NUDGE_OK);
     store_close(s);
 
+    /* more new ids than the saved filter has room for (it was sized for
+     * the log and a million more): at the commit that finds it full, the
+     * filter is built again for the log and the kept ids, which stay
+     * known; ids never seen stay unknown */
+    s = store_open(path, STORE_SCRATCH, err);
+    CHECK(s != NULL);
+    if (!s) T_DONE();
+    int ok = store_begin(s, err) == NUDGE_OK;
+    added = 0;
+    for (int i = 0; i < 1100000 && ok; i++) {
+        snprintf(id, sizeof id, "g%d", i);
+        added += add(s, id) == 1;
+        if (i % 100000 == 99999) ok = store_commit(s, err) == NUDGE_OK && store_begin(s, err) == NUDGE_OK;
+    }
+    CHECK(ok);
+    CHECK_EQ_INT(added, 1100000);
+    known = strangers = 0;
+    for (int i = 0; i < 1100000; i += 101) {
+        snprintf(id, sizeof id, "g%d", i);
+        known += store_event_known(s, id);
+        snprintf(id, sizeof id, "y%d", i);
+        strangers += store_event_known(s, id);
+    }
+    CHECK_EQ_INT(known, (1100000 + 100) / 101);
+    CHECK_EQ_INT(strangers, 0);
+    CHECK(store_event_known(s, "old1"));
+    CHECK_EQ_INT(add(s, "g1099999"), 0);
+    CHECK_EQ_INT(store_commit(s, err), NUDGE_OK);
+    store_close(s);
+
     t_rm_store(dir, path);
     T_DONE();
 }
