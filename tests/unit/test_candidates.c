@@ -12,23 +12,10 @@
 #include "member.h"
 #include "store.h"
 #include "t.h"
+#include "t_member.h"
 #include "tz.h"
 
 enum { BIG = 200, SMALL = 5, DAY = 21000 };
-
-static int64_t add_member(store_t *s, const char *id, const char *zone)
-{
-    member_t m;
-    member_init(&m);
-    m.s[MS_EXT_ID] = id;
-    m.zone = tz_get(zone, NULL);
-    char err[ERRLEN] = "";
-    int rc = store_member_save(s, &m, err);
-    if (rc != NUDGE_OK) fprintf(stderr, "saving %s: %s\n", id, err);
-    int64_t rowid = rc == NUDGE_OK ? m.rowid : -1;
-    member_free(&m);
-    return rowid;
-}
 
 static void add_batch(store_t *s, int64_t member, int32_t day, int64_t points)
 {
@@ -74,10 +61,10 @@ int main(void)
     char id[24];
     for (int i = 0; i < BIG; i++) {
         snprintf(id, sizeof id, "S%03d", i);
-        big[i] = add_member(s, id, "Asia/Shanghai");
+        big[i] = t_add_member(s, id, "Asia/Shanghai");
         if (i % 40 == 0) {
             snprintf(id, sizeof id, "T%d", i / 40);
-            small[i / 40] = add_member(s, id, "Asia/Tokyo");
+            small[i / 40] = t_add_member(s, id, "Asia/Tokyo");
         }
     }
     /* every large-zone member has points expiring on DAY, every second

@@ -11,21 +11,8 @@
 #include "member.h"
 #include "store.h"
 #include "t.h"
+#include "t_member.h"
 #include "tz.h"
-
-static int64_t add(store_t *s, const char *id, const char *zone)
-{
-    member_t m;
-    member_init(&m);
-    m.s[MS_EXT_ID] = id;
-    m.zone = tz_get(zone, NULL);
-    char err[ERRLEN] = "";
-    int rc = store_member_save(s, &m, err);
-    if (rc != NUDGE_OK) fprintf(stderr, "saving %s: %s\n", id, err);
-    int64_t rowid = rc == NUDGE_OK ? m.rowid : -1;
-    member_free(&m);
-    return rowid;
-}
 
 /* Every member found by id has the row id it was given. */
 static void check_found(store_t *s, const char *id, int64_t rowid)
@@ -72,7 +59,7 @@ int main(void)
         int z = i % 5 == 1 ? 1 : i % 5 == 3 ? 2 : 0;
         char id[24];
         snprintf(id, sizeof id, "M%04d", i);
-        ids[i] = add(s, id, zones[z]);
+        ids[i] = t_add_member(s, id, zones[z]);
         failed += ids[i] <= 0;
         if (ids[i] < lo[z]) lo[z] = ids[i];
         if (ids[i] > hi[z]) hi[z] = ids[i];
@@ -114,15 +101,15 @@ int main(void)
     /* a reopened store resumes each zone's block */
     s = reopen(s, path);
     if (!s) T_DONE();
-    int64_t tokyo = add(s, "T-after", "Asia/Tokyo");
+    int64_t tokyo = t_add_member(s, "T-after", "Asia/Tokyo");
     CHECK_EQ_INT(tokyo, hi[1] + 1);
-    int64_t london = add(s, "L-after", "Europe/London");
+    int64_t london = t_add_member(s, "L-after", "Europe/London");
     CHECK_EQ_INT(london, hi[2] + 1);
 
     /* a London member moves to Sydney, a new zone: Sydney's largest id is
      * then inside London's block, and the id after it is London's next
      * member's. The new Sydney member takes a block of its own. */
-    int64_t l2 = add(s, "L-next", "Europe/London");
+    int64_t l2 = t_add_member(s, "L-next", "Europe/London");
     CHECK_EQ_INT(l2, london + 1);
     member_t m;
     member_init(&m);
@@ -133,7 +120,7 @@ int main(void)
     member_free(&m);
     s = reopen(s, path);
     if (!s) T_DONE();
-    int64_t sydney = add(s, "S-new", "Australia/Sydney");
+    int64_t sydney = t_add_member(s, "S-new", "Australia/Sydney");
     CHECK(sydney != l2);
     CHECK(sydney > l2);
     CHECK_EQ_INT(sydney % 1024, 0);   /* the start of a new block */
@@ -141,7 +128,7 @@ int main(void)
     check_found(s, "L-next", l2);
     check_found(s, "L-after", london);
     /* London goes on in its own block */
-    CHECK_EQ_INT(add(s, "L-third", "Europe/London"), l2 + 1);
+    CHECK_EQ_INT(t_add_member(s, "L-third", "Europe/London"), l2 + 1);
     CHECK_EQ_INT(store_member_count(s), N + 5);
     /* a duplicate member id is still refused, with the store's message */
     member_init(&m);
