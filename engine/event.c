@@ -119,6 +119,14 @@ void evt_free(event_t *ev)
     ev->json = NULL;
 }
 
+void evt_move(event_t *dst, event_t *src)
+{
+    *dst = *src;
+    if (src->id == src->idbuf) dst->id = dst->idbuf;
+    if (src->member == src->memberbuf) dst->member = dst->memberbuf;
+    memset(src, 0, sizeof *src);
+}
+
 void evt_attrs_merge(char **attrs, const char *name, const char *value)
 {
     cJSON *o = *attrs ? cJSON_Parse(*attrs) : NULL;

@@ -38,6 +38,10 @@ int evt_parse(event_t *ev, const char *text, size_t len, const tz_t *deflt, char
  * cJSON_PrintUnformatted's text of it. */
 int evt_take(event_t *ev, struct cJSON *json, const char *printed, const tz_t *deflt, char *err);
 void evt_free(event_t *ev);
+/* Moves src (parsed) into dst: id and member may point into the event's
+ * own buffers (a number, or a fingerprint for an event without an id),
+ * so a plain copy would leave them pointing into src. src is left empty. */
+void evt_move(event_t *dst, event_t *src);
 
 enum { EVENT_DUPLICATE = 0, EVENT_APPLIED = 1 };
 

@@ -207,7 +207,7 @@ int evfeed_next(evfeed_t *f, event_t *ev, long *line, char *err)
 {
     if (f->streamed) {
         if (!f->have_next) return 0;
-        *ev = f->next;
+        evt_move(ev, &f->next);
         *line = f->next_line;
         f->cur = !f->cur;        /* the look-ahead's line is now the caller's */
         look_ahead(f);
