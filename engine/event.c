@@ -8,11 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Whole numbers below this are exact in a double, and printed whole. */
+#define EXACT_LIMIT 9007199254740992.0   /* 2^53 */
+
 static const char *str_or_num(const cJSON *v, char *buf, size_t n)
 {
     if (cJSON_IsString(v)) return v->valuestring;
     if (cJSON_IsNumber(v)) {
-        if (v->valuedouble == floor(v->valuedouble) && fabs(v->valuedouble) < 1e15)
+        if (v->valuedouble == floor(v->valuedouble) && fabs(v->valuedouble) < EXACT_LIMIT)
             snprintf(buf, n, "%.0f", v->valuedouble);
         else
             snprintf(buf, n, "%.15g", v->valuedouble);
@@ -34,6 +37,34 @@ static int need_positive_int(const cJSON *o, const char *key, int64_t *out, char
     return NUDGE_OK;
 }
 
+/* An identifying field (id, member, order_id) as text: a string, or a
+ * whole number small enough to be exact; NULL with err set otherwise
+ * (true would be "1", and 12345678901234567 a neighbour of itself). */
+static const char *ident(const cJSON *v, const char *key, char *buf, size_t n, char *err)
+{
+    if (cJSON_IsString(v)) return v->valuestring;
+    if (cJSON_IsNumber(v) && v->valuedouble == floor(v->valuedouble) && fabs(v->valuedouble) < EXACT_LIMIT)
+        return str_or_num(v, buf, n);
+    if (cJSON_IsNumber(v))
+        errf(err, "%s is a number that is not a whole one or too large to be exact; give it as a string", key);
+    else
+        errf(err, "%s must be a string or a number", key);
+    return NULL;
+}
+
+/* A decimal amount given as text: digits with at most one point ("99.50");
+ * not hex, exponents, signs or spaces, which strtod would take. */
+static int plain_decimal(const char *s)
+{
+    int digits = 0, points = 0;
+    for (; *s; s++) {
+        if (*s >= '0' && *s <= '9') digits++;
+        else if (*s == '.' && !points++) continue;
+        else return 0;
+    }
+    return digits > 0;
+}
+
 static int check(event_t *ev, const tz_t *deflt, char *err);
 
 int evt_parse(event_t *ev, const char *text, size_t len, const tz_t *deflt, char *err)
@@ -46,6 +77,12 @@ int evt_parse(event_t *ev, const char *text, size_t len, const tz_t *deflt, char
         size_t off = end ? (size_t)(end - text) : 0;
         return errf(err, "not valid JSON (near byte %zu)", off + 1);
     }
+    /* one event a line: anything but spaces after it is a second object
+     * or garbage, not to be dropped unseen */
+    const char *p = end;
+    while (p < text + len && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) p++;
+    if (p < text + len && *p)
+        return errf(err, "more after the event's JSON object (at byte %zu); one event a line", (size_t)(p - text) + 1);
     return check(ev, deflt, err);
 }
 
@@ -67,16 +104,17 @@ static int check(event_t *ev, const tz_t *deflt, char *err)
     if (!cJSON_IsString(v) || !*v->valuestring) return errf(err, "type is missing or not a string");
     ev->type = v->valuestring;
     v = cJSON_GetObjectItemCaseSensitive(o, "member");
-    ev->member = v ? str_or_num(v, ev->memberbuf, sizeof ev->memberbuf) : NULL;
-    if (!ev->member || !*ev->member) return errf(err, "member is missing");
+    if (!v) return errf(err, "member is missing");
+    if (!(ev->member = ident(v, "member", ev->memberbuf, sizeof ev->memberbuf, err))) return NUDGE_ERR;
+    if (!*ev->member) return errf(err, "member is missing");
     v = cJSON_GetObjectItemCaseSensitive(o, "at");
     if (!cJSON_IsString(v)) return errf(err, "at is missing (an ISO 8601 time like 2027-01-22T10:00:00+08:00)");
     char e2[ERRLEN];
     if (tz_parse_time(v->valuestring, deflt, &ev->at, NULL, e2) != 0) return errf(err, "at: %s", e2);
     v = cJSON_GetObjectItemCaseSensitive(o, "id");
     if (v) {
-        ev->id = str_or_num(v, ev->idbuf, sizeof ev->idbuf);
-        if (!ev->id || !*ev->id) return errf(err, "id must be a non-empty string");
+        if (!(ev->id = ident(v, "id", ev->idbuf, sizeof ev->idbuf, err))) return NUDGE_ERR;
+        if (!*ev->id) return errf(err, "id must be a non-empty string");
     } else {
         /* same content, same id: re-importing a file without ids is a no-op */
         char *canon = cJSON_PrintUnformatted(o);
@@ -89,16 +127,16 @@ static int check(event_t *ev, const tz_t *deflt, char *err)
     if (strcmp(ev->type, "order.paid") == 0) {
         v = cJSON_GetObjectItemCaseSensitive(o, "order_id");
         char tmp[32];
-        const char *oid = v ? str_or_num(v, tmp, sizeof tmp) : NULL;
-        if (!oid || !*oid) return errf(err, "order_id is missing");
+        if (!v) return errf(err, "order_id is missing");
+        const char *oid = ident(v, "order_id", tmp, sizeof tmp, err);
+        if (!oid) return NUDGE_ERR;
+        if (!*oid) return errf(err, "order_id is missing");
         v = cJSON_GetObjectItemCaseSensitive(o, "amount");
         double amt = -1;
         if (cJSON_IsNumber(v)) {
             amt = v->valuedouble;
-        } else if (cJSON_IsString(v)) {   /* "99.50" is fine; "lots" or "12 yuan" is not */
-            char *end;
-            amt = strtod(v->valuestring, &end);
-            if (end == v->valuestring || *end) amt = -1;
+        } else if (cJSON_IsString(v) && plain_decimal(v->valuestring)) {
+            amt = strtod(v->valuestring, NULL);   /* "99.50" is fine; "lots", "12 yuan" or "0x10" is not */
         }
         if (!v || amt < 0 || !isfinite(amt) || amt > 1e10) return errf(err, "amount must be a number >= 0");
     } else if (strcmp(ev->type, "points.earned") == 0) {
