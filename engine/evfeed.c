@@ -18,6 +18,7 @@ struct evfeed {
     char *path;
     const tz_t *tz;
     int streamed;
+    int read_failed;         /* a read error ended the stream early */
     long rejected, line;
     /* streaming: one event looked ahead */
     event_t next;
@@ -52,9 +53,11 @@ static int read_line(FILE *fp, buf_t *b)
 }
 
 /* The "at" of a line without parsing the JSON; 0 when it cannot be told
- * for sure (no "at", or more than one). */
+ * for sure (no "at", more than one, or an escape anywhere: "\u0061t" is
+ * "at" too). */
 static int quick_at(const char *line, const tz_t *tz, int64_t *at)
 {
+    if (strchr(line, '\\')) return 0;
     const char *p = strstr(line, "\"at\"");
     if (!p || strstr(p + 4, "\"at\"")) return 0;
     p += 4;
@@ -70,8 +73,9 @@ static int quick_at(const char *line, const tz_t *tz, int64_t *at)
     return tz_parse_time(tmp, tz, at, NULL, NULL) == 0;
 }
 
-/* 1 when every line's "at" can be read and they never go back in time. */
-static int in_order(evfeed_t *f)
+/* 1 when the events' times never go back, 0 when they do; -1 when the
+ * file cannot be read, or not read a second time (err says why). */
+static int in_order(evfeed_t *f, char *err)
 {
     buf_t b;
     buf_init(&b);
@@ -80,20 +84,28 @@ static int in_order(evfeed_t *f)
     while (ok && read_line(f->f, &b)) {
         if (!b.len) continue;
         if (!quick_at(b.p, f->tz, &at)) {
-            /* a line that is not a valid event is rejected wherever it is;
-             * one whose time cannot be read quickly needs the sort */
+            /* parsed, for lines whose time cannot be read quickly; a line
+             * that is not a valid event is rejected wherever it is */
             event_t ev;
             char why[ERRLEN];
             int bad = evt_parse(&ev, b.p, b.len, f->tz, why) != NUDGE_OK;
+            at = ev.at;
             evt_free(&ev);
-            if (!bad) ok = 0;
-            continue;
+            if (bad) continue;
         }
         if (at < last) ok = 0;
         last = at;
     }
     buf_free(&b);
-    rewind(f->f);
+    if (ferror(f->f)) {
+        errf(err, "%s: %s", f->path, strerror(errno));
+        return -1;
+    }
+    /* read twice: a pipe (--events <(...)) would yield nothing the second time */
+    if (fseeko(f->f, 0, SEEK_SET) != 0) {
+        errf(err, "%s: cannot be read a second time (%s); give a regular file", f->path, strerror(errno));
+        return -1;
+    }
     return ok;
 }
 
@@ -113,6 +125,7 @@ static void look_ahead(evfeed_t *f)
         evt_free(&f->next);
         reject(f, f->line, why);
     }
+    if (ferror(f->f)) f->read_failed = errno ? errno : EIO;
 }
 
 static int cmp_ev(const void *a, const void *b)
@@ -166,7 +179,11 @@ evfeed_t *evfeed_open(const char *path, const tz_t *deflt, char *err)
     f->tz = deflt;
     buf_init(&f->bufs[0]);
     buf_init(&f->bufs[1]);
-    f->streamed = in_order(f);
+    f->streamed = in_order(f, err);
+    if (f->streamed < 0) {
+        evfeed_free(f);
+        return NULL;
+    }
     if (f->streamed) {
         look_ahead(f);
         return f;
@@ -206,6 +223,8 @@ int64_t evfeed_peek(evfeed_t *f)
 int evfeed_next(evfeed_t *f, event_t *ev, long *line, char *err)
 {
     if (f->streamed) {
+        if (!f->have_next && f->read_failed)
+            return errf(err, "%s: reading after line %ld: %s", f->path, f->line, strerror(f->read_failed));
         if (!f->have_next) return 0;
         evt_move(ev, &f->next);
         *line = f->next_line;
@@ -235,13 +254,14 @@ long evfeed_rejected(const evfeed_t *f)
 long evfeed_left(evfeed_t *f)
 {
     if (!f->streamed) return f->nev - f->ei;
-    if (!f->have_next) return 0;
-    /* the rest is not applied: count its lines, do not parse them */
-    long n = 1;
-    buf_t *b = &f->bufs[!f->cur];
-    while (read_line(f->f, b))
-        if (b->len) n++;
-    evt_free(&f->next);
-    f->have_next = 0;
+    /* the rest is not applied, but counted as the sorted file's is: its
+     * valid events, and its bad lines rejected */
+    long n = 0;
+    while (f->have_next) {
+        n++;
+        evt_free(&f->next);
+        f->cur = !f->cur;
+        look_ahead(f);
+    }
     return n;
 }

@@ -2,8 +2,9 @@
  * event keeps its own id and member after the next one is read (a number,
  * or the fingerprint of an event without an id, lives in the event
  * itself); bad lines are counted and skipped; what is left after a stop
- * is counted. Both ways: a file in time order (streamed) and one out of
- * order (indexed and sorted). */
+ * is counted, bad lines there rejected. Both ways: a file in time order
+ * (streamed) and one out of order (indexed and sorted). A time written
+ * with an escaped key counts; a directory or a pipe is an error. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,6 +113,63 @@ int main(void)
     f = evfeed_open(path, tz, err);
     CHECK(f != NULL);
     evfeed_free(f);
+
+    /* a bad line after where the run stopped is rejected, not counted as
+     * an event left, as in a sorted file */
+    FILE *fp = fopen(path, "w");
+    CHECK(fp != NULL);
+    if (fp) {
+        fprintf(fp, "%s\n%s\nnot an event\n%s\n", lines[0], lines[2], lines[4]);
+        fclose(fp);
+    }
+    f = evfeed_open(path, tz, err);
+    CHECK(f != NULL);
+    if (f) {
+        event_t ev;
+        long line;
+        CHECK_EQ_INT(evfeed_next(f, &ev, &line, err), 1);
+        evt_free(&ev);
+        CHECK_EQ_INT(evfeed_left(f), 2);
+        CHECK_EQ_INT(evfeed_rejected(f), 1);
+        evfeed_free(f);
+    }
+
+    /* a key written with an escape is still that key: "\u0061t" is the
+     * event's time (March), not the nested "at" (January), so the file is
+     * out of order and its February event comes first */
+    fp = fopen(path, "w");
+    CHECK(fp != NULL);
+    if (fp) {
+        fprintf(fp, "{\"type\":\"x\",\"member\":\"A1\",\"\\u0061t\":\"2027-03-01T10:00:00+08:00\","
+                    "\"meta\":{\"at\":\"2027-01-01T10:00:00+08:00\"}}\n"
+                    "{\"type\":\"x\",\"member\":\"A2\",\"at\":\"2027-02-01T10:00:00+08:00\"}\n");
+        fclose(fp);
+    }
+    f = evfeed_open(path, tz, err);
+    CHECK(f != NULL);
+    if (f) {
+        event_t ev;
+        long line = 0;
+        CHECK_EQ_INT(evfeed_next(f, &ev, &line, err), 1);
+        CHECK_EQ_INT(line, 2);
+        CHECK_EQ_STR(ev.member, "A2");
+        evt_free(&ev);
+        evfeed_free(f);
+    }
+
+    /* what cannot be read, or read twice, is an error, not an empty feed */
+    CHECK(evfeed_open(dir, tz, err) == NULL);
+    CHECK(strstr(err, "Is a directory") != NULL);
+    int fds[2];
+    CHECK_EQ_INT(pipe(fds), 0);
+    CHECK(write(fds[1], lines[0], strlen(lines[0])) > 0);
+    close(fds[1]);
+    char pipe_path[64];
+    snprintf(pipe_path, sizeof pipe_path, "/proc/self/fd/%d", fds[0]);
+    err[0] = '\0';
+    CHECK(evfeed_open(pipe_path, tz, err) == NULL);
+    CHECK(strstr(err, "cannot be read a second time") != NULL);
+    close(fds[0]);
 
     unlink(path);
     rmdir(dir);
