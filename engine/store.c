@@ -868,7 +868,7 @@ int store_copy(store_t *s, const char *path, char *err)
 }
 
 static void bloom_drop(store_t *s);
-static void bloom_build(store_t *s);
+static int bloom_build(store_t *s, char *err);
 static int64_t event_gen(store_t *s);
 
 int store_begin(store_t *s, char *err)
@@ -898,8 +898,9 @@ int store_commit(store_t *s, char *err)
      * (store_durable): reading the log would stall its loop; its filter
      * fills slowly, and the next start builds a larger one. */
     if (s->bloom && !s->ckpt && s->bloom_keys > (int64_t)(s->bloom_bits / 16)) {
+        char e2[ERRLEN];
         bloom_drop(s);
-        bloom_build(s);
+        bloom_build(s, e2);   /* failing, it stays dropped: the next lookup tries and says why */
     }
     /* synced (store_durable): it and every lazy commit before it are on disk */
     if (s->txn_mark > s->durable_mark) s->durable_mark = s->txn_mark;
@@ -1442,10 +1443,13 @@ static int bloom_may_have(const store_t *s, int64_t key)
     return 1;
 }
 
+/* The log's generation: 0 before its first change, -1 when it cannot be
+ * read (no filter is then built, trusted or saved). */
 static int64_t event_gen(store_t *s)
 {
     sqlite3_stmt *st = stmt(s, S_EVENT_GEN);
-    int64_t gen = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    int rc = sqlite3_step(st);
+    int64_t gen = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : rc == SQLITE_DONE ? 0 : -1;
     sqlite3_reset(st);
     return gen;
 }
@@ -1491,22 +1495,30 @@ static int bloom_load(store_t *s, int64_t gen, int64_t extra)
  * least 1 Mbit, room for the extra keys the caller adds and a million
  * more. The keys are read once into a passing array to size it: count(*)
  * would read the whole log a second time (208 MB for 4.5 M events). */
-static void bloom_build_log(store_t *s, size_t extra)
+static int bloom_build_log(store_t *s, size_t extra, char *err)
 {
     s->bloom_gen = event_gen(s);
-    if (bloom_load(s, s->bloom_gen, (int64_t)extra)) return;
+    if (s->bloom_gen < 0) return dberr(s, err, "reading the event log's generation");
+    if (bloom_load(s, s->bloom_gen, (int64_t)extra)) return NUDGE_OK;
     sqlite3_stmt *st;
     int64_t *keys = NULL;
     size_t n = 0, cap = 0;
-    if (sqlite3_prepare_v2(s->db, "SELECT id FROM events", -1, &st, NULL) == SQLITE_OK) {
-        while (sqlite3_step(st) == SQLITE_ROW) {
-            if (n == cap) {
-                cap = cap ? cap * 2 : 65536;
-                keys = xrealloc(keys, cap * sizeof *keys);
-            }
-            keys[n++] = sqlite3_column_int64(st, 0);
+    /* a filter missing the ids a failed read did not reach would take
+     * them for new: no filter, and an error, instead */
+    if (sqlite3_prepare_v2(s->db, "SELECT id FROM events", -1, &st, NULL) != SQLITE_OK)
+        return dberr(s, err, "reading the event log");
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            cap = cap ? cap * 2 : 65536;
+            keys = xrealloc(keys, cap * sizeof *keys);
         }
-        sqlite3_finalize(st);
+        keys[n++] = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        free(keys);
+        return dberr(s, err, "reading the event log");
     }
     s->bloom_bits = 1 << 20;
     while (s->bloom_bits < (n + extra + 1000000) * 16) s->bloom_bits <<= 1;
@@ -1514,6 +1526,7 @@ static void bloom_build_log(store_t *s, size_t extra)
     for (size_t i = 0; i < n; i++) bloom_add(s, keys[i]);
     free(keys);
     s->bloom_unsaved = 1;
+    return NUDGE_OK;
 }
 
 static void seen_each(const seen_t *v, void (*fn)(store_t *s, int64_t key), store_t *s);
@@ -1521,10 +1534,11 @@ static void seen_each(const seen_t *v, void (*fn)(store_t *s, int64_t key), stor
 /* A scratch store's filter also holds the ids kept in memory (it may be
  * built again after a rollback dropped it, or when they filled it: it is
  * then sized for them too, and the saved one, too small, is not used). */
-static void bloom_build(store_t *s)
+static int bloom_build(store_t *s, char *err)
 {
-    bloom_build_log(s, s->scratch ? s->seen.n + s->seen.ntail : 0);
+    if (bloom_build_log(s, s->scratch ? s->seen.n + s->seen.ntail : 0, err) != NUDGE_OK) return NUDGE_ERR;
     if (s->scratch) seen_each(&s->seen, bloom_add, s);
+    return NUDGE_OK;
 }
 
 static void bloom_drop(store_t *s)
@@ -1761,19 +1775,21 @@ static int same_id(int64_t found_chk, int64_t chk, const char *ext_id, char *err
 static int event_lookup(store_t *s, const char *ext_id, char *err)
 {
     int64_t key = event_key(ext_id), chk = event_chk(ext_id);
+    if (!s->bloom && bloom_build(s, err) != NUDGE_OK) return -1;
     if (s->scratch) {
-        if (!s->bloom) bloom_build(s);
         if (!bloom_may_have(s, key)) return 0;
         const uint32_t *seen = seen_find(&s->seen, key);
         if (seen && *seen != SEEN_GONE) return same_id(*seen, chk, ext_id, err);
     }
     const pend_t *p = pend_find(s, key);
     if (p && p->type) return same_id(p->chk, chk, ext_id, err);
-    if (!s->bloom) bloom_build(s);
     if (!bloom_may_have(s, key)) return 0;
     sqlite3_stmt *st = stmt(s, S_EVENT_KNOWN);
     sqlite3_bind_int64(st, 1, key);
-    int rc = sqlite3_step(st) == SQLITE_ROW ? same_id(sqlite3_column_int64(st, 0), chk, ext_id, err) : 0;
+    int rc = sqlite3_step(st);
+    /* a read that fails is not "unknown": that would apply the event twice */
+    rc = rc == SQLITE_ROW ? same_id(sqlite3_column_int64(st, 0), chk, ext_id, err)
+         : rc == SQLITE_DONE ? 0 : (dberr(s, err, "looking an event id up"), -1);
     sqlite3_reset(st);
     return rc;
 }

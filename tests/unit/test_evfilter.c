@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "store.h"
@@ -76,6 +77,61 @@ static void grow_log(const char *dir)
     CHECK(store_event_known(s, "g-0"));
     CHECK(store_event_known(s, "g-1099999"));
     CHECK(!store_event_known(s, "g-1100000"));
+    store_close(s);
+    t_rm_store(dir, path);   /* dir stays: main's store is in it */
+}
+
+/* A log that cannot be read whole: the filter built from it would miss
+ * the ids past the damage and take them for new (applied twice). The
+ * lookup is an error instead. */
+static void unreadable_log(const char *dir)
+{
+    char path[64], err[ERRLEN] = "", id[32];
+    snprintf(path, sizeof path, "%s/damaged.db", dir);
+    store_t *s = store_open(path, STORE_CREATE, err);
+    CHECK(s != NULL);
+    if (!s) return;
+    int ok = store_begin(s, err) == NUDGE_OK;
+    for (int i = 0; i < 3000 && ok; i++) {
+        snprintf(id, sizeof id, "c-%d", i);
+        ok = store_event_add(s, id, "custom.test", 0, 1700000000, NULL, err) == 1;
+    }
+    CHECK(ok && store_commit(s, err) == NUDGE_OK);
+    store_close(s);
+
+    /* no saved filter, and a leaf page of the log in the middle zeroed */
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    int64_t page = 0, size = 0;
+    CHECK_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+    CHECK_EQ_INT(sqlite3_exec(db, "DELETE FROM event_filter", NULL, NULL, NULL), SQLITE_OK);
+    if (sqlite3_prepare_v2(db, "SELECT pageno, pgsize FROM dbstat WHERE name = 'events' AND pagetype = 'leaf'"
+                               " ORDER BY pageno LIMIT 1 OFFSET (SELECT count(*) / 2 FROM dbstat"
+                               " WHERE name = 'events' AND pagetype = 'leaf')", -1, &st, NULL) == SQLITE_OK) {
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            page = sqlite3_column_int64(st, 0);
+            size = sqlite3_column_int64(st, 1);
+        }
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+    CHECK(page > 1 && size > 0);
+    FILE *fp = fopen(path, "r+b");
+    CHECK(fp != NULL);
+    if (!fp || page <= 1 || size <= 0) return;
+    static char zeros[65536];
+    CHECK_EQ_INT(fseeko(fp, (page - 1) * size, SEEK_SET), 0);
+    CHECK_EQ_INT((long)fwrite(zeros, 1, (size_t)size, fp), size);
+    fclose(fp);
+
+    s = store_open(path, STORE_OPEN, err);
+    CHECK(s != NULL);
+    if (!s) return;
+    CHECK_EQ_INT(store_begin(s, err), NUDGE_OK);
+    err[0] = '\0';
+    CHECK_EQ_INT(store_event_add(s, "c-2999", "custom.test", 0, 1700000000, NULL, err), NUDGE_ERR);
+    CHECK(strstr(err, "event log") != NULL);
+    store_rollback(s);
     store_close(s);
     t_rm_store(dir, path);   /* dir stays: main's store is in it */
 }
@@ -156,6 +212,7 @@ int main(void)
     store_close(s);
 
     grow_log(dir);
+    unreadable_log(dir);
     t_rm_store(dir, path);
     T_DONE();
 }
