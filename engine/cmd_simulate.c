@@ -245,7 +245,7 @@ static int run(int argc, char **argv)
         status = cmd_fail("%s", err);
         goto done;
     }
-    if (events && !(r.feed = evfeed_open(events, r.w->tz, err))) {
+    if (events && !(r.feed = evfeed_open(events, r.w->tz, 0, NULL, NULL, err))) {
         status = cmd_fail("%s", err);
         goto done;
     }

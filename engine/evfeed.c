@@ -5,11 +5,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define FEED_WINDOW (256u << 10)   /* bytes read back at once, out of order */
 
 typedef struct evref {
     int64_t at;
     int64_t off;
     int32_t len, line;
+    int32_t group;   /* by_member: the line where the member first appears; else 0 */
 } evref_t;
 
 struct evfeed {
@@ -18,6 +23,9 @@ struct evfeed {
     char *path;
     const tz_t *tz;
     int streamed;
+    evfeed_reject_fn on_reject;
+    void *ud;
+    long long size;          /* the file's, for evfeed_progress */
     int read_failed;         /* a read error ended the stream early */
     long rejected, line;
     /* streaming: one event looked ahead */
@@ -29,12 +37,16 @@ struct evfeed {
     /* sorted */
     evref_t *ev;
     long nev, ei;
+    char *win;               /* the file from win_off, read back with pread */
+    size_t win_len, win_cap;
+    int64_t win_off;
 };
 
 static void reject(evfeed_t *f, long line, const char *why)
 {
     f->rejected++;
-    fprintf(stderr, "%s:%ld: %s\n", f->path, line, why);
+    if (f->on_reject) f->on_reject(f->ud, line, why);
+    else fprintf(stderr, "%s:%ld: %s\n", f->path, line, why);
 }
 
 /* Reads one line (without its end) into b; 0 at the end of the file.
@@ -73,16 +85,67 @@ static int quick_at(const char *line, const tz_t *tz, int64_t *at)
     return tz_parse_time(tmp, tz, at, NULL, NULL) == 0;
 }
 
-/* 1 when the events' times never go back, 0 when they do; -1 when the
- * file cannot be read, or not read a second time (err says why). */
-static int in_order(evfeed_t *f, char *err)
+/* The last time seen of each member (by a fingerprint of the id), for the
+ * check of order member by member: open addressing, grown at half full. */
+typedef struct last_at {
+    uint64_t key;   /* 0: empty */
+    int64_t at;
+} last_at_t;
+
+typedef struct last_map {
+    last_at_t *slot;
+    size_t n, cap;
+} last_map_t;
+
+static int64_t *last_at(last_map_t *m, const char *member)
+{
+    if (2 * (m->n + 1) > m->cap) {
+        last_map_t g = {xcalloc(m->cap ? m->cap * 2 : 4096, sizeof *g.slot), m->n, m->cap ? m->cap * 2 : 4096};
+        for (size_t i = 0; i < m->cap; i++) {
+            if (!m->slot[i].key) continue;
+            size_t j = m->slot[i].key & (g.cap - 1);
+            while (g.slot[j].key) j = (j + 1) & (g.cap - 1);
+            g.slot[j] = m->slot[i];
+        }
+        free(m->slot);
+        *m = g;
+    }
+    uint64_t key = fnv1a64(member, strlen(member), FNV_SEED) | 1;
+    size_t j = key & (m->cap - 1);
+    while (m->slot[j].key && m->slot[j].key != key) j = (j + 1) & (m->cap - 1);
+    if (!m->slot[j].key) {
+        m->slot[j].key = key;
+        m->slot[j].at = INT64_MIN;
+        m->n++;
+    }
+    return &m->slot[j].at;
+}
+
+/* 1 when the events' times never go back (by_member: never go back for
+ * any one member), 0 when they do; -1 when the file cannot be read, or
+ * not read a second time (err says why). */
+static int in_order(evfeed_t *f, int by_member, char *err)
 {
     buf_t b;
     buf_init(&b);
+    last_map_t members = {NULL, 0, 0};
     int64_t last = INT64_MIN, at;
     int ok = 1;
     while (ok && read_line(f->f, &b)) {
         if (!b.len) continue;
+        if (by_member) {
+            /* the member needs the parse (a 64-bit fingerprint standing for
+             * the id: two ids sharing one only make the check stricter) */
+            event_t ev;
+            char why[ERRLEN];
+            if (evt_parse(&ev, b.p, b.len, f->tz, why) == NUDGE_OK) {
+                int64_t *l = last_at(&members, ev.member);
+                if (ev.at < *l) ok = 0;
+                *l = ev.at;
+            }
+            evt_free(&ev);
+            continue;
+        }
         if (!quick_at(b.p, f->tz, &at)) {
             /* parsed, for lines whose time cannot be read quickly; a line
              * that is not a valid event is rejected wherever it is */
@@ -97,6 +160,7 @@ static int in_order(evfeed_t *f, char *err)
         last = at;
     }
     buf_free(&b);
+    free(members.slot);
     if (ferror(f->f)) {
         errf(err, "%s: %s", f->path, strerror(errno));
         return -1;
@@ -131,12 +195,17 @@ static void look_ahead(evfeed_t *f)
 static int cmp_ev(const void *a, const void *b)
 {
     const evref_t *x = a, *y = b;
+    if (x->group != y->group) return x->group < y->group ? -1 : 1;
     if (x->at != y->at) return x->at < y->at ? -1 : 1;
     return x->line < y->line ? -1 : x->line > y->line;
 }
 
-static void index_all(evfeed_t *f)
+/* by_member: each member's events in time order, the members in the
+ * order they first appear (as the file groups them): members do not
+ * affect one another's history, and a member's row stays at hand. */
+static void index_all(evfeed_t *f, int by_member)
 {
+    last_map_t first = {NULL, 0, 0};
     buf_t b;
     buf_init(&b);
     long cap = 0, line = 0;
@@ -156,15 +225,23 @@ static void index_all(evfeed_t *f)
                 cap = cap ? cap * 2 : 1024;
                 f->ev = xrealloc(f->ev, sizeof *f->ev * (size_t)cap);
             }
-            f->ev[f->nev++] = (evref_t){ev.at, here, (int32_t)b.len, (int32_t)line};
+            int32_t group = 0;
+            if (by_member) {
+                int64_t *g = last_at(&first, ev.member);
+                if (*g == INT64_MIN) *g = line;
+                group = (int32_t)*g;
+            }
+            f->ev[f->nev++] = (evref_t){ev.at, here, (int32_t)b.len, (int32_t)line, group};
         }
         evt_free(&ev);
     }
     buf_free(&b);
+    free(first.slot);
     if (f->nev) qsort(f->ev, (size_t)f->nev, sizeof *f->ev, cmp_ev);
 }
 
-evfeed_t *evfeed_open(const char *path, const tz_t *deflt, char *err)
+evfeed_t *evfeed_open(const char *path, const tz_t *deflt, int by_member, evfeed_reject_fn on_reject, void *ud,
+                      char *err)
 {
     char *vbuf;
     FILE *fp = fopen_read_big(path, &vbuf);
@@ -177,9 +254,13 @@ evfeed_t *evfeed_open(const char *path, const tz_t *deflt, char *err)
     f->vbuf = vbuf;
     f->path = xstrdup(path);
     f->tz = deflt;
+    f->on_reject = on_reject;
+    f->ud = ud;
+    struct stat sb;
+    f->size = fstat(fileno(fp), &sb) == 0 ? (long long)sb.st_size : 0;
     buf_init(&f->bufs[0]);
     buf_init(&f->bufs[1]);
-    f->streamed = in_order(f, err);
+    f->streamed = in_order(f, by_member, err);
     if (f->streamed < 0) {
         evfeed_free(f);
         return NULL;
@@ -188,16 +269,7 @@ evfeed_t *evfeed_open(const char *path, const tz_t *deflt, char *err)
         look_ahead(f);
         return f;
     }
-    /* out of order: lines are read back one at a time in time order, and
-     * a large buffer would be refilled whole after every seek */
-    FILE *again = fopen(path, "rb");
-    if (again) {
-        fclose(f->f);
-        free(f->vbuf);
-        f->f = again;
-        f->vbuf = NULL;
-    }
-    index_all(f);
+    index_all(f, by_member);
     return f;
 }
 
@@ -208,6 +280,7 @@ void evfeed_free(evfeed_t *f)
     buf_free(&f->bufs[0]);
     buf_free(&f->bufs[1]);
     free(f->ev);
+    free(f->win);
     free(f->path);
     fclose(f->f);
     free(f->vbuf);
@@ -234,9 +307,21 @@ int evfeed_next(evfeed_t *f, event_t *ev, long *line, char *err)
     }
     if (f->ei >= f->nev) return 0;
     const evref_t *x = &f->ev[f->ei++];
+    /* read back through a window of the file: lines that are near one
+     * another in the file (a member's, when sorted by member) cost no
+     * system call; a seek and a read of a stdio stream cost two each */
+    if (x->off < f->win_off || x->off + x->len > f->win_off + (int64_t)f->win_len) {
+        size_t want = (size_t)x->len + 1 > FEED_WINDOW ? (size_t)x->len + 1 : FEED_WINDOW;
+        if (want > f->win_cap) f->win = xrealloc(f->win, f->win_cap = want);
+        ssize_t n = pread(fileno(f->f), f->win, want, (off_t)x->off);
+        f->win_off = x->off;
+        f->win_len = n > 0 ? (size_t)n : 0;
+        if (f->win_len < (size_t)x->len)
+            return errf(err, "%s: cannot re-read line %d: %s", f->path, x->line, n < 0 ? strerror(errno) : "the file got shorter");
+    }
     buf_t *b = &f->bufs[0];
-    if (fseeko(f->f, x->off, SEEK_SET) != 0 || !read_line(f->f, b) || b->len != (size_t)x->len)
-        return errf(err, "%s: cannot re-read line %d", f->path, x->line);
+    buf_reset(b);
+    buf_add(b, f->win + (x->off - f->win_off), (size_t)x->len);
     char why[ERRLEN];
     *line = x->line;
     if (evt_parse(ev, b->p, b->len, f->tz, why) != NUDGE_OK) {
@@ -244,6 +329,13 @@ int evfeed_next(evfeed_t *f, event_t *ev, long *line, char *err)
         return errf(err, "%s:%d: changed while reading: %s", f->path, x->line, why);
     }
     return 1;
+}
+
+double evfeed_progress(evfeed_t *f)
+{
+    if (!f->streamed) return f->nev ? (double)f->ei / (double)f->nev : 1.0;
+    off_t at = ftello(f->f);
+    return f->size > 0 && at >= 0 ? (double)at / (double)f->size : 1.0;
 }
 
 long evfeed_rejected(const evfeed_t *f)

@@ -3,7 +3,7 @@
  * A file already in time order (exports usually are) is streamed: one
  * quick pass checks the order from each line's "at", then each event is
  * read and parsed once, when its time comes, with no memory kept. A file
- * out of order is indexed and sorted in memory (24 bytes an event) and
+ * out of order is indexed and sorted in memory (32 bytes an event) and
  * re-read in that order. Lines that are not valid events are reported
  * (file:line: reason) and skipped. */
 #ifndef NUDGE_EVFEED_H
@@ -14,7 +14,15 @@
 
 typedef struct evfeed evfeed_t;
 
-evfeed_t *evfeed_open(const char *path, const tz_t *deflt, char *err);
+/* Lines that are not valid events go to reject (line number, reason) if
+ * given, else to stderr as "path:line: reason". by_member (history,
+ * where members do not affect one another): each member's events in
+ * time order; a file where they already are is streamed as it is, any
+ * other is sorted so, the members in the order they first appear.
+ * Otherwise: the time order of all events. */
+typedef void (*evfeed_reject_fn)(void *ud, long line, const char *why);
+evfeed_t *evfeed_open(const char *path, const tz_t *deflt, int by_member, evfeed_reject_fn reject, void *ud,
+                      char *err);
 void evfeed_free(evfeed_t *f);
 
 /* The time of the next event; TIME_NONE at the end. */
@@ -26,5 +34,8 @@ int evfeed_next(evfeed_t *f, event_t *ev, long *line, char *err);
 /* Lines rejected so far; events not yet handed out. */
 long evfeed_rejected(const evfeed_t *f);
 long evfeed_left(evfeed_t *f);
+/* How far through the file the events handed out are, 0 to 1 (for a
+ * progress line). */
+double evfeed_progress(evfeed_t *f);
 
 #endif

@@ -2,6 +2,7 @@
 #include "import.h"
 #include "csv.h"
 #include "event.h"
+#include "evfeed.h"
 
 #include <cjson/cJSON.h>
 
@@ -21,13 +22,18 @@ typedef struct progress {
     struct timespec last;
 } progress_t;
 
-static void progress_init(progress_t *p, int on, const char *path, FILE *f)
+static long long file_size(const char *path)
 {
     struct stat sb;
+    return stat(path, &sb) == 0 ? (long long)sb.st_size : 0;
+}
+
+static void progress_init(progress_t *p, int on, const char *path, long long size)
+{
     memset(p, 0, sizeof *p);
     p->on = on;
     p->path = path;
-    p->size = fstat(fileno(f), &sb) == 0 ? (long long)sb.st_size : 0;
+    p->size = size;
     clock_gettime(CLOCK_MONOTONIC, &p->last);
 }
 
@@ -176,7 +182,7 @@ int import_members(store_t *s, const ws_t *w, const char *path, int progress, FI
     for (int i = 0; i < ncols; i++)
         if (!cols[i].builtin && store_attr_name_add(s, cols[i].name, err) != NUDGE_OK) return NUDGE_ERR;
     progress_t pg;
-    progress_init(&pg, progress, path, fp);
+    progress_init(&pg, progress, path, file_size(path));
     member_t m;
     member_init(&m);
     char **f, why[ERRLEN];
@@ -245,49 +251,55 @@ int import_members(store_t *s, const ws_t *w, const char *path, int progress, FI
 
 /* ---- events.jsonl ---- */
 
+typedef struct ev_rejects {
+    FILE *errs;
+    import_stats_t *st;
+    const char *path;
+} ev_rejects_t;
+
+/* A line that is not a valid event: read, and rejected. */
+static void reject_line(void *ud, long line, const char *why)
+{
+    ev_rejects_t *r = ud;
+    r->st->read++;
+    reject(r->errs, r->st, r->path, line, why);
+}
+
+/* Events are applied in time order, as simulate applies them, whatever
+ * the file's order: in file order a redemption before the points it
+ * redeems, or an order before its member's join, would be rejected the
+ * first time and applied on a second import of the same file. */
 int import_events(store_t *s, const ws_t *w, const char *path, int progress, FILE *errs, import_stats_t *st,
                   char *err)
 {
-    char *vbuf;
-    FILE *fp = fopen_read_big(path, &vbuf);
-    if (!fp) return errf(err, "%s: %s", path, strerror(errno));
     memset(st, 0, sizeof *st);
+    ev_rejects_t rj = {errs, st, path};
+    evfeed_t *feed = evfeed_open(path, w->tz, 1, reject_line, &rj, err);
+    if (!feed) return NUDGE_ERR;
     progress_t pg;
-    progress_init(&pg, progress, path, fp);
+    progress_init(&pg, progress, path, file_size(path));
     member_t m;
     member_init(&m);
-    char *line = NULL, why[ERRLEN];
-    size_t cap = 0;
-    ssize_t len;
+    char why[ERRLEN];
     long lineno = 0;
-    long long offset = 0;
-    int result = store_begin(s, err);
-    while (result == NUDGE_OK && (len = getline(&line, &cap, fp)) > 0) {
-        lineno++;
-        offset += len;
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
-        if (len == 0) continue;
+    int result = store_begin(s, err), r;
+    event_t ev;
+    while (result == NUDGE_OK && (r = evfeed_next(feed, &ev, &lineno, err)) == 1) {
         st->read++;
-        event_t ev;
         int created;
-        if (evt_parse(&ev, line, (size_t)len, w->tz, why) != NUDGE_OK) {
-            reject(errs, st, path, lineno, why);
-        } else {
-            int r = evt_apply(s, w, &ev, &m, 0, &created, why);
-            if (r == EVENT_APPLIED) st->inserted++;
-            else if (r == EVENT_DUPLICATE) st->duplicates++;
-            else reject(errs, st, path, lineno, why);
-        }
+        int a = evt_apply(s, w, &ev, &m, 0, &created, why);
+        if (a == EVENT_APPLIED) st->inserted++;
+        else if (a == EVENT_DUPLICATE) st->duplicates++;
+        else reject(errs, st, path, lineno, why);
         evt_free(&ev);
-        if (result == NUDGE_OK) result = batch_tick(s, st->read, err);
-        progress_show(&pg, st->read, offset, 0);
+        result = batch_tick(s, st->read, err);
+        progress_show(&pg, st->read, (long long)(evfeed_progress(feed) * (double)pg.size), 0);
     }
+    if (result == NUDGE_OK && r < 0) result = NUDGE_ERR;   /* err says why */
     if (result == NUDGE_OK) result = store_commit(s, err);
     else store_rollback(s);
-    progress_show(&pg, st->read, offset, 1);
-    free(line);
+    progress_show(&pg, st->read, pg.size, 1);
     member_free(&m);
-    fclose(fp);
-    free(vbuf);
+    evfeed_free(feed);
     return result;
 }

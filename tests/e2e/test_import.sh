@@ -127,4 +127,23 @@ JSONL
 "$NUDGE" simulate "$W" --from 2026-05-01 --to 2026-05-03 --events "$T/sim.jsonl" > "$T/sum.txt" 2> "$T/err.txt"
 check_contains "simulate dedupes its own ids" "$(cat "$T/sum.txt")" "events: 2 applied, 3 already known, 1 rejected"
 check_contains "and names the rejected line" "$(cat "$T/err.txt")" "sim.jsonl:3: redeems 99999 points"
+
+# a file out of time order is applied in time order, so the first import
+# does what a second would: the redemption after the points it redeems,
+# the order after its member's join
+W2=$(new_ws unordered Asia/Shanghai)
+printf 'id,name,phone\nU1,王芳,13800000011\n' > "$T/u_members.csv"
+"$NUDGE" import "$W2" "$T/u_members.csv" >/dev/null
+cat > "$T/unordered.jsonl" <<'JSONL'
+{"id":"u1","type":"points.redeemed","member":"U1","at":"2027-01-05T10:00:00+08:00","points":3}
+{"id":"u2","type":"order.paid","member":"U3","at":"2027-01-04T10:00:00+08:00","order_id":"UO9","amount":10}
+{"id":"u3","type":"points.earned","member":"U1","at":"2027-01-02T10:00:00+08:00","points":5}
+{"id":"u4","type":"member.joined","member":"U3","at":"2027-01-01T10:00:00+08:00","name":"Cy"}
+JSONL
+out=$("$NUDGE" import "$W2" "$T/unordered.jsonl" 2>&1)
+check_status "unordered import" 0 $?
+check_contains "all four in time order" "$out" "4 events read, 4 applied, 0 already known, 0 rejected"
+out=$("$NUDGE" import "$W2" "$T/unordered.jsonl" 2>&1)
+check_contains "and again changes nothing" "$out" "4 events read, 0 applied, 4 already known, 0 rejected"
+check_contains "the member the order waited for joined" "$("$NUDGE" status "$W2")" "members: 2"
 finish

@@ -51,7 +51,7 @@ static void check_feed(const char *path, const tz_t *tz, long first_line, long s
     CHECK(strncmp(id1, "h:", 2) == 0);
     CHECK(strcmp(id1, id3) != 0);
 
-    evfeed_t *f = evfeed_open(path, tz, err);
+    evfeed_t *f = evfeed_open(path, tz, 0, NULL, NULL, err);
     CHECK(f != NULL);
     if (!f) return;
     event_t a, b;
@@ -96,7 +96,7 @@ int main(void)
     /* read to the end, and stopped early with events left unread */
     write_file(path, in_order, NLINES);
     char err[ERRLEN] = "";
-    evfeed_t *f = evfeed_open(path, tz, err);
+    evfeed_t *f = evfeed_open(path, tz, 0, NULL, NULL, err);
     CHECK(f != NULL);
     if (f) {
         event_t ev;
@@ -110,7 +110,7 @@ int main(void)
         CHECK_EQ_INT(evfeed_left(f), 0);
         evfeed_free(f);
     }
-    f = evfeed_open(path, tz, err);
+    f = evfeed_open(path, tz, 0, NULL, NULL, err);
     CHECK(f != NULL);
     evfeed_free(f);
 
@@ -122,7 +122,7 @@ int main(void)
         fprintf(fp, "%s\n%s\nnot an event\n%s\n", lines[0], lines[2], lines[4]);
         fclose(fp);
     }
-    f = evfeed_open(path, tz, err);
+    f = evfeed_open(path, tz, 0, NULL, NULL, err);
     CHECK(f != NULL);
     if (f) {
         event_t ev;
@@ -145,7 +145,7 @@ int main(void)
                     "{\"type\":\"x\",\"member\":\"A2\",\"at\":\"2027-02-01T10:00:00+08:00\"}\n");
         fclose(fp);
     }
-    f = evfeed_open(path, tz, err);
+    f = evfeed_open(path, tz, 0, NULL, NULL, err);
     CHECK(f != NULL);
     if (f) {
         event_t ev;
@@ -158,7 +158,7 @@ int main(void)
     }
 
     /* what cannot be read, or read twice, is an error, not an empty feed */
-    CHECK(evfeed_open(dir, tz, err) == NULL);
+    CHECK(evfeed_open(dir, tz, 0, NULL, NULL, err) == NULL);
     CHECK(strstr(err, "Is a directory") != NULL);
     int fds[2];
     CHECK_EQ_INT(pipe(fds), 0);
@@ -167,7 +167,7 @@ int main(void)
     char pipe_path[64];
     snprintf(pipe_path, sizeof pipe_path, "/proc/self/fd/%d", fds[0]);
     err[0] = '\0';
-    CHECK(evfeed_open(pipe_path, tz, err) == NULL);
+    CHECK(evfeed_open(pipe_path, tz, 0, NULL, NULL, err) == NULL);
     CHECK(strstr(err, "cannot be read a second time") != NULL);
     close(fds[0]);
 
