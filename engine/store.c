@@ -874,6 +874,10 @@ static int64_t event_gen(store_t *s);
 int store_begin(store_t *s, char *err)
 {
     if (run(s, stmt(s, S_BEGIN), err, "begin") != NUDGE_OK) return NUDGE_ERR;
+    /* a transaction that changed the log and ended neither committed nor
+     * through store_rollback (sqlite rolled it back itself): the filter
+     * counted generations the log never got, and may hold its ids */
+    if (s->txn_gen_bumps) bloom_drop(s);
     s->txn_gen_bumps = 0;
     /* another process (an import beside the daemon) changed the log: its
      * ids are not in the filter, which is built again when next needed */
@@ -885,7 +889,10 @@ static int flush_events(store_t *s, char *err);
 
 int store_commit(store_t *s, char *err)
 {
-    if (flush_events(s, err) != NUDGE_OK) return NUDGE_ERR;
+    if (flush_events(s, err) != NUDGE_OK) {
+        bloom_drop(s);   /* sqlite may have rolled the transaction back */
+        return NUDGE_ERR;
+    }
     if (run(s, stmt(s, S_COMMIT), err, "commit") != NUDGE_OK) {
         bloom_drop(s);   /* whether the log's count moved is unknown now */
         return NUDGE_ERR;
@@ -916,7 +923,10 @@ int store_commit_lazy(store_t *s, char *err)
 {
     ckpt_t *c = s->ckpt;
     if (!c) return store_commit(s, err);
-    if (flush_events(s, err) != NUDGE_OK) return NUDGE_ERR;
+    if (flush_events(s, err) != NUDGE_OK) {
+        bloom_drop(s);
+        return NUDGE_ERR;
+    }
     wb_lazy = 1;
     int rc = run(s, stmt(s, S_COMMIT), err, "commit");
     wb_lazy = 0;
