@@ -362,6 +362,7 @@ struct store {
      * events in memory instead: nothing reads them back from the log, and
      * writing them costs half of applying a year of events. */
     int scratch;
+    int abandoned;             /* a scratch store rolled back: no more transactions */
     seen_t seen;
     seen_t seen_orders;        /* likewise the ids of its new orders */
     zone_ent_t *zones;
@@ -873,6 +874,9 @@ static int64_t event_gen(store_t *s);
 
 int store_begin(store_t *s, char *err)
 {
+    if (s->abandoned)
+        return errf(err, "%s: the simulation's copy cannot go on after a transaction was rolled back (it keeps no journal)",
+                    s->path);
     if (run(s, stmt(s, S_BEGIN), err, "begin") != NUDGE_OK) return NUDGE_ERR;
     /* a transaction that changed the log and ended neither committed nor
      * through store_rollback (sqlite rolled it back itself): the filter
@@ -960,6 +964,9 @@ int64_t store_durable_mark(store_t *s)
 
 void store_rollback(store_t *s)
 {
+    /* without a journal, sqlite does not say what a rollback leaves; nor
+     * are the ids kept in memory taken back */
+    if (s->scratch && !sqlite3_get_autocommit(s->db)) s->abandoned = 1;
     pend_clear(s);
     /* the log is back to where this transaction found it; the filter may
      * have been built inside it (without an id it took back): built anew */

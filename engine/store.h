@@ -38,6 +38,8 @@ int store_commit(store_t *s, char *err);
  * maybe not if the machine does; store_durable's thread syncs it soon
  * after. Without store_durable, as store_commit. */
 int store_commit_lazy(store_t *s, char *err);
+/* A scratch store keeps no journal, so its transactions cannot be
+ * undone: rolled back, it refuses to begin another (simulate stops). */
 void store_rollback(store_t *s);
 /* Marks: the caller's own counter (the daemon's intake journal records).
  * store_mark says the open transaction, once committed, covers

@@ -7,6 +7,7 @@
  * is in the workspace's store or earlier in the simulation. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "store.h"
@@ -117,6 +118,11 @@ int main(void)
     CHECK_EQ_INT(known, (NEW_IDS + 996) / 997);
     CHECK(store_event_known(s, "n199999"));
     CHECK_EQ_INT(add(s, "n123456"), 0);
+    /* and the copy takes no further transaction: with no journal, what
+     * the rollback left is not known */
+    err[0] = '\0';
+    CHECK_EQ_INT(store_begin(s, err), NUDGE_ERR);
+    CHECK(strstr(err, "rolled back") != NULL);
     store_close(s);
 
     /* nothing of it reached the log, nor the orders */
