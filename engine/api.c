@@ -257,10 +257,21 @@ static cJSON *read_json(struct evhttp_request *req)
     body[len] = '\0';
     const char *end = NULL;
     cJSON *doc = cJSON_ParseWithLengthOpts(body, len, &end, 0);
+    char msg[128];
     if (!doc) {
-        char msg[128];
         snprintf(msg, sizeof msg, "the body is not valid JSON (near byte %zu)", end ? (size_t)(end - body) + 1 : 1);
         reply_error(req, 400, "Bad Request", msg);
+    } else {
+        /* a second value after the first (two events side by side) would
+         * be dropped unseen: the whole body is refused */
+        while (end < body + len && (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n')) end++;
+        if (end < body + len) {
+            snprintf(msg, sizeof msg, "the body has more after its JSON value (at byte %zu); "
+                     "send one event or a JSON array of events", (size_t)(end - body) + 1);
+            reply_error(req, 400, "Bad Request", msg);
+            cJSON_Delete(doc);
+            doc = NULL;
+        }
     }
     free(body);
     return doc;

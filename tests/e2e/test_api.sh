@@ -90,6 +90,12 @@ check_eq "malformed JSON: 400 with where" '400 {"error":"the body is not valid J
     "$(req POST /v1/events "$POS" '[{"type":,"member":"M1"}]')"
 check_eq "wrong type of body: 400" '400 {"error":"send one event (a JSON object) or a JSON array of events"}' \
     "$(req POST /v1/events "$POS" '"order.paid"')"
+check_eq "two objects side by side: 400, neither applied" \
+    '400 {"error":"the body has more after its JSON value (at byte 84); send one event or a JSON array of events"}' \
+    "$(req POST /v1/events "$POS" '{"id":"twin1","type":"custom.twin","member":"M1","at":"2027-01-05T10:00:00+08:00"} {"id":"twin2","type":"custom.twin","member":"M1","at":"2027-01-05T10:00:00+08:00"}')"
+check_contains "the first of them is new afterwards" \
+    "$(req POST /v1/events "$POS" '{"id":"twin1","type":"custom.twin","member":"M1","at":"2027-01-05T10:00:00+08:00"}')" \
+    '"status":"accepted"'
 check_eq "empty array: 400" '400 {"error":"an array of 1 to 1000 events, please (this one has 0)"}' \
     "$(req POST /v1/events "$POS" '[]')"
 many=$(printf '{"type":"visit","member":"M1","at":"2026-11-23T10:00:00+08:00"},%.0s' $(seq 1001) | sed 's/,$//')
@@ -167,8 +173,8 @@ check_eq "a bad limit: 400" 400 "$(req GET '/v1/outbox?limit=5000' "$DASH" | cut
 m=$(curl -s -H "Authorization: Bearer $DASH" "$URL/metrics")
 metric() { awk -v k="$1" '$1 == k { print $2 }' <<<"$m"; }
 check_eq "metrics need a token" 401 "$(curl -s -o /dev/null -w '%{http_code}' "$URL/metrics")"
-# posted so far: e1 accepted, then duplicated twice; four rejected; e9 accepted
-check_eq "metrics: events by outcome" "2 2 4" \
+# posted so far: e1 accepted, then duplicated twice; four rejected; twin1 and e9 accepted
+check_eq "metrics: events by outcome" "3 2 4" \
     "$(metric 'nudge_events_total{outcome="accepted"}') $(metric 'nudge_events_total{outcome="duplicate"}') $(metric 'nudge_events_total{outcome="rejected"}')"
 check_eq "metrics: members entered the journey (M1, M3)" 2 "$(metric 'nudge_journey_entered_total{journey="thanks"}')"
 # M1's message sent; M3's refused with 43004, then again after the retry
