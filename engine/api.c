@@ -264,7 +264,7 @@ static cJSON *read_json(struct evhttp_request *req)
     } else {
         /* a second value after the first (two events side by side) would
          * be dropped unseen: the whole body is refused */
-        while (end < body + len && (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n')) end++;
+        end = skip_json_space(end, body + len);
         if (end < body + len) {
             snprintf(msg, sizeof msg, "the body has more after its JSON value (at byte %zu); "
                      "send one event or a JSON array of events", (size_t)(end - body) + 1);

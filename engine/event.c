@@ -79,8 +79,7 @@ int evt_parse(event_t *ev, const char *text, size_t len, const tz_t *deflt, char
     }
     /* one event a line: anything but spaces after it is a second object
      * or garbage, not to be dropped unseen */
-    const char *p = end;
-    while (p < text + len && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) p++;
+    const char *p = skip_json_space(end, text + len);
     if (p < text + len && *p)
         return errf(err, "more after the event's JSON object (at byte %zu); one event a line", (size_t)(p - text) + 1);
     return check(ev, deflt, err);

@@ -265,10 +265,10 @@ static void reject_line(void *ud, long line, const char *why)
     reject(r->errs, r->st, r->path, line, why);
 }
 
-/* Events are applied in time order, as simulate applies them, whatever
- * the file's order: in file order a redemption before the points it
- * redeems, or an order before its member's join, would be rejected the
- * first time and applied on a second import of the same file. */
+/* Each member's events are applied in time order, whatever the file's
+ * order (see evfeed_open's by_member): in file order a redemption before
+ * the points it redeems, or an order before its member's join, would be
+ * rejected the first time and applied on a second import of the file. */
 int import_events(store_t *s, const ws_t *w, const char *path, int progress, FILE *errs, import_stats_t *st,
                   char *err)
 {

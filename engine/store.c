@@ -1275,12 +1275,10 @@ static int64_t zone_counts(store_t *s)
  * 1 M members, in 0.1 s). */
 static int64_t day_batches(store_t *s, int32_t day)
 {
-    if (s->batches >= 0 && s->batches_day == day) return s->batches;
-    sqlite3_stmt *st = stmt(s, S_POINTS_DAY_COUNT);
-    sqlite3_bind_int(st, 1, day);
-    s->batches = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    s->batches_day = day;
-    sqlite3_reset(st);
+    if (s->batches < 0 || s->batches_day != day) {
+        s->batches = int_query(s, S_POINTS_DAY_COUNT, day);
+        s->batches_day = day;
+    }
     return s->batches;
 }
 
@@ -1806,7 +1804,7 @@ static int event_lookup(store_t *s, const char *ext_id, char *err)
     int rc = sqlite3_step(st);
     /* a read that fails is not "unknown": that would apply the event twice */
     rc = rc == SQLITE_ROW ? same_id(sqlite3_column_int64(st, 0), chk, ext_id, err)
-         : rc == SQLITE_DONE ? 0 : (dberr(s, err, "looking an event id up"), -1);
+         : rc == SQLITE_DONE ? 0 : dberr(s, err, "looking an event id up");
     sqlite3_reset(st);
     return rc;
 }

@@ -240,3 +240,9 @@ char *strtrim(char *s)
     if (b != s) memmove(s, b, strlen(b) + 1);
     return s;
 }
+
+const char *skip_json_space(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) p++;
+    return p;
+}

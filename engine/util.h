@@ -63,6 +63,10 @@ char *read_file(const char *path, size_t *len, char *err);
  * (size > 0): snprintf(dst, size, "%s", src) without the format parsing. */
 void strcopy(char *dst, size_t size, const char *src);
 
+/* The first byte from p, before end, that is not JSON white space
+ * (space, tab, CR, LF); end if there is none. */
+const char *skip_json_space(const char *p, const char *end);
+
 /* Trim ASCII white space in place; returns s. */
 char *strtrim(char *s);
 
