@@ -282,7 +282,7 @@ static int apply_change(store_t *s, event_t *ev, member_t *m, char *err)
     }
     if (strcmp(ev->type, "wechat.subscribed") == 0) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "wechat_openid");
-        if (cJSON_IsString(v) && *v->valuestring) m->s[MS_OPENID] = v->valuestring;
+        if (cJSON_IsString(v) && *v->valuestring) member_set_str(m, MS_OPENID, v->valuestring);
         m->wechat_subscribed = 1;
     } else if (strcmp(ev->type, "wechat.unsubscribed") == 0) {
         m->wechat_subscribed = 0;

@@ -127,6 +127,20 @@ void member_set_strs(member_t *m, const char *const vals[MS_NSTR], const size_t 
     }
 }
 
+void member_set_str(member_t *m, int idx, const char *val)
+{
+    const char *vals[MS_NSTR];
+    size_t lens[MS_NSTR];
+    buf_t old = m->arena;   /* read from while the new arena is filled */
+    memset(&m->arena, 0, sizeof m->arena);
+    for (int i = 0; i < MS_NSTR; i++) {
+        vals[i] = i == idx ? val : m->s[i];
+        lens[i] = vals[i] ? strlen(vals[i]) : 0;
+    }
+    member_set_strs(m, vals, lens);
+    buf_free(&old);
+}
+
 void member_derive(member_t *m)
 {
     int y, mo, d;
