@@ -306,15 +306,26 @@ typedef struct ckpt {
      * thread has since synced to disk (both under mu) */
     int64_t lazy_mark, synced_mark;
     int copied;                /* WAL frames the thread's last checkpoint left copied (under mu) */
+    int hold;                  /* no new rounds: the loop starts the WAL over itself (under mu) */
     int prev_pages;            /* WAL frames after the loop's previous commit (loop only) */
-    int ckpt_pages, restart_pages;   /* store_wal_limits (loop only) */
+    int ckpt_pages, restart_pages, force_pages;   /* store_wal_limits (loop only) */
 } ckpt_t;
 
+#define STORE_BUSY_MS 5000   /* how long a statement waits for another process's lock */
 #define CKPT_PAGES 4096   /* 16 MB of WAL: a page written often is copied once */
-/* 1 GB of WAL. Starting it over pauses the loop (the last commit's copy,
- * a sync of the WAL and one of the database): at 128 MB that came every
- * few seconds under load and took up to a quarter of the loop's time. */
-#define WAL_RESTART_PAGES 262144
+/* Past 64 MB of WAL, it starts over as soon as the checkpointer has
+ * caught up: its pages are written again in the kernel's cache, where a
+ * page new to the file costs an allocation besides the copy (3-4x the
+ * time, measured on a virtual machine, where the commits' pwrite was a
+ * fifth of the loop's time while the WAL grew). The loop commits early
+ * then (store_wal_restart_due), so starting over copies only a few
+ * milliseconds of writes. */
+#define WAL_RESTART_PAGES 16384
+/* Past 1 GB, whatever the checkpointer has done: the loop copies what it
+ * has not, a pause as long as that takes (a loaded core leaves the
+ * checkpointer, at nice 10, behind: forced at 128 MB, pauses of 100 ms
+ * and more came every second at 6 k events/s). */
+#define WAL_FORCE_PAGES 262144
 
 /* A scratch store's new event ids, 12 bytes each: a sorted array and a
  * small hash of the latest ones, merged into it when full. They are in
@@ -733,7 +744,7 @@ store_t *store_open(const char *path, int mode, char *err)
         store_close(s);
         return NULL;
     }
-    sqlite3_busy_timeout(s->db, 5000);
+    sqlite3_busy_timeout(s->db, STORE_BUSY_MS);
     s->scratch = mode == STORE_SCRATCH;
     const char *pragmas = mode == STORE_SCRATCH
         /* no memory-mapped reads: they would bypass the writes the shim holds */
@@ -2413,13 +2424,13 @@ static void *ckpt_main(void *ud)
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += 1;
-        while (!c->want && !c->stop)
+        while ((!c->want || c->hold) && !c->stop)
             if (pthread_cond_timedwait(&c->cv, &c->mu, &until) != 0) break;
         if (c->stop) break;
-        int want = c->want;
+        int want = c->want && !c->hold;
         int64_t lazy = c->lazy_mark;
         int need_sync = lazy > c->synced_mark;
-        c->want = 0;
+        if (want) c->want = 0;
         pthread_mutex_unlock(&c->mu);
         /* passive: never waits for the loop's writes; what it cannot copy
          * now, the next round does */
@@ -2446,24 +2457,36 @@ static int ckpt_hook(void *ud, sqlite3 *db, const char *name, int pages)
      * over: it grows, and every page read searches it. Once it is large,
      * as soon as the thread has copied all but this commit, the loop
      * copies the rest itself and starts the WAL over: a short pause, as
-     * long as the commit took. Past twice that size, whatever the thread
-     * has done. */
+     * long as the commit took. Past the force size, whatever the thread
+     * has done: when it is busy copying (a loaded core leaves it, at nice
+     * 10, behind), it starts no new round until the loop has started the
+     * WAL over. */
     int caught_up = 0;
     if (pages >= c->restart_pages) {
         pthread_mutex_lock(&c->mu);
         caught_up = c->copied >= c->prev_pages;
         pthread_mutex_unlock(&c->mu);
     }
-    if (pages >= c->restart_pages && (caught_up || pages >= 2 * c->restart_pages)) {
+    if (pages >= c->restart_pages && (caught_up || pages >= c->force_pages)) {
         int lazy = wb_lazy;
         wb_lazy = 0;   /* a checkpoint syncs the WAL before copying it */
+        /* another process reading the WAL (a backup, a shell) makes it
+         * busy: no waiting for it on the loop, the WAL grows meanwhile */
+        sqlite3_busy_timeout(db, 0);
         int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+        sqlite3_busy_timeout(db, STORE_BUSY_MS);
         wb_lazy = lazy;
         /* busy: the thread is copying; the next commit tries again */
+        pthread_mutex_lock(&c->mu);
         if (rc == SQLITE_OK) {
-            pthread_mutex_lock(&c->mu);
             c->copied = 0;   /* frames of the WAL before it started over */
-            pthread_mutex_unlock(&c->mu);
+            c->hold = 0;
+            pthread_cond_signal(&c->cv);
+        } else if (pages >= c->force_pages) {
+            c->hold = 1;
+        }
+        pthread_mutex_unlock(&c->mu);
+        if (rc == SQLITE_OK) {
             c->prev_pages = 0;
             return SQLITE_OK;
         }
@@ -2498,6 +2521,7 @@ int store_durable(store_t *s, char *err)
     }
     c->ckpt_pages = CKPT_PAGES;
     c->restart_pages = WAL_RESTART_PAGES;
+    c->force_pages = WAL_FORCE_PAGES;
     size_t n = strlen(s->path) + 5;
     c->wal = xmalloc(n);
     snprintf(c->wal, n, "%s-wal", s->path);
@@ -2516,11 +2540,22 @@ int store_durable(store_t *s, char *err)
     return NUDGE_OK;
 }
 
-void store_wal_limits(store_t *s, int ckpt_pages, int restart_pages)
+int store_wal_restart_due(store_t *s)
+{
+    ckpt_t *c = s->ckpt;
+    if (!c || c->prev_pages < c->restart_pages) return 0;
+    pthread_mutex_lock(&c->mu);
+    int due = c->copied >= c->prev_pages;
+    pthread_mutex_unlock(&c->mu);
+    return due;
+}
+
+void store_wal_limits(store_t *s, int ckpt_pages, int restart_pages, int force_pages)
 {
     if (!s->ckpt) return;
     if (ckpt_pages > 0) s->ckpt->ckpt_pages = ckpt_pages;
     if (restart_pages > 0) s->ckpt->restart_pages = restart_pages;
+    if (force_pages > 0) s->ckpt->force_pages = force_pages;
 }
 
 int store_outbox_recent(store_t *s, int64_t since,

@@ -49,10 +49,17 @@ void store_rollback(store_t *s);
 void store_mark(store_t *s, int64_t mark);
 int64_t store_durable_mark(store_t *s);
 /* After store_durable: the WAL sizes, in pages, at which the background
- * checkpointer copies the WAL into the database (default 4096, 16 MB)
- * and at which the WAL starts over (default 32768; at twice that,
- * whatever it costs). For tests and tuning; 0 keeps a value. */
-void store_wal_limits(store_t *s, int ckpt_pages, int restart_pages);
+ * checkpointer copies the WAL into the database (default 4096, 16 MB),
+ * at which the WAL starts over once the checkpointer has caught up
+ * (16384, 64 MB), and at which it starts over whatever that costs
+ * (262144, 1 GB). For tests and tuning; 0 keeps a value. */
+void store_wal_limits(store_t *s, int ckpt_pages, int restart_pages, int force_pages);
+/* 1 when the WAL is past its restart size and the checkpointer has
+ * copied every frame committed so far: a commit now starts the WAL over
+ * and copies only the open transaction's writes itself. A writer that
+ * keeps a transaction open (the daemon's batch window) commits early
+ * then, or the WAL grows until the force size makes a long copy. */
+int store_wal_restart_due(store_t *s);
 
 int store_meta_set(store_t *s, const char *key, const char *value, char *err);
 /* 1 and the value in out (n bytes) when key is set, else 0. */

@@ -2,7 +2,7 @@
  * the background checkpointer copies the WAL and the WAL starts over, so
  * its file stays bounded instead of growing with every commit; what was
  * committed reads back, also after reopening. Small limits stand in for
- * the daemon's 16 MB and 128 MB. */
+ * the daemon's 16 MB and 64 MB. */
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -60,7 +60,7 @@ int main(void)
     CHECK_EQ_INT(store_durable(s, err), NUDGE_OK);
     /* checkpoints from 64 pages, the WAL starts over from 256 (at 512
      * whatever the checkpointer is doing) */
-    store_wal_limits(s, 64, 256);
+    store_wal_limits(s, 64, 256, 512);
 
     static char val[VALUE + 1];
     char key[16];

@@ -1,0 +1,100 @@
+/* test_walrestart.c - a writer that keeps its transaction open (the
+ * daemon's batch window) learns when the background checkpointer has
+ * caught up with a WAL past its restart size (store_wal_restart_due);
+ * committing then starts the WAL over, so the commits that follow write
+ * at its beginning, in pages the file already has, and it grows no more.
+ * (A process of its own: the daemon's WAL writes are gathered from
+ * store_durable on, for every store the process opens after.) */
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store.h"
+#include "t.h"
+#include "util.h"
+
+#define COMMITS 40
+#define WRITES 8        /* meta rows written per commit */
+#define VALUE 1500      /* bytes: two rows a page, so each write dirties a page */
+
+static int64_t size_of(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (int64_t)st.st_size : -1;
+}
+
+int main(void)
+{
+    char dir[] = "/tmp/nudge-walrestart.XXXXXX", path[64], wal[72], err[ERRLEN] = "";
+    if (!mkdtemp(dir)) return 1;
+    snprintf(path, sizeof path, "%s/nudge.db", dir);
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    store_t *s = store_open(path, STORE_CREATE, err);
+    CHECK(s != NULL);
+    if (!s) T_DONE();
+    CHECK_EQ_INT(store_durable(s, err), NUDGE_OK);
+    /* checkpoints from 64 pages; the WAL does not start over yet */
+    store_wal_limits(s, 64, 1 << 20, 1 << 21);
+    CHECK_EQ_INT(store_wal_restart_due(s), 0);
+
+    static char val[VALUE + 1];
+    memset(val, 'v', VALUE);
+    char key[16];
+    int ok = 1;
+    /* 320 pages of WAL and more, in commits of 8 pages each */
+    for (int c = 0; c < COMMITS && ok; c++) {
+        ok = store_begin(s, err) == NUDGE_OK;
+        for (int w = 0; w < WRITES && ok; w++) {
+            snprintf(key, sizeof key, "k%05d", c * WRITES + w);
+            ok = store_meta_set(s, key, val, err) == NUDGE_OK;
+        }
+        if (ok) ok = store_commit_lazy(s, err) == NUDGE_OK;
+    }
+    CHECK(ok);
+    if (!ok) fprintf(stderr, "%s\n", err);
+
+    /* the open transaction, while the checkpointer copies what came
+     * before; the WAL is now past its restart size */
+    CHECK_EQ_INT(store_begin(s, err), NUDGE_OK);
+    CHECK_EQ_INT(store_meta_set(s, "open", "1", err), NUDGE_OK);
+    store_wal_limits(s, 0, 256, 0);
+    int due = 0;
+    for (int i = 0; i < 400 && !due; i++) {
+        due = store_wal_restart_due(s);
+        if (!due) usleep(5000);
+    }
+    CHECK_EQ_INT(due, 1);
+    CHECK_EQ_INT(store_commit_lazy(s, err), NUDGE_OK);
+    CHECK_EQ_INT(store_wal_restart_due(s), 0);
+
+    /* started over: twenty more commits land in the file's first pages */
+    int64_t before = size_of(wal);
+    CHECK(before > 256 * 4096);
+    for (int i = 0; i < 20 && ok; i++) {
+        char v[16];
+        snprintf(v, sizeof v, "%d", i);
+        ok = store_begin(s, err) == NUDGE_OK && store_meta_set(s, "after", v, err) == NUDGE_OK &&
+             store_commit_lazy(s, err) == NUDGE_OK;
+    }
+    CHECK(ok);
+    CHECK_EQ_INT(size_of(wal), before);
+
+    /* nothing lost, also after reopening */
+    char got[VALUE + 1];
+    CHECK_EQ_INT(store_meta_get(s, "open", got, sizeof got), 1);
+    CHECK_EQ_INT(store_meta_get(s, "after", got, sizeof got), 1);
+    CHECK_EQ_STR(got, "19");
+    store_close(s);
+    s = store_open(path, STORE_OPEN, err);
+    CHECK(s != NULL);
+    if (s) {
+        CHECK_EQ_INT(store_meta_get(s, "k00000", got, sizeof got), 1);
+        CHECK_EQ_INT((int)strlen(got), VALUE);
+        CHECK_EQ_INT(store_meta_get(s, "after", got, sizeof got), 1);
+        CHECK_EQ_STR(got, "19");
+        store_close(s);
+    }
+    t_rm_store(dir, path);
+    T_DONE();
+}
