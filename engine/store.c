@@ -1023,12 +1023,15 @@ static void read_member(store_t *s, sqlite3_stmt *st, member_t *m, int borrow)
     const char *vals[MS_NSTR];
     size_t lens[MS_NSTR];
     member_clear(m);
-    for (int i = 0; i < MS_NSTR; i++) {
-        vals[i] = (const char *)sqlite3_column_text(st, strcol[i]);
-        lens[i] = vals[i] ? (size_t)sqlite3_column_bytes(st, strcol[i]) : 0;
+    /* a borrowed row needs no lengths: a call less per column, for every
+     * candidate of a broadcast */
+    for (int i = 0; i < MS_NSTR; i++) vals[i] = (const char *)sqlite3_column_text(st, strcol[i]);
+    if (borrow) {
+        memcpy((void *)m->s, vals, sizeof vals);
+    } else {
+        for (int i = 0; i < MS_NSTR; i++) lens[i] = vals[i] ? (size_t)sqlite3_column_bytes(st, strcol[i]) : 0;
+        member_set_strs(m, vals, lens);
     }
-    if (borrow) memcpy((void *)m->s, vals, sizeof vals);
-    else member_set_strs(m, vals, lens);
     m->rowid = sqlite3_column_int64(st, 0);
     m->zone = zone_of(s, sqlite3_column_int64(st, 13));
     m->wechat_subscribed = sqlite3_column_int(st, 14);
