@@ -313,19 +313,19 @@ typedef struct ckpt {
 
 #define STORE_BUSY_MS 5000   /* how long a statement waits for another process's lock */
 #define CKPT_PAGES 4096   /* 16 MB of WAL: a page written often is copied once */
-/* Past 64 MB of WAL, it starts over as soon as the checkpointer has
- * caught up: its pages are written again in the kernel's cache, where a
- * page new to the file costs an allocation besides the copy (3-4x the
- * time, measured on a virtual machine, where the commits' pwrite was a
- * fifth of the loop's time while the WAL grew). The loop commits early
- * then (store_wal_restart_due), so starting over copies only a few
- * milliseconds of writes. */
-#define WAL_RESTART_PAGES 16384
-/* Past 1 GB, whatever the checkpointer has done: the loop copies what it
+/* Past 1 GB of WAL, it starts over as soon as the checkpointer has caught
+ * up: the loop commits early then (store_wal_restart_due), and the
+ * checkpoint that starts the WAL over copies only the open transaction's
+ * writes. That still costs the loop two syncs (the WAL's and the
+ * database's), 28-32 ms measured at 4 k events/s, so it must not come
+ * often: at 64 MB (every second or two under load) it kept the WAL's
+ * pages in the kernel's cache, where rewriting a page costs half of
+ * adding one, but the pauses made p99 worse. */
+#define WAL_RESTART_PAGES 262144
+/* Past 2 GB, whatever the checkpointer has done: the loop copies what it
  * has not, a pause as long as that takes (a loaded core leaves the
- * checkpointer, at nice 10, behind: forced at 128 MB, pauses of 100 ms
- * and more came every second at 6 k events/s). */
-#define WAL_FORCE_PAGES 262144
+ * checkpointer, at nice 10, behind). */
+#define WAL_FORCE_PAGES 524288
 
 /* A scratch store's new event ids, 12 bytes each: a sorted array and a
  * small hash of the latest ones, merged into it when full. They are in

@@ -51,8 +51,8 @@ int64_t store_durable_mark(store_t *s);
 /* After store_durable: the WAL sizes, in pages, at which the background
  * checkpointer copies the WAL into the database (default 4096, 16 MB),
  * at which the WAL starts over once the checkpointer has caught up
- * (16384, 64 MB), and at which it starts over whatever that costs
- * (262144, 1 GB). For tests and tuning; 0 keeps a value. */
+ * (262144, 1 GB), and at which it starts over whatever that costs
+ * (524288, 2 GB). For tests and tuning; 0 keeps a value. */
 void store_wal_limits(store_t *s, int ckpt_pages, int restart_pages, int force_pages);
 /* 1 when the WAL is past its restart size and the checkpointer has
  * copied every frame committed so far: a commit now starts the WAL over
