@@ -179,7 +179,7 @@ static void on_answer(evutil_socket_t fd, short what, void *ud)
         return;
     }
     char err[ERRLEN];
-    /* the window ends early when the WAL can start over cheaply */
+    /* the window ends early when the WAL can start over with a short copy */
     if (d->in_txn && store_wal_restart_due(d->store) && commit_store(d, 0, err) != NUDGE_OK) {
         give_up(d, "saving", err);
         return;

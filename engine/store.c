@@ -2459,8 +2459,8 @@ static int ckpt_hook(void *ud, sqlite3 *db, const char *name, int pages)
      * before the thread has copied the last one, so the WAL never starts
      * over: it grows, and every page read searches it. Once it is large,
      * as soon as the thread has copied all but this commit, the loop
-     * copies the rest itself and starts the WAL over: a short pause, as
-     * long as the commit took. Past the force size, whatever the thread
+     * copies the rest itself and starts the WAL over: a pause of this
+     * commit's copy and two syncs. Past the force size, whatever the thread
      * has done: when it is busy copying (a loaded core leaves it, at nice
      * 10, behind), it starts no new round until the loop has started the
      * WAL over. */
