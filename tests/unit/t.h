@@ -3,8 +3,10 @@
 #ifndef NUDGE_T_H
 #define NUDGE_T_H
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static int t_pass, t_fail;
@@ -27,6 +29,13 @@ static int t_pass, t_fail;
     else { t_fail++; fprintf(stderr, "%s:%d: %s == %s failed: \"%s\" != \"%s\"\n", \
                              __FILE__, __LINE__, #a, #b, _a ? _a : "(null)", _b ? _b : "(null)"); } \
 } while (0)
+
+/* A file's size in bytes, or -1 when it cannot be read. */
+static inline int64_t t_size_of(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (int64_t)st.st_size : -1;
+}
 
 /* Removes a test's store (and its WAL files) and then its directory. */
 static inline void t_rm_store(const char *dir, const char *path)

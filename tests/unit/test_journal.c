@@ -54,12 +54,6 @@ static int sync_all(jnl_t *j)
     return NUDGE_ERR;
 }
 
-static int64_t size_of(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 ? (int64_t)st.st_size : -1;
-}
-
 static void append(const char *path, const char *text)
 {
     int fd = open(path, O_WRONLY | O_APPEND);
@@ -95,9 +89,9 @@ int main(void)
     CHECK_EQ_INT(jnl_add(j, 1790000000, e1, strlen(e1)), 1);
     CHECK_EQ_INT(jnl_add(j, 1790000001, e2, strlen(e2)), 2);
     CHECK(jnl_bytes(j) > (int64_t)(strlen(e1) + strlen(e2)));   /* held in memory */
-    CHECK_EQ_INT(size_of(path), 0);                             /* nothing written before jnl_write */
+    CHECK_EQ_INT(t_size_of(path), 0);                             /* nothing written before jnl_write */
     CHECK_EQ_INT(sync_all(j), NUDGE_OK);
-    CHECK_EQ_INT(size_of(path), jnl_bytes(j));
+    CHECK_EQ_INT(t_size_of(path), jnl_bytes(j));
     seen_t s = {0};
     CHECK_EQ_INT(jnl_replay(j, 0, collect, &s, err), NUDGE_OK);
     CHECK_EQ_INT(s.n, 2);
@@ -116,14 +110,14 @@ int main(void)
     jnl_free(j);
 
     /* reopened: numbering goes on; a half-written tail is cut off */
-    int64_t whole = size_of(path);
+    int64_t whole = t_size_of(path);
     append(path, "3 1790000002 00000000");
     j = jnl_open(path, warn, err);
     CHECK(j != NULL);
     if (!j) T_DONE();
     CHECK(strstr(warn, "not a whole record") != NULL);
     CHECK(strstr(warn, "after record 2") != NULL);
-    CHECK_EQ_INT(size_of(path), whole);
+    CHECK_EQ_INT(t_size_of(path), whole);
     CHECK_EQ_INT(jnl_last(j), 2);
     CHECK_EQ_INT(jnl_add(j, 1790000003, e1, strlen(e1)), 3);
 
@@ -140,9 +134,9 @@ int main(void)
 
     /* the store has 1..2 on disk: nothing to drop yet; with 1..3, the file is emptied */
     CHECK_EQ_INT(jnl_trim(j, 2, 1u << 20, err), NUDGE_OK);
-    CHECK(size_of(path) > 0);
+    CHECK(t_size_of(path) > 0);
     CHECK_EQ_INT(jnl_trim(j, 3, 1u << 20, err), NUDGE_OK);
-    CHECK_EQ_INT(size_of(path), 0);
+    CHECK_EQ_INT(t_size_of(path), 0);
     CHECK_EQ_INT(jnl_bytes(j), 0);
 
     /* a file past the size limit is set aside; it goes once covered */
@@ -150,7 +144,7 @@ int main(void)
     CHECK_EQ_INT(sync_all(j), NUDGE_OK);
     CHECK_EQ_INT(jnl_trim(j, 5, 64, err), NUDGE_OK);   /* covers 4..5 of 4..7 */
     CHECK(access(prev, F_OK) == 0);
-    CHECK_EQ_INT(size_of(path), 0);
+    CHECK_EQ_INT(t_size_of(path), 0);
     jnl_add(j, 1790000020, e1, strlen(e1));            /* 8, in the new file */
     CHECK_EQ_INT(sync_all(j), NUDGE_OK);
     memset(&s, 0, sizeof s);
@@ -167,11 +161,11 @@ int main(void)
     CHECK_EQ_INT(jnl_last(j), 8);
     CHECK_EQ_INT(jnl_trim(j, 7, 1u << 20, err), NUDGE_OK);
     CHECK(access(prev, F_OK) != 0);
-    CHECK(size_of(path) > 0);   /* 8 is not covered */
+    CHECK(t_size_of(path) > 0);   /* 8 is not covered */
     jnl_free(j);
 
     /* a damaged record (one changed byte) ends the journal there */
-    flip_byte(path, size_of(path) - 5);
+    flip_byte(path, t_size_of(path) - 5);
     j = jnl_open(path, warn, err);
     CHECK(j != NULL);
     if (!j) T_DONE();
@@ -207,11 +201,11 @@ int main(void)
     CHECK(j != NULL);
     if (j) {
         CHECK_EQ_INT(jnl_last(j), 0);
-        CHECK_EQ_INT(size_of(other), 0);
+        CHECK_EQ_INT(t_size_of(other), 0);
         jnl_free(j);
     }
     snprintf(dropped, sizeof dropped, "%s.dropped", other);
-    CHECK_EQ_INT(size_of(dropped), 12);
+    CHECK_EQ_INT(t_size_of(dropped), 12);
 
     /* syncs begin at most once a millisecond: ten rounds of a record
      * each, every one waiting for its sync, take nine milliseconds at

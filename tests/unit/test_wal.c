@@ -16,12 +16,6 @@
 #define KEYS 3000
 #define VALUE 1500      /* bytes: two rows a page, so each write dirties a page */
 
-static int64_t size_of(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 ? (int64_t)st.st_size : -1;
-}
-
 static void value_for(int commit, int key, char *out)
 {
     memset(out, 'a' + (commit + key) % 26, VALUE);
@@ -80,7 +74,7 @@ int main(void)
         store_mark(s, c + 1);
         /* mostly lazy, as the daemon's batches of journaled events */
         if (ok) ok = (c % 50 == 49 ? store_commit(s, err) : store_commit_lazy(s, err)) == NUDGE_OK;
-        int64_t n = size_of(wal);
+        int64_t n = t_size_of(wal);
         if (n > most) most = n;
     }
     CHECK(ok);

@@ -18,12 +18,6 @@
 #define WRITES 8        /* meta rows written per commit */
 #define VALUE 1500      /* bytes: two rows a page, so each write dirties a page */
 
-static int64_t size_of(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 ? (int64_t)st.st_size : -1;
-}
-
 int main(void)
 {
     char dir[] = "/tmp/nudge-walrestart.XXXXXX", path[64], wal[72], err[ERRLEN] = "";
@@ -69,7 +63,7 @@ int main(void)
     CHECK_EQ_INT(store_wal_restart_due(s), 0);
 
     /* started over: twenty more commits land in the file's first pages */
-    int64_t before = size_of(wal);
+    int64_t before = t_size_of(wal);
     CHECK(before > 256 * 4096);
     for (int i = 0; i < 20 && ok; i++) {
         char v[16];
@@ -78,7 +72,7 @@ int main(void)
              store_commit_lazy(s, err) == NUDGE_OK;
     }
     CHECK(ok);
-    CHECK_EQ_INT(size_of(wal), before);
+    CHECK_EQ_INT(t_size_of(wal), before);
 
     /* nothing lost, also after reopening */
     char got[VALUE + 1];
