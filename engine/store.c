@@ -721,6 +721,17 @@ static void wb_install(void)
     sqlite3_vfs_register(&wb_vfs, 1);
 }
 
+/* sqlite keeps statistics of its memory under a global mutex taken on
+ * every allocation and free (about 40 each a request on the daemon's
+ * event path); nothing reads them. Before sqlite initializes, once. */
+static void mem_setup(void)
+{
+    static int done;
+    if (done) return;
+    done = 1;
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);   /* refused once initialized: harmless */
+}
+
 store_t *store_open(const char *path, int mode, char *err)
 {
     if (mode == STORE_CREATE && access(path, F_OK) == 0) {
@@ -735,6 +746,7 @@ store_t *store_open(const char *path, int mode, char *err)
     s->path = xstrdup(path);
     s->bloom_gen = -1;
     /* one thread uses a store: sqlite's own mutexes are pure overhead */
+    mem_setup();
     wb_install();
     wb_scratch_opening = mode == STORE_SCRATCH;
     int opened = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
