@@ -367,6 +367,21 @@ static void test_far_future(void)
     CHECK_EQ_INT(bad, 0);
 }
 
+/* The shortest change-and-back in the system's tzdata: Tunis went back
+ * to CET for eight days in April 1943. A zone is sampled weekly, so this
+ * must still show; coarser sampling would lose it. */
+static void test_short_excursion(void)
+{
+    const tz_t *tn = get("Africa/Tunis");
+    CHECK_EQ_INT(tz_offset_at(tn, U(1943, 4, 16, 12, 0, 0)), 7200);
+    CHECK_EQ_INT(tz_offset_at(tn, U(1943, 4, 16, 23, 59, 59)), 7200);
+    CHECK_EQ_INT(tz_offset_at(tn, U(1943, 4, 17, 0, 0, 0)), 3600);
+    CHECK_EQ_INT(tz_offset_at(tn, U(1943, 4, 21, 12, 0, 0)), 3600);
+    CHECK_EQ_INT(tz_offset_at(tn, U(1943, 4, 25, 0, 59, 59)), 3600);
+    CHECK_EQ_INT(tz_offset_at(tn, U(1943, 4, 25, 1, 0, 0)), 7200);
+    CHECK_EQ_INT(tz_offset_at(tn, U(1943, 5, 1, 0, 0, 0)), 7200);
+}
+
 int main(void)
 {
     test_format_like_printf();
@@ -374,6 +389,7 @@ int main(void)
     test_env_untouched();
     test_get();
     test_fixed();
+    test_short_excursion();
     test_new_york();
     test_london_sydney();
     test_local_day();
