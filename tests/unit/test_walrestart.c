@@ -54,7 +54,7 @@ int main(void)
     CHECK_EQ_INT(store_meta_set(s, "open", "1", err), NUDGE_OK);
     store_wal_limits(s, 0, 256, 0);
     int due = 0;
-    for (int i = 0; i < 400 && !due; i++) {
+    for (int i = 0; i < 2000 && !due; i++) {   /* up to 10 s on a busy machine (the checkpointer runs at nice 10) */
         due = store_wal_restart_due(s);
         if (!due) usleep(5000);
     }
