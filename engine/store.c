@@ -2461,6 +2461,15 @@ static void *ckpt_main(void *ud)
     return NULL;
 }
 
+/* The thread has copied every frame the loop's previous commit left. */
+static int ckpt_caught_up(ckpt_t *c)
+{
+    pthread_mutex_lock(&c->mu);
+    int done = c->copied >= c->prev_pages;
+    pthread_mutex_unlock(&c->mu);
+    return done;
+}
+
 /* After each commit on the loop's connection: wake the checkpointer when
  * the WAL holds enough pages. Replaces sqlite's auto-checkpoint. */
 static int ckpt_hook(void *ud, sqlite3 *db, const char *name, int pages)
@@ -2476,13 +2485,7 @@ static int ckpt_hook(void *ud, sqlite3 *db, const char *name, int pages)
      * has done: when it is busy copying (a loaded core leaves it, at nice
      * 10, behind), it starts no new round until the loop has started the
      * WAL over. */
-    int caught_up = 0;
-    if (pages >= c->restart_pages) {
-        pthread_mutex_lock(&c->mu);
-        caught_up = c->copied >= c->prev_pages;
-        pthread_mutex_unlock(&c->mu);
-    }
-    if (pages >= c->restart_pages && (caught_up || pages >= c->force_pages)) {
+    if (pages >= c->restart_pages && (ckpt_caught_up(c) || pages >= c->force_pages)) {
         int lazy = wb_lazy;
         wb_lazy = 0;   /* a checkpoint syncs the WAL before copying it */
         /* another process reading the WAL (a backup, a shell) makes it
@@ -2558,11 +2561,7 @@ int store_durable(store_t *s, char *err)
 int store_wal_restart_due(store_t *s)
 {
     ckpt_t *c = s->ckpt;
-    if (!c || c->prev_pages < c->restart_pages) return 0;
-    pthread_mutex_lock(&c->mu);
-    int due = c->copied >= c->prev_pages;
-    pthread_mutex_unlock(&c->mu);
-    return due;
+    return c && c->prev_pages >= c->restart_pages && ckpt_caught_up(c);
 }
 
 void store_wal_limits(store_t *s, int ckpt_pages, int restart_pages, int force_pages)
