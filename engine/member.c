@@ -3,6 +3,7 @@
 #include "cal.h"
 
 #include <cjson/cJSON.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,20 +41,22 @@ const mfield_info_t member_fields[MF_COUNT] = {
 /* Field numbers sorted by name, built on first use: placeholders are
  * looked up for every message rendered. */
 static int by_name[MF_COUNT];
-static int by_name_ready;
+static pthread_once_t by_name_once = PTHREAD_ONCE_INIT;
 
 static int cmp_name(const void *a, const void *b)
 {
     return strcmp(member_fields[*(const int *)a].name, member_fields[*(const int *)b].name);
 }
 
+static void sort_names(void)
+{
+    for (int i = 0; i < MF_COUNT; i++) by_name[i] = i;
+    qsort(by_name, MF_COUNT, sizeof by_name[0], cmp_name);
+}
+
 int member_field_lookup(const char *name, size_t len)
 {
-    if (!by_name_ready) {
-        for (int i = 0; i < MF_COUNT; i++) by_name[i] = i;
-        qsort(by_name, MF_COUNT, sizeof by_name[0], cmp_name);
-        by_name_ready = 1;
-    }
+    pthread_once(&by_name_once, sort_names);
     int lo = 0, hi = MF_COUNT - 1;
     while (lo <= hi) {
         int mid = (lo + hi) / 2;

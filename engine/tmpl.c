@@ -77,9 +77,9 @@ void tmpl_expand(const char *text, tmpl_resolve_fn fn, void *ud, buf_t *out, buf
     if (text) scan(text, ex_lit, ex_name, &x);
 }
 
-/* One scratch buffer for all renders: rendering is on the hot path and
- * nudge renders from one thread. */
-static buf_t scratch;
+/* One scratch buffer a thread for all its renders (rendering is on the
+ * hot path); a thread that renders calls tmpl_release before it ends. */
+static _Thread_local buf_t scratch;
 
 static void add_expanded_json(buf_t *out, const char *text, tmpl_resolve_fn fn, void *ud, buf_t *missing)
 {

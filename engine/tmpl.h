@@ -55,7 +55,8 @@ void tmpl_render(const tmpl_t *t, int channel, tmpl_resolve_fn fn, void *ud, tmp
 void tmpl_placeholders(const tmpl_t *t, int channel,
                        void (*fn)(const char *name, size_t len, void *ud), void *ud);
 
-/* Frees the renderer's scratch memory (at exit, for leak checkers). */
+/* Frees the calling thread's scratch memory of the renderer (at exit,
+ * and at the end of a thread that rendered). */
 void tmpl_release(void);
 
 /* Expands placeholders of one string (used by tmpl_render); with fn NULL

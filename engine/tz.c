@@ -12,6 +12,7 @@
 #include "cal.h"
 #include "util.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,11 @@ struct tz {
     struct tz *next;
 };
 
+/* Loaded zones live until tz_free_all. A simulation run in parts loads
+ * zones from several threads (a new member's zone): the list and the
+ * loading (it sets TZ for the C library) are under one lock. */
 static struct tz *zones;
+static pthread_mutex_t zones_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* ---- loading ----------------------------------------------------------- */
 
@@ -149,7 +154,17 @@ static void load_zone(struct tz *z)
     free(saved);
 }
 
+static const tz_t *get_locked(const char *name, char *err);
+
 const tz_t *tz_get(const char *name, char *err)
+{
+    pthread_mutex_lock(&zones_mu);
+    const tz_t *z = get_locked(name, err);
+    pthread_mutex_unlock(&zones_mu);
+    return z;
+}
+
+static const tz_t *get_locked(const char *name, char *err)
 {
     for (struct tz *z = zones; z; z = z->next)
         if (strcmp(z->name, name ? name : "") == 0) return z;
