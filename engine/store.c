@@ -12,6 +12,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
 #define PHONE_KEY "substr(replace(replace(phone, ' ', ''), '-', ''), -11)"
 
 static const char *const schema =
@@ -94,6 +96,13 @@ static const char *const schema =
      * on msgid would cost every send a random insert) */
     "CREATE INDEX IF NOT EXISTS messages_member ON messages(member, journey);";
 
+/* The members a store acts for (store_own): statements that find members
+ * to act on (candidates, wake-ups, held messages) keep to that range of
+ * row ids, bound as ?20 and ?21 (all of them unless set). */
+#define OWN(col) " AND " col " BETWEEN ?20 AND ?21"
+#define OWN_LO 20
+#define OWN_HI 21
+
 #define MEMBER_COLS \
     "m.id, m.ext_id, m.name, m.phone, m.email, m.wechat_openid, m.birthday, m.gender, m.tz," \
     " m.tier, m.tags, m.store, m.attrs, m.zone, m.wechat_subscribed, m.sms_opt_out," \
@@ -159,34 +168,36 @@ static const char *const sql[S_COUNT] = {
     /* each moment reads one anchor index, pinned so the planner cannot
      * wander off to a scan; rows come in index order (deterministic) */
     [S_CAND_JOIN_DAY] = "SELECT " MEMBER_COLS ", 0 FROM members m INDEXED BY members_join"
-                        " WHERE m.zone = ?1 AND m.join_day BETWEEN ?2 AND ?3",
+                        " WHERE m.zone = ?1 AND m.join_day BETWEEN ?2 AND ?3" OWN("m.id"),
     [S_CAND_JOIN_MD] = "SELECT " MEMBER_COLS ", 0 FROM members m INDEXED BY members_join_md"
-                       " WHERE m.zone = ?1 AND m.join_md IN (?2, ?3) AND m.join_day < ?4",
+                       " WHERE m.zone = ?1 AND m.join_md IN (?2, ?3) AND m.join_day < ?4" OWN("m.id"),
     [S_CAND_BIRTH_MD] = "SELECT " MEMBER_COLS ", 0 FROM members m INDEXED BY members_birth"
-                        " WHERE m.zone = ?1 AND m.birth_md IN (?2, ?3)",
+                        " WHERE m.zone = ?1 AND m.birth_md IN (?2, ?3)" OWN("m.id"),
     [S_CAND_LAST_ORDER] = "SELECT " MEMBER_COLS ", 0 FROM members m INDEXED BY members_last_order"
-                          " WHERE m.zone = ?1 AND m.last_order_day BETWEEN ?2 AND ?3",
+                          " WHERE m.zone = ?1 AND m.last_order_day BETWEEN ?2 AND ?3" OWN("m.id"),
     /* the day's batches hold every zone's members (in member order, from
      * the covering index): the zone index says whether a batch's member
      * is in this zone (a small index that stays cached) before the
      * member's row is read (a page of a large table) */
     [S_CAND_POINTS] = "SELECT " MEMBER_COLS ", sum(p.left_points) FROM points p INDEXED BY points_expiry"
                       " CROSS JOIN members z INDEXED BY members_zone CROSS JOIN members m"
-                      " WHERE p.expires_day = ?2 AND p.left_points > 0 AND z.zone = ?1 AND z.rowid = p.member"
+                      " WHERE p.expires_day = ?2 AND p.left_points > 0" OWN("p.member") " AND z.zone = ?1 AND z.rowid = p.member"
                       " AND m.id = p.member GROUP BY p.member ORDER BY p.member",
     /* ... or, for a zone with fewer members than the day has batches (a
      * small zone on the day a year's points expire), a seek per member
-     * of the zone: the same rows in the same order */
+     * of the zone: the same rows in the same order (the unary + keeps the
+     * range of z.rowid from being copied to p.member, which would scan
+     * the day for each member) */
     [S_CAND_POINTS_BY_MEMBER] = "SELECT " MEMBER_COLS ", sum(p.left_points) FROM members z INDEXED BY members_zone"
                                 " CROSS JOIN points p INDEXED BY points_expiry CROSS JOIN members m"
-                                " WHERE z.zone = ?1 AND p.expires_day = ?2 AND p.left_points > 0"
-                                " AND p.member = z.rowid AND m.id = z.rowid GROUP BY z.rowid ORDER BY z.rowid",
+                                " WHERE z.zone = ?1" OWN("z.rowid") " AND p.expires_day = ?2 AND p.left_points > 0"
+                                " AND p.member = +z.rowid AND m.id = z.rowid GROUP BY z.rowid ORDER BY z.rowid",
     [S_POINTS_DAY_COUNT] = "SELECT count(*) FROM points INDEXED BY points_expiry"
                            " WHERE expires_day = ?1 AND left_points > 0",
     /* a broadcast reads its zone in rowid order: sequential pages */
-    [S_CAND_ALL] = "SELECT " MEMBER_COLS ", 0 FROM members m INDEXED BY members_zone WHERE m.zone = ?1",
+    [S_CAND_ALL] = "SELECT " MEMBER_COLS ", 0 FROM members m INDEXED BY members_zone WHERE m.zone = ?1" OWN("m.id"),
     /* ... or reads the table straight through when the zone is most of it */
-    [S_CAND_ALL_SCAN] = "SELECT " MEMBER_COLS ", 0 FROM members m NOT INDEXED WHERE m.zone = ?1",
+    [S_CAND_ALL_SCAN] = "SELECT " MEMBER_COLS ", 0 FROM members m NOT INDEXED WHERE m.zone = ?1" OWN("m.id"),
     [S_ZONE_COUNTS] = "SELECT zone, count(*) FROM members GROUP BY zone",
     [S_POINTS_ADD] = "INSERT INTO points(member, earned_at, expires_day, points, left_points)"
                      " VALUES(?1, ?2, ?3, ?4, ?4)",
@@ -222,11 +233,11 @@ static const char *const sql[S_COUNT] = {
                     " ORDER BY at DESC, rowid DESC LIMIT 1",
     [S_FLIGHT_STEPS] = "SELECT DISTINCT step_id FROM flights WHERE journey = ?1",
     [S_FLIGHT_EXIT_LOG] = "INSERT INTO journey_exits(journey, member, step_id, reason, at)"
-                          " SELECT journey, member, step_id, ?3, ?4 FROM flights WHERE journey = ?1 AND step_id = ?2",
-    [S_FLIGHT_EXIT] = "DELETE FROM flights WHERE journey = ?1 AND step_id = ?2",
-    [S_FLIGHT_NEXT] = "SELECT min(wake_at) FROM flights WHERE wake_at > ?1",
+                          " SELECT journey, member, step_id, ?3, ?4 FROM flights WHERE journey = ?1 AND step_id = ?2" OWN("member"),
+    [S_FLIGHT_EXIT] = "DELETE FROM flights WHERE journey = ?1 AND step_id = ?2" OWN("member"),
+    [S_FLIGHT_NEXT] = "SELECT wake_at FROM flights WHERE wake_at > ?1" OWN("member") " ORDER BY wake_at LIMIT 1",
     [S_FLIGHT_DUE] = "SELECT journey, member, occ, step, step_id, wake_at, entered_at, ctx FROM flights"
-                     " WHERE wake_at <= ?1 AND (wake_at, journey, member) > (?3, ?4, ?5)"
+                     " WHERE wake_at <= ?1 AND (wake_at, journey, member) > (?3, ?4, ?5)" OWN("member")
                      " ORDER BY wake_at, journey, member LIMIT ?2",
     [S_FLIGHT_COUNTS] = "SELECT journey, step_id, count(*) FROM flights GROUP BY 1, 2 ORDER BY 1, 2",
     [S_MSG_OF_MEMBER] = "SELECT journey, status, count(*), max(CASE WHEN status IN ('sent', 'dead')"
@@ -238,8 +249,8 @@ static const char *const sql[S_COUNT] = {
                    " decided_at, member_id, zone, address, ctx, segments)"
                    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'held', ?9, ?10, ?11, ?12, ?13, ?14)"
                    " ON CONFLICT(key) DO NOTHING",
-    [S_HELD_NEXT] = "SELECT min(at) FROM messages INDEXED BY messages_held WHERE status = 'held'",
-    [S_HELD_DUE] = "SELECT " OUT_COLS " FROM messages INDEXED BY messages_held WHERE status = 'held' AND at <= ?1"
+    [S_HELD_NEXT] = "SELECT at FROM messages INDEXED BY messages_held WHERE status = 'held'" OWN("member") " ORDER BY at LIMIT 1",
+    [S_HELD_DUE] = "SELECT " OUT_COLS " FROM messages INDEXED BY messages_held WHERE status = 'held' AND at <= ?1" OWN("member")
                    " ORDER BY at LIMIT ?2",
     [S_HELD_DELETE] = "DELETE FROM messages WHERE id = ?1",
     [S_OUT_ADD] = "INSERT INTO messages(key, at, member, journey, step, channel, template, content, status,"
@@ -383,6 +394,8 @@ struct store {
     int32_t batches_day;       /* the day whose batches were counted last (a plan's hint) */
     int64_t batches;           /* how many expire that day, as counted; -1 never */
     int bulk;                  /* anchor indexes dropped for a bulk load */
+    int64_t own_lo, own_hi;    /* store_own: the row ids acted for */
+    int64_t new_floor;         /* store_own: a new member's row id is at least this */
 };
 
 static const char *const anchor_indexes[] = {"members_join", "members_join_md", "members_birth",
@@ -410,6 +423,13 @@ static sqlite3_stmt *stmt(store_t *s, enum stmt i)
         }
     }
     return s->st[i];
+}
+
+/* The range of members this store acts for, on a statement that has it. */
+static void bind_own(store_t *s, sqlite3_stmt *st)
+{
+    sqlite3_bind_int64(st, OWN_LO, s->own_lo);
+    sqlite3_bind_int64(st, OWN_HI, s->own_hi);
 }
 
 static void bind_text(sqlite3_stmt *st, int i, const char *v)
@@ -745,6 +765,8 @@ store_t *store_open(const char *path, int mode, char *err)
     store_t *s = xcalloc(1, sizeof *s);
     s->path = xstrdup(path);
     s->bloom_gen = -1;
+    s->own_lo = INT64_MIN;
+    s->own_hi = INT64_MAX;
     /* one thread uses a store: sqlite's own mutexes are pure overhead */
     mem_setup();
     wb_install();
@@ -760,7 +782,7 @@ store_t *store_open(const char *path, int mode, char *err)
     s->scratch = mode == STORE_SCRATCH;
     const char *pragmas = mode == STORE_SCRATCH
         /* no memory-mapped reads: they would bypass the writes the shim holds */
-        ? "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-400000; PRAGMA mmap_size=0;"
+        ? "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-" STR(STORE_SCRATCH_CACHE_KIB) "; PRAGMA mmap_size=0;"
           "PRAGMA temp_store=MEMORY;"
         : "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-65536; PRAGMA mmap_size=1073741824;"
           "PRAGMA temp_store=MEMORY; PRAGMA foreign_keys=OFF;";
@@ -839,56 +861,94 @@ const char *store_path(const store_t *s)
 
 /* The fast way: after a checkpoint the main file holds everything, and a
  * read transaction keeps it that way while its bytes are copied. */
-static int copy_file(store_t *s, const char *path)
+typedef struct copy_job {
+    const char *from, *to;
+    int rc;
+    pthread_t th;
+} copy_job_t;
+
+static void *copy_one(void *ud)
 {
-    if (sqlite3_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL) != SQLITE_OK) return -1;
-    if (sqlite3_exec(s->db, "BEGIN; SELECT count(*) FROM meta;", NULL, NULL, NULL) != SQLITE_OK) return -1;
-    int rc = -1;
-    int in = open(s->path, O_RDONLY), out = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    copy_job_t *j = ud;
+    j->rc = -1;
+    int in = open(j->from, O_RDONLY), out = open(j->to, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     if (in >= 0 && out >= 0) {
         enum { CHUNK = 1 << 20 };
         char *b = xmalloc(CHUNK);
         ssize_t n;
-        rc = 0;
-        while (rc == 0 && (n = read(in, b, CHUNK)) > 0)
-            if (write(out, b, (size_t)n) != n) rc = -1;
-        if (n < 0) rc = -1;
+        j->rc = 0;
+        while (j->rc == 0 && (n = read(in, b, CHUNK)) > 0)
+            if (write(out, b, (size_t)n) != n) j->rc = -1;
+        if (n < 0) j->rc = -1;
         free(b);
     }
     if (in >= 0) close(in);
-    if (out >= 0 && close(out) != 0) rc = -1;
+    if (out >= 0 && close(out) != 0) j->rc = -1;
+    return NULL;
+}
+
+/* The file, copied to each path at once (one thread a copy: writing new
+ * pages is most of a copy's time), inside one read transaction. */
+static int copy_files(store_t *s, const char *const *paths, int n)
+{
+    if (sqlite3_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL) != SQLITE_OK) return -1;
+    if (sqlite3_exec(s->db, "BEGIN; SELECT count(*) FROM meta;", NULL, NULL, NULL) != SQLITE_OK) return -1;
+    copy_job_t *j = xcalloc((size_t)n, sizeof *j);
+    int started = 1, rc = 0;
+    for (int k = 0; k < n; k++) j[k] = (copy_job_t){s->path, paths[k], -1, 0};
+    for (; started < n; started++)
+        if (pthread_create(&j[started].th, NULL, copy_one, &j[started]) != 0) break;
+    copy_one(&j[0]);
+    for (int k = 1; k < started; k++) pthread_join(j[k].th, NULL);
+    for (int k = started; k < n; k++) copy_one(&j[k]);   /* no thread for these */
+    for (int k = 0; k < n; k++) rc |= j[k].rc;
+    free(j);
     sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
     return rc;
 }
 
-int store_copy(store_t *s, const char *path, char *err)
+/* A copied file made a throwaway store: no WAL. */
+static int copy_settle(const char *path)
 {
     sqlite3 *dst;
-    unlink(path);
-    if (copy_file(s, path) == 0 && sqlite3_open(path, &dst) == SQLITE_OK) {
-        /* the copy is a throwaway: no WAL */
-        int ok = sqlite3_exec(dst, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL) == SQLITE_OK;
-        sqlite3_close(dst);
-        if (ok) return NUDGE_OK;
-    }
-    unlink(path);
-    /* the portable way */
-    if (sqlite3_open(path, &dst) != SQLITE_OK) {
-        errf(err, "%s: %s", path, sqlite3_errmsg(dst));
-        sqlite3_close(dst);
-        return NUDGE_ERR;
-    }
-    sqlite3_backup *b = sqlite3_backup_init(dst, "main", s->db, "main");
-    int rc = b ? sqlite3_backup_step(b, -1) : SQLITE_ERROR;
-    if (b) sqlite3_backup_finish(b);
-    if (rc != SQLITE_DONE) {
-        errf(err, "copying %s to %s: %s", s->path, path, sqlite3_errmsg(dst));
-        sqlite3_close(dst);
-        return NUDGE_ERR;
-    }
-    sqlite3_exec(dst, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL);
+    int ok = sqlite3_open(path, &dst) == SQLITE_OK &&
+             sqlite3_exec(dst, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL) == SQLITE_OK;
     sqlite3_close(dst);
+    return ok;
+}
+
+int store_copies(store_t *s, const char *const *paths, int n, char *err)
+{
+    for (int k = 0; k < n; k++) unlink(paths[k]);
+    int ok = copy_files(s, paths, n) == 0;
+    for (int k = 0; k < n && ok; k++) ok = copy_settle(paths[k]);
+    if (ok) return NUDGE_OK;
+    /* the portable way */
+    for (int k = 0; k < n; k++) {
+        sqlite3 *dst;
+        unlink(paths[k]);
+        if (sqlite3_open(paths[k], &dst) != SQLITE_OK) {
+            errf(err, "%s: %s", paths[k], sqlite3_errmsg(dst));
+            sqlite3_close(dst);
+            return NUDGE_ERR;
+        }
+        sqlite3_backup *b = sqlite3_backup_init(dst, "main", s->db, "main");
+        int rc = b ? sqlite3_backup_step(b, -1) : SQLITE_ERROR;
+        if (b) sqlite3_backup_finish(b);
+        if (rc != SQLITE_DONE) {
+            errf(err, "copying %s to %s: %s", s->path, paths[k], sqlite3_errmsg(dst));
+            sqlite3_close(dst);
+            return NUDGE_ERR;
+        }
+        sqlite3_exec(dst, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL);
+        sqlite3_close(dst);
+    }
     return NUDGE_OK;
+}
+
+int store_copy(store_t *s, const char *path, char *err)
+{
+    return store_copies(s, &path, 1, err);
 }
 
 static void bloom_drop(store_t *s);
@@ -1126,12 +1186,15 @@ int store_member_load(store_t *s, int64_t rowid, member_t *m, char *err)
  * A zone resumes its block after its largest id; a new block starts past
  * the largest id in the table, so blocks never overlap. Row ids stay
  * internal (members are named by their own ids everywhere else), and
- * within a zone they still follow arrival order. */
+ * within a zone they still follow arrival order. A store acting for part
+ * of the members (store_own) starts new blocks at its floor, above the
+ * row ids of the other parts. */
 #define MEMBER_BLOCK 1024
 
 static void member_block_new(store_t *s, zone_ent_t *z)
 {
     int64_t top = int_query(s, S_MEMBER_MAX_ID, 0);
+    if (top < s->new_floor - 1) top = s->new_floor - 1;
     z->next_id = top > 0 ? (top / MEMBER_BLOCK + 1) * MEMBER_BLOCK : 1;
     z->end_id = (z->next_id / MEMBER_BLOCK + 1) * MEMBER_BLOCK;
 }
@@ -1144,7 +1207,7 @@ static int64_t member_rowid_new(store_t *s, zone_ent_t *z)
         z->next_id = top + 1;
         z->end_id = top > 0 ? (top / MEMBER_BLOCK + 1) * MEMBER_BLOCK : 0;
     }
-    if (z->next_id >= z->end_id) member_block_new(s, z);
+    if (z->next_id >= z->end_id || z->next_id < s->new_floor) member_block_new(s, z);
     return z->next_id;
 }
 
@@ -1191,6 +1254,26 @@ int store_member_save(store_t *s, member_t *m, char *err)
         }
         return dberr(s, err, "saving a member");
     }
+}
+
+int64_t store_member_max_rowid(store_t *s)
+{
+    return int_query(s, S_MEMBER_MAX_ID, 0);
+}
+
+void store_own(store_t *s, int64_t lo, int64_t hi, int64_t new_floor)
+{
+    s->own_lo = lo;
+    s->own_hi = hi;
+    s->new_floor = new_floor;
+}
+
+int store_cache_kib(store_t *s, long kib, char *err)
+{
+    char q[64];
+    snprintf(q, sizeof q, "PRAGMA cache_size=-%ld", kib);
+    if (sqlite3_exec(s->db, q, NULL, NULL, NULL) != SQLITE_OK) return dberr(s, err, "setting the cache size");
+    return NUDGE_OK;
 }
 
 int64_t store_member_count(store_t *s)
@@ -1339,6 +1422,7 @@ store_iter_t *store_candidates(store_t *s, int kind, const char *zone, int32_t l
     if (kind != CAND_ALL) sqlite3_bind_int(st, 2, lo);
     if (kind != CAND_ALL && kind != CAND_POINTS_EXPIRY) sqlite3_bind_int(st, 3, hi);
     if (kind == CAND_JOIN_MD) sqlite3_bind_int(st, 4, extra);
+    bind_own(s, st);
     store_iter_t *it = xcalloc(1, sizeof *it);
     it->s = s;
     it->st = st;
@@ -1990,6 +2074,7 @@ int64_t store_flight_next_wake(store_t *s, int64_t after)
 {
     sqlite3_stmt *st = stmt(s, S_FLIGHT_NEXT);
     sqlite3_bind_int64(st, 1, after);
+    bind_own(s, st);
     int64_t t = TIME_NONE;
     if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
         t = sqlite3_column_int64(st, 0);
@@ -2052,6 +2137,7 @@ int store_flights_exit(store_t *s, const char *journey, const char *const *keep,
     for (int i = 0; i < ngone && left >= 0; i++) {
         for (int k = 0; k < 2 && left >= 0; k++) {
             st = stmt(s, k ? S_FLIGHT_EXIT : S_FLIGHT_EXIT_LOG);
+            bind_own(s, st);
             bind_text(st, 1, journey);
             bind_text(st, 2, gone[i]);
             if (!k) {
@@ -2092,6 +2178,7 @@ int store_flights_due(store_t *s, int64_t t, const store_flight_t *after, store_
     sqlite3_bind_int64(st, 3, after ? after->wake_at : INT64_MIN);
     bind_text(st, 4, after ? after->journey : "");
     sqlite3_bind_int64(st, 5, after ? after->member : INT64_MIN);
+    bind_own(s, st);
     int n = 0, rc;
     while (n < limit && (rc = sqlite3_step(st)) == SQLITE_ROW) flight_row(st, &out[n++]);
     sqlite3_reset(st);
@@ -2223,6 +2310,7 @@ int store_held_put(store_t *s, const store_msg_t *m, char *err)
 int64_t store_held_next(store_t *s)
 {
     sqlite3_stmt *st = stmt(s, S_HELD_NEXT);
+    bind_own(s, st);
     int64_t t = TIME_NONE;
     if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) t = sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
@@ -2232,6 +2320,7 @@ int64_t store_held_next(store_t *s)
 int store_held_due(store_t *s, int64_t t, store_msg_t *out, int limit, char *err)
 {
     sqlite3_stmt *st = stmt(s, S_HELD_DUE);
+    bind_own(s, st);
     sqlite3_bind_int64(st, 1, t);
     sqlite3_bind_int(st, 2, limit);
     int n = 0, rc;

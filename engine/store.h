@@ -28,8 +28,11 @@ void store_close(store_t *s);
 int store_durable(store_t *s, char *err);
 const char *store_path(const store_t *s);
 
-/* Write a consistent copy of the whole store to path (sqlite backup). */
+/* Write a consistent copy of the whole store to path (the file, or
+ * sqlite's backup where that fails); store_copies writes n copies at
+ * once, one thread each. */
 int store_copy(store_t *s, const char *path, char *err);
+int store_copies(store_t *s, const char *const *paths, int n, char *err);
 
 int store_begin(store_t *s, char *err);
 /* After store_durable, synced to disk before it returns. */
@@ -79,6 +82,18 @@ int store_member_save(store_t *s, member_t *m, char *err);
 int store_member_save_orders(store_t *s, const member_t *m, char *err);
 int store_member_save_reach(store_t *s, const member_t *m, char *err);
 int64_t store_member_count(store_t *s);
+int64_t store_member_max_rowid(store_t *s);
+/* A store that acts for some members only (one part of a simulation run
+ * in parts): candidates, wake-ups and held messages are those of members
+ * with row ids in [lo, hi]; a new member's row id is at least new_floor.
+ * Everything else (finding a member, writing) is unchanged. */
+void store_own(store_t *s, int64_t lo, int64_t hi, int64_t new_floor);
+/* A scratch store's page cache (KiB): with the rest of a simulation of
+ * 1 M members, it stays under 500 MB resident. */
+#define STORE_SCRATCH_CACHE_KIB 400000
+/* The page cache a scratch store may fill, in KiB (parts of one
+ * simulation share the memory one would have). */
+int store_cache_kib(store_t *s, long kib, char *err);
 /* A bulk load into an empty members table drops the anchor indexes and
  * store_bulk_end builds them once at the end (far faster than keeping
  * them up to date row by row). No-op when members exist. */
