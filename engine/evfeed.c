@@ -15,6 +15,7 @@ typedef struct evref {
     int64_t off;
     int32_t len, line;
     int32_t group;   /* by_member: the line where the member first appears; else 0 */
+    int32_t owned;   /* passed the filter */
 } evref_t;
 
 struct evfeed {
@@ -40,6 +41,12 @@ struct evfeed {
     char *win;               /* the file from win_off, read back with pread */
     size_t win_len, win_cap;
     int64_t win_off;
+    /* evfeed_filter: lines of others' members are skipped unparsed */
+    evfeed_owner_fn owns;
+    void *owns_ud;
+    int report_unowned;      /* reports bad lines whose member cannot be told */
+    int next_owned;          /* the look-ahead passed the filter */
+    int owned;               /* ... the event handed out did */
 };
 
 static void reject(evfeed_t *f, long line, const char *why)
@@ -173,6 +180,42 @@ static int in_order(evfeed_t *f, int by_member, char *err)
     return ok;
 }
 
+/* The "member" of a line without parsing the JSON, when it is a string
+ * that can be told for sure (like quick_at: one "member", no escapes
+ * anywhere), copied into out (n bytes); 0 otherwise. */
+static int quick_member(const char *line, char *out, size_t n)
+{
+    if (strchr(line, '\\')) return 0;
+    const char *p = strstr(line, "\"member\"");
+    if (!p || strstr(p + 8, "\"member\"")) return 0;
+    p += 8;
+    while (*p == ' ' || *p == '\t') p++;
+    if (*p++ != ':') return 0;
+    while (*p == ' ' || *p == '\t') p++;
+    if (*p++ != '"') return 0;
+    const char *e = strchr(p, '"');
+    if (!e || (size_t)(e - p) >= n) return 0;
+    memcpy(out, p, (size_t)(e - p));
+    out[e - p] = '\0';
+    return 1;
+}
+
+/* 1: the line's member is the caller's, 0: another's (skip it), -1: it
+ * cannot be told without parsing (or there is no filter) */
+static int line_owner(evfeed_t *f, const char *line)
+{
+    char member[256];
+    if (!f->owns || !quick_member(line, member, sizeof member)) return -1;
+    return f->owns(f->owns_ud, member);
+}
+
+/* A bad line is reported by its member's reader, or by the one that
+ * reports for all. */
+static void reject_owned(evfeed_t *f, int mine, long line, const char *why)
+{
+    if (mine == 1 || !f->owns || f->report_unowned) reject(f, line, why);
+}
+
 static void look_ahead(evfeed_t *f)
 {
     char why[ERRLEN];
@@ -181,13 +224,16 @@ static void look_ahead(evfeed_t *f)
     while (read_line(f->f, b)) {
         f->line++;
         if (!b->len) continue;
+        int mine = line_owner(f, b->p);
+        if (!mine) continue;
         if (evt_parse(&f->next, b->p, b->len, f->tz, why) == NUDGE_OK) {
             f->have_next = 1;
             f->next_line = f->line;
+            f->next_owned = mine == 1;
             return;
         }
         evt_free(&f->next);
-        reject(f, f->line, why);
+        reject_owned(f, mine, f->line, why);
     }
     if (ferror(f->f)) f->read_failed = errno ? errno : EIO;
 }
@@ -217,9 +263,11 @@ static void index_all(evfeed_t *f, int by_member)
         off = ftello(f->f);
         line++;
         if (!b.len) continue;
+        int mine = line_owner(f, b.p);
+        if (!mine) continue;
         event_t ev;
         if (evt_parse(&ev, b.p, b.len, f->tz, why) != NUDGE_OK) {
-            reject(f, line, why);
+            reject_owned(f, mine, line, why);
         } else {
             if (f->nev == cap) {
                 cap = cap ? cap * 2 : 1024;
@@ -231,7 +279,7 @@ static void index_all(evfeed_t *f, int by_member)
                 if (*g == INT64_MIN) *g = line;
                 group = (int32_t)*g;
             }
-            f->ev[f->nev++] = (evref_t){ev.at, here, (int32_t)b.len, (int32_t)line, group};
+            f->ev[f->nev++] = (evref_t){ev.at, here, (int32_t)b.len, (int32_t)line, group, mine == 1};
         }
         evt_free(&ev);
     }
@@ -242,6 +290,12 @@ static void index_all(evfeed_t *f, int by_member)
 
 evfeed_t *evfeed_open(const char *path, const tz_t *deflt, int by_member, evfeed_reject_fn on_reject, void *ud,
                       char *err)
+{
+    return evfeed_open_part(path, deflt, by_member, on_reject, ud, NULL, NULL, 0, err);
+}
+
+evfeed_t *evfeed_open_part(const char *path, const tz_t *deflt, int by_member, evfeed_reject_fn on_reject, void *ud,
+                           evfeed_owner_fn owns, void *owns_ud, int report_unowned, char *err)
 {
     char *vbuf;
     FILE *fp = fopen_read_big(path, &vbuf);
@@ -256,6 +310,9 @@ evfeed_t *evfeed_open(const char *path, const tz_t *deflt, int by_member, evfeed
     f->tz = deflt;
     f->on_reject = on_reject;
     f->ud = ud;
+    f->owns = owns;
+    f->owns_ud = owns_ud;
+    f->report_unowned = report_unowned;
     struct stat sb;
     f->size = fstat(fileno(fp), &sb) == 0 ? (long long)sb.st_size : 0;
     buf_init(&f->bufs[0]);
@@ -301,12 +358,14 @@ int evfeed_next(evfeed_t *f, event_t *ev, long *line, char *err)
         if (!f->have_next) return 0;
         evt_move(ev, &f->next);
         *line = f->next_line;
+        f->owned = f->next_owned;
         f->cur = !f->cur;        /* the look-ahead's line is now the caller's */
         look_ahead(f);
         return 1;
     }
     if (f->ei >= f->nev) return 0;
     const evref_t *x = &f->ev[f->ei++];
+    f->owned = x->owned;
     /* read back through a window of the file: lines that are near one
      * another in the file (a member's, when sorted by member) cost no
      * system call; a seek and a read of a stdio stream cost two each */
@@ -331,6 +390,11 @@ int evfeed_next(evfeed_t *f, event_t *ev, long *line, char *err)
     return 1;
 }
 
+int evfeed_owned(const evfeed_t *f)
+{
+    return f->owned;
+}
+
 double evfeed_progress(evfeed_t *f)
 {
     if (!f->streamed) return f->nev ? (double)f->ei / (double)f->nev : 1.0;
@@ -345,12 +409,18 @@ long evfeed_rejected(const evfeed_t *f)
 
 long evfeed_left(evfeed_t *f)
 {
-    if (!f->streamed) return f->nev - f->ei;
+    if (!f->streamed) {
+        long n = 0;
+        for (; f->ei < f->nev; f->ei++) n += !f->owns || f->ev[f->ei].owned || f->report_unowned;
+        return n;
+    }
     /* the rest is not applied, but counted as the sorted file's is: its
      * valid events, and its bad lines rejected */
     long n = 0;
     while (f->have_next) {
-        n++;
+        /* a filtered reader counts its own, and (when it reports them) the
+         * events whose member could not be told */
+        if (!f->owns || f->next_owned || f->report_unowned) n++;
         evt_free(&f->next);
         f->cur = !f->cur;
         look_ahead(f);

@@ -31,7 +31,23 @@ int64_t evfeed_peek(evfeed_t *f);
  * call) and its line in *line; 0: the end; -1: a read error (err). */
 int evfeed_next(evfeed_t *f, event_t *ev, long *line, char *err);
 
-/* Lines rejected so far; events not yet handed out. */
+/* One reader of several (a simulation run in parts, each part acting for
+ * some members): a line whose member can be told without parsing it (a
+ * string, no escapes on the line) is handed out, and reported when bad,
+ * only when owns says that member is the caller's (1); it is skipped
+ * unparsed otherwise (0). Lines whose member cannot be told so are parsed
+ * and handed out to every reader; a bad one is reported (and counted)
+ * only by the reader with report_unowned (one of them should have it). */
+typedef int (*evfeed_owner_fn)(void *ud, const char *member);
+evfeed_t *evfeed_open_part(const char *path, const tz_t *deflt, int by_member, evfeed_reject_fn reject, void *ud,
+                           evfeed_owner_fn owns, void *owns_ud, int report_unowned, char *err);
+/* 1 when the event last handed out passed the filter: its member is the
+ * caller's, no need to ask again. */
+int evfeed_owned(const evfeed_t *f);
+
+/* Lines rejected so far; events not yet handed out (a filtered reader:
+ * those of its members, and when report_unowned those whose member
+ * cannot be told without parsing). */
 long evfeed_rejected(const evfeed_t *f);
 long evfeed_left(evfeed_t *f);
 /* How far through the file the events handed out are, 0 to 1 (for a
