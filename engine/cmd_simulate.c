@@ -11,9 +11,11 @@
 #include "engine.h"
 #include "evfeed.h"
 #include "sched.h"
+#include "tmpl.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,10 @@
 
 typedef struct sim {
     FILE *out;
+    /* a part of a run in parts writes (clock, length, line) records, which
+     * are merged in clock order at the end */
+    int framed;
+    const int64_t *clock;
     buf_t line;
     long long decided, skipped;
 } sim_t;
@@ -69,6 +75,12 @@ static void sink(const decision_t *d, void *ud)
         buf_add_json_str(b, d->skipped);
     }
     buf_adds(b, "}\n");
+    if (s->framed) {
+        int64_t clock = *s->clock;
+        uint32_t len = (uint32_t)b->len;
+        fwrite(&clock, sizeof clock, 1, s->out);
+        fwrite(&len, sizeof len, 1, s->out);
+    }
     fwrite(b->p, 1, b->len, s->out);
 }
 
@@ -80,6 +92,7 @@ typedef struct run {
     const char *events_path;
     evfeed_t *feed;
     long applied, rejected, duplicates, late;
+    int part;                   /* acts for some members only */
 } run_t;
 
 /* The next event of --events, at the engine's clock. */
@@ -89,6 +102,10 @@ static int apply_event(run_t *r, int trigger, char *err)
     long line;
     int rc = evfeed_next(r->feed, &ev, &line, err);
     if (rc <= 0) return rc < 0 ? NUDGE_ERR : NUDGE_OK;
+    if (r->part && !evfeed_owned(r->feed) && !engine_owns(r->e, ev.member)) {
+        evt_free(&ev);   /* another part's member */
+        return NUDGE_OK;
+    }
     char why[ERRLEN];
     const tz_t *zone = NULL;
     int a = engine_event(r->e, &ev, trigger, &zone, why);
@@ -103,49 +120,101 @@ static int apply_event(run_t *r, int trigger, char *err)
     return NUDGE_OK;
 }
 
-static void summary(run_t *r, const char *from, const char *to, double secs, long long decided)
+/* ---- a run in parts ----
+ *
+ * Members do not affect one another in a simulation (caps, quiet hours,
+ * re-entry and waits are per member), so a large store is simulated in
+ * parts, one thread each, on one copy of the store each: a part acts for
+ * the members of one range of row ids, and the last one also for members
+ * that join during the run. Each part reads --events and applies the
+ * events of its own members; the dispatch logs are merged in clock order
+ * (an instant's lines part by part). */
+#define PART_MEMBERS 250000   /* members a part, at least (auto) */
+#define MAX_PARTS 64
+#define PART_OVERHEAD_KIB 24000
+#define PART_MIN_CACHE_KIB 8000
+
+typedef struct part {
+    run_t r;
+    sim_t sim;
+    int64_t start, end;
+    int failed;
+    char err[ERRLEN];
+    pthread_t th;
+} part_t;
+
+static int owns(void *ud, const char *member)
 {
-    engine_t *e = r->e;
-    printf("simulated %s .. %s (%s): %lld members, %d journeys\n", from, to, tz_name(r->w->tz),
-           (long long)store_member_count(r->store), engine_njourneys(e));
-    if (r->events_path)
-        printf("events: %ld applied, %ld already known, %ld rejected, %ld after --to\n", r->applied, r->duplicates,
-               r->rejected, r->late);
+    return engine_owns(ud, member);
+}
+
+static void stats_add(journey_stats_t *to, const journey_stats_t *from)
+{
+    to->candidates += from->candidates;
+    to->evaluations += from->evaluations;
+    to->entered += from->entered;
+    to->unreachable += from->unreachable;
+    to->suppressed += from->suppressed;
+    to->capped += from->capped;
+    to->expired += from->expired;
+    to->exited += from->exited;
+    for (int c = 0; c < CH_COUNT; c++) to->sent[c] += from->sent[c];
+}
+
+static void summary(part_t *p, int n, int64_t members, const char *from, const char *to, double secs)
+{
+    engine_t *e = p[0].r.e;
+    run_t all = {0};
+    long long decided = 0;
+    for (int k = 0; k < n; k++) {
+        all.applied += p[k].r.applied;
+        all.duplicates += p[k].r.duplicates;
+        all.rejected += p[k].r.rejected;
+        all.late += p[k].r.late;
+        decided += p[k].sim.decided;
+    }
+    printf("simulated %s .. %s (%s): %lld members, %d journeys", from, to, tz_name(p[0].r.w->tz),
+           (long long)members, engine_njourneys(e));
+    if (n > 1) printf(", in %d parts", n);
+    printf("\n");
+    if (p[0].r.events_path)
+        printf("events: %ld applied, %ld already known, %ld rejected, %ld after --to\n", all.applied,
+               all.duplicates, all.rejected, all.late);
     printf("\n%-24s %9s %9s %9s %9s %9s %8s\n", "journey", "entered", "wechat", "sms", "edm", "not sent",
            "exited");
-    journey_stats_t tot = {0};
-    for (int i = 0; i <= engine_njourneys(e); i++) {
-        int last = i == engine_njourneys(e);
-        const journey_t *j = last ? NULL : engine_journey(e, i);
-        const journey_stats_t *s = last ? &tot : engine_stats(e, i);
-        printf("%-24s %9lld %9lld %9lld %9lld %9lld %8lld%s\n", j ? j->name : "total", (long long)s->entered,
-               (long long)s->sent[CH_WECHAT], (long long)s->sent[CH_SMS], (long long)s->sent[CH_EDM],
-               (long long)(s->unreachable + s->suppressed + s->capped + s->expired), (long long)s->exited,
-               j && j->disabled ? "  DISABLED" : "");
-        if (last) break;
-        tot.candidates += s->candidates;
-        tot.evaluations += s->evaluations;
-        tot.entered += s->entered;
-        tot.unreachable += s->unreachable;
-        tot.suppressed += s->suppressed;
-        tot.capped += s->capped;
-        tot.expired += s->expired;
-        tot.exited += s->exited;
-        for (int c = 0; c < CH_COUNT; c++) tot.sent[c] += s->sent[c];
+    int nj = engine_njourneys(e);
+    journey_stats_t *st = xcalloc((size_t)nj + 1, sizeof *st), *tot = &st[nj];
+    int *disabled = xcalloc((size_t)nj + 1, sizeof *disabled);
+    for (int i = 0; i < nj; i++) {
+        journey_stats_t *s = &st[i];
+        for (int k = 0; k < n; k++) {
+            stats_add(s, engine_stats(p[k].r.e, i));
+            disabled[i] |= engine_journey(p[k].r.e, i)->disabled;
+        }
+        stats_add(tot, s);
     }
-    if (tot.unreachable + tot.suppressed + tot.capped + tot.expired) {
+    for (int i = 0; i <= nj; i++) {
+        const journey_stats_t *s = &st[i];
+        printf("%-24s %9lld %9lld %9lld %9lld %9lld %8lld%s\n", i < nj ? engine_journey(e, i)->name : "total",
+               (long long)s->entered, (long long)s->sent[CH_WECHAT], (long long)s->sent[CH_SMS],
+               (long long)s->sent[CH_EDM], (long long)(s->unreachable + s->suppressed + s->capped + s->expired),
+               (long long)s->exited, disabled[i] ? "  DISABLED" : "");
+    }
+    if (tot->unreachable + tot->suppressed + tot->capped + tot->expired) {
         printf("\n%-24s %11s %10s %8s %19s\n", "not sent", "unreachable", "suppressed", "capped",
                "quiet hours expired");
-        for (int i = 0; i < engine_njourneys(e); i++) {
-            const journey_stats_t *s = engine_stats(e, i);
+        for (int i = 0; i < nj; i++) {
+            const journey_stats_t *s = &st[i];
             if (s->unreachable + s->suppressed + s->capped + s->expired)
                 printf("%-24s %11lld %10lld %8lld %19lld\n", engine_journey(e, i)->name, (long long)s->unreachable,
                        (long long)s->suppressed, (long long)s->capped, (long long)s->expired);
         }
     }
     printf("\n%lld candidates, %lld Lua evaluations, %lld messages decided in %.2f s (%.0f/s)\n",
-           (long long)tot.candidates, (long long)tot.evaluations, decided, secs,
+           (long long)tot->candidates, (long long)tot->evaluations, decided, secs,
            secs > 0 ? (double)decided / secs : 0.0);
+    free(st);
+    free(disabled);
 }
 
 static int simulate(run_t *r, int64_t start, int64_t end, char *err)
@@ -186,22 +255,191 @@ static int simulate(run_t *r, int64_t start, int64_t end, char *err)
     return store_commit(r->store, err);
 }
 
+static void *part_main(void *ud)
+{
+    part_t *p = ud;
+    if (simulate(&p->r, p->start, p->end, p->err) != NUDGE_OK) {
+        store_rollback(p->r.store);
+        p->failed = 1;
+    }
+    tmpl_release();   /* this thread's */
+    return NULL;
+}
+
+typedef struct record {
+    int64_t clock;
+    char *line;
+    uint32_t len, cap;
+} record_t;
+
+/* Reads one record of a part's log: 1, or 0 at its end. */
+static int record_read(FILE *f, record_t *r)
+{
+    if (fread(&r->clock, sizeof r->clock, 1, f) != 1 || fread(&r->len, sizeof r->len, 1, f) != 1) return 0;
+    if (r->len > r->cap) {
+        r->line = xrealloc(r->line, r->len);
+        r->cap = r->len;
+    }
+    return fread(r->line, 1, r->len, f) == r->len;
+}
+
+/* The parts' logs into out, in clock order; an instant's lines part by
+ * part, each part's in its own order. */
+static int merge_logs(part_t *p, int n, FILE *out)
+{
+    record_t *r = xcalloc((size_t)n, sizeof *r);
+    int *live = xcalloc((size_t)n, sizeof *live);
+    int ok = 1;
+    for (int k = 0; k < n; k++) {
+        ok &= fflush(p[k].sim.out) == 0 && fseek(p[k].sim.out, 0, SEEK_SET) == 0;
+        live[k] = ok && record_read(p[k].sim.out, &r[k]);
+    }
+    for (;;) {
+        int best = -1;
+        for (int k = 0; k < n; k++)
+            if (live[k] && (best < 0 || r[k].clock < r[best].clock)) best = k;
+        if (best < 0) break;
+        if (fwrite(r[best].line, 1, r[best].len, out) != r[best].len) ok = 0;
+        live[best] = record_read(p[best].sim.out, &r[best]);
+    }
+    for (int k = 0; k < n; k++) {
+        if (ferror(p[k].sim.out)) ok = 0;
+        free(r[k].line);
+    }
+    free(live);
+    free(r);
+    return ok ? NUDGE_OK : NUDGE_ERR;
+}
+
+/* A scratch file in tdir, already unlinked: it goes when closed. */
+static FILE *scratch_file(const char *tdir, char *err)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/nudge-sim-log-XXXXXX", tdir);
+    int fd = mkstemp(path);
+    if (fd < 0) {
+        errf(err, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    unlink(path);
+    FILE *f = fdopen(fd, "w+");
+    if (!f) {
+        errf(err, "%s: %s", path, strerror(errno));
+        close(fd);
+    }
+    return f;
+}
+
+/* Part k of n: its copy of the store (at path), its
+ * engine with the journeys, its reading of --events, its own members. */
+static int part_open(part_t *p, int k, int n, const char *path, int64_t max_id, const char *tdir, const char *out,
+                     buf_t *report, int *problems, char *err)
+{
+    if (!(p->r.store = store_open(path, STORE_SCRATCH, err))) return NUDGE_ERR;
+    /* the parts' caches share one's memory, less what each part holds
+     * besides (its engine, its filter of event ids: about 20 MB) */
+    long kib = (STORE_SCRATCH_CACHE_KIB - PART_OVERHEAD_KIB * (n - 1)) / n;
+    if (n > 1 && store_cache_kib(p->r.store, kib > PART_MIN_CACHE_KIB ? kib : PART_MIN_CACHE_KIB, err) != NUDGE_OK)
+        return NUDGE_ERR;
+    if (out && n > 1) {
+        if (!(p->sim.out = scratch_file(tdir, err))) return NUDGE_ERR;
+        p->sim.framed = 1;
+    }
+    if (!(p->r.e = engine_new(p->r.w, p->r.store, err))) return NUDGE_ERR;
+    p->sim.clock = engine_clock(p->r.e);
+    engine_set_sink(p->r.e, sink, &p->sim, out != NULL);
+    buf_t quiet_report;
+    buf_init(&quiet_report);
+    int bad = engine_load(p->r.e, k ? &quiet_report : report);
+    buf_free(&quiet_report);
+    if (!k) *problems = bad;
+    if (n > 1) {
+        int64_t lo = k ? max_id * k / n + 1 : INT64_MIN, hi = k < n - 1 ? max_id * (k + 1) / n : INT64_MAX;
+        engine_own(p->r.e, lo, hi, k == n - 1, max_id + 1);
+        p->r.part = 1;
+    }
+    /* each part reads the file; lines of others' members are skipped
+     * unparsed, and bad lines reported once */
+    if (p->r.events_path && !(p->r.feed = evfeed_open_part(p->r.events_path, p->r.w->tz, 0, NULL, NULL,
+                                                           n > 1 ? owns : NULL, p->r.e, !k, err)))
+        return NUDGE_ERR;
+    return NUDGE_OK;
+}
+
+/* The parts, each on a copy of orig: simulate never changes the
+ * workspace. */
+static int parts_open(part_t *p, int n, store_t *orig, int64_t max_id, const char *tdir, const char *out,
+                      buf_t *report, int *problems, char *err)
+{
+    char **paths = xcalloc((size_t)n, sizeof *paths);
+    int made = 0, rc = NUDGE_OK;
+    for (; made < n; made++) {
+        paths[made] = xmalloc(4200);
+        snprintf(paths[made], 4200, "%s/nudge-sim-XXXXXX", tdir);
+        int fd = mkstemp(paths[made]);
+        if (fd < 0) {
+            rc = errf(err, "%s: %s", paths[made], strerror(errno));
+            free(paths[made]);
+            break;
+        }
+        close(fd);
+    }
+    if (rc == NUDGE_OK) rc = store_copies(orig, (const char *const *)paths, n, err);
+    for (int k = 0; k < made; k++) {
+        if (rc == NUDGE_OK) rc = part_open(&p[k], k, n, paths[k], max_id, tdir, out, report, problems, err);
+        /* the copy has no journal and sqlite keeps it open: its name can
+         * go now, so an interrupted simulation leaves nothing behind */
+        unlink(paths[k]);
+        free(paths[k]);
+    }
+    free(paths);
+    return rc;
+}
+
+static void part_close(part_t *p)
+{
+    if (p->sim.out && p->sim.framed) fclose(p->sim.out);
+    buf_free(&p->sim.line);
+    sched_free(p->r.sched);
+    engine_free(p->r.e);
+    store_close(p->r.store);
+    evfeed_free(p->r.feed);
+}
+
+/* Parts for a store of this many members: one a PART_MEMBERS, at most
+ * one a cpu. */
+static int parts_auto(int64_t members)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int64_t n = members / PART_MEMBERS;
+    if (n > cpus) n = cpus;
+    if (n > MAX_PARTS) n = MAX_PARTS;
+    return n < 1 ? 1 : (int)n;
+}
+
 static int run(int argc, char **argv)
 {
     static const struct option opts[] = {{"from", required_argument, NULL, 'f'},
                                          {"to", required_argument, NULL, 't'},
                                          {"events", required_argument, NULL, 'e'},
                                          {"out", required_argument, NULL, 'o'},
+                                         {"parts", required_argument, NULL, 'p'},
                                          {NULL, 0, NULL, 0}};
     const char *from = NULL, *to = NULL, *events = NULL, *out = NULL;
-    int c;
+    int c, nparts = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'f') from = optarg;
         else if (c == 't') to = optarg;
         else if (c == 'e') events = optarg;
         else if (c == 'o') out = optarg;
-        else return cmd_usage(&cmd_simulate, "unknown option");
+        else if (c == 'p') {
+            char *end;
+            long v = strtol(optarg, &end, 10);
+            if (!*optarg || *end || v < 1 || v > MAX_PARTS)
+                return cmd_usage(&cmd_simulate, "--parts needs a whole number from 1 to 64");
+            nparts = (int)v;
+        } else return cmd_usage(&cmd_simulate, "unknown option");
     }
     if (argc - optind != 1) return cmd_usage(&cmd_simulate, "expected one workspace directory");
     int32_t dfrom, dto;
@@ -211,91 +449,99 @@ static int run(int argc, char **argv)
         return cmd_usage(&cmd_simulate, "--to needs a date like 2027-12-31");
     if (dto < dfrom) return cmd_usage(&cmd_simulate, "--to is before --from");
 
-    char err[ERRLEN], path[4200], tmp[4200];
-    run_t r = {.events_path = events};
-    if (!(r.w = ws_open(argv[optind], err))) return cmd_fail("%s", err);
-    ws_path(r.w, WS_DB, path, sizeof path);
+    char err[ERRLEN], path[4200];
+    ws_t *w = ws_open(argv[optind], err);
+    if (!w) return cmd_fail("%s", err);
+    ws_path(w, WS_DB, path, sizeof path);
     store_t *orig = store_open(path, STORE_OPEN, err);
     if (!orig) {
-        ws_free(r.w);
+        ws_free(w);
         return cmd_fail("%s", err);
     }
-    /* simulate never changes the workspace: it runs on a copy */
+    int64_t members = store_member_count(orig), max_id = store_member_max_rowid(orig);
+    if (!nparts) nparts = parts_auto(members);
     const char *tdir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    snprintf(tmp, sizeof tmp, "%s/nudge-sim-XXXXXX", tdir);
-    int fd = mkstemp(tmp);
-    int status = 0;
-    if (fd < 0 || (close(fd), store_copy(orig, tmp, err)) != NUDGE_OK) {
-        if (fd < 0) errf(err, "%s: %s", tmp, strerror(errno));
-        store_close(orig);
-        ws_free(r.w);
-        if (fd >= 0) unlink(tmp);
-        return cmd_fail("%s", err);
+    FILE *logf = NULL;
+    part_t *p = xcalloc((size_t)nparts, sizeof *p);
+    for (int k = 0; k < nparts; k++) {
+        p[k].r.w = w;
+        p[k].r.events_path = events;
+        buf_init(&p[k].sim.line);
     }
-    store_close(orig);
-    r.store = store_open(tmp, STORE_SCRATCH, err);
-    /* the copy has no journal and sqlite keeps it open: its name can go
-     * now, so an interrupted simulation leaves nothing behind */
-    if (r.store) unlink(tmp);
-    sim_t sim = {0};
-    buf_init(&sim.line);
+    int status = 0, problems = 0, started = 0;
+    buf_t report;
+    buf_init(&report);
     struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    if (!r.store) {
-        status = cmd_fail("%s", err);
-        goto done;
-    }
-    if (events && !(r.feed = evfeed_open(events, r.w->tz, 0, NULL, NULL, err))) {
-        status = cmd_fail("%s", err);
-        goto done;
-    }
-    if (out && !(sim.out = strcmp(out, "-") == 0 ? stdout : fopen(out, "w"))) {
+    if (out && !(logf = strcmp(out, "-") == 0 ? stdout : fopen(out, "w"))) {
         status = cmd_fail("%s: %s", out, strerror(errno));
         goto done;
     }
-    if (!(r.e = engine_new(r.w, r.store, err))) {
+    if (nparts == 1) p[0].sim.out = logf;
+    int opened = parts_open(p, nparts, orig, max_id, tdir, out, &report, &problems, err);
+    store_close(orig);
+    orig = NULL;
+    if (opened != NUDGE_OK) {
         status = cmd_fail("%s", err);
         goto done;
     }
-    engine_set_sink(r.e, sink, &sim, sim.out != NULL);
-    buf_t report;
-    buf_init(&report);
-    int problems = engine_load(r.e, &report);
+    clock_gettime(CLOCK_MONOTONIC, &t0);   /* the copies are not the simulation's time */
     if (problems) fprintf(stderr, "%s%d journey or template files do not load; simulating without them\n",
                           report.p, problems);
-    buf_free(&report);
-    int64_t start = tz_local_to_utc(r.w->tz, dfrom, 0), end = tz_local_to_utc(r.w->tz, dto + 1, 0);
-    if (simulate(&r, start, end, err) != NUDGE_OK) {
-        store_rollback(r.store);
-        status = cmd_fail("simulation stopped: %s", err);
-        goto done;
+    int64_t start = tz_local_to_utc(w->tz, dfrom, 0), end = tz_local_to_utc(w->tz, dto + 1, 0);
+    for (int k = 0; k < nparts; k++) {
+        p[k].start = start;
+        p[k].end = end;
     }
-    if (sim.out && fflush(sim.out) != 0) status = cmd_fail("%s: %s", out, strerror(errno));
+    /* parts 1.. on threads of their own, part 0 on this one */
+    for (started = 1; started < nparts; started++)
+        if (pthread_create(&p[started].th, NULL, part_main, &p[started]) != 0) {
+            p[started].failed = 1;
+            snprintf(p[started].err, sizeof p[started].err, "cannot start a thread for part %d", started + 1);
+            break;
+        }
+    part_main(&p[0]);
+    for (int k = 1; k < started; k++) pthread_join(p[k].th, NULL);
+    for (int k = 0; k < nparts; k++)
+        if (p[k].failed) {
+            status = cmd_fail("simulation stopped: %s", p[k].err);
+            goto done;
+        }
+    if (logf && nparts > 1 && merge_logs(p, nparts, logf) != NUDGE_OK)
+        status = cmd_fail("%s: writing the dispatch log: %s", out, strerror(errno));
+    if (logf && fflush(logf) != 0) status = cmd_fail("%s: %s", out, strerror(errno));
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    summary(&r, from, to, (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
-            sim.decided);
-    if (problems || engine_faults(r.e) || r.rejected) status = 1;
+    int64_t total = 0;
+    for (int k = 0; k < nparts; k++) total += store_member_count(p[k].r.store) - (k ? members : 0);
+    summary(p, nparts, total, from, to,
+            (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+    int faults = 0, rejected = 0;
+    for (int k = 0; k < nparts; k++) {
+        faults += engine_faults(p[k].r.e);
+        rejected += p[k].r.rejected > 0;
+    }
+    if (problems || faults || rejected) status = status ? status : 1;
 done:
-    if (sim.out && sim.out != stdout) fclose(sim.out);
-    buf_free(&sim.line);
-    sched_free(r.sched);
-    engine_free(r.e);
-    store_close(r.store);
-    evfeed_free(r.feed);
-    ws_free(r.w);
-    unlink(tmp);
+    if (logf && logf != stdout) fclose(logf);
+    for (int k = 0; k < nparts; k++) part_close(&p[k]);
+    free(p);
+    buf_free(&report);
+    store_close(orig);
+    ws_free(w);
     return status;
 }
 
 const cmd_t cmd_simulate = {
     .name = "simulate",
-    .usage = "DIR --from DATE --to DATE [--events FILE] [--out FILE]",
+    .usage = "DIR --from DATE --to DATE [--events FILE] [--out FILE] [--parts N]",
     .summary = "run the journeys on a virtual clock and log every message decided",
     .help = "  --from DATE    first day (workspace time zone); journeys act from its start\n"
             "  --to DATE      last day, included\n"
             "  --events FILE  events (JSONL) applied at their timestamps; earlier ones are\n"
             "                 applied first as history, later ones are ignored\n"
-            "  --out FILE     the dispatch log, one JSON object per message ('-': stdout)\n\n"
+            "  --out FILE     the dispatch log, one JSON object per message ('-': stdout)\n"
+            "  --parts N      simulate in N parts at once, one thread and one copy of the\n"
+            "                 store each (default: one part per 250,000 members, at most\n"
+            "                 one per cpu)\n\n"
             "Runs on a copy of the store: the workspace is not changed. Prints a summary\n"
             "per journey and channel. Exit status 1 when a journey failed to load or was\n"
             "stopped, or an event was rejected (the log is complete all the same).\n",

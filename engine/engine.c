@@ -37,6 +37,9 @@ struct engine {
     buf_t key, content, tmp, ctx;
     store_flight_t *due;     /* wake-up batch, allocated once */
     int faults;
+    int part;                /* engine_own: acts for some members only */
+    int64_t own_lo, own_hi;
+    int takes_new;
 };
 
 static void load_points(member_t *m, void *ud)
@@ -911,6 +914,22 @@ static int wake_waiting(engine_t *e, const event_t *ev, char *err)
     }
     buf_free(&f.ctx);
     return rc;
+}
+
+void engine_own(engine_t *e, int64_t lo, int64_t hi, int takes_new, int64_t new_floor)
+{
+    e->part = 1;
+    e->own_lo = lo;
+    e->own_hi = hi;
+    e->takes_new = takes_new;
+    store_own(e->store, lo, hi, new_floor);
+}
+
+int engine_owns(engine_t *e, const char *member_id)
+{
+    if (!e->part) return 1;
+    int64_t id = store_member_rowid(e->store, member_id);
+    return id > 0 ? id >= e->own_lo && id <= e->own_hi : e->takes_new;
 }
 
 int engine_event(engine_t *e, event_t *ev, int trigger, const tz_t **new_zone, char *err)

@@ -66,6 +66,14 @@ void engine_set_sink(engine_t *e, engine_sink_fn fn, void *ud, int render);
  * or a held message is released; TIME_NONE when there is none. Cached:
  * cheap to ask at every instant. */
 int64_t engine_next_wake(engine_t *e);
+/* An engine that acts for part of the members (a simulation run in
+ * parts, each on its own copy of the store): members with row ids in
+ * [lo, hi], and when takes_new the members its store does not know (that
+ * part creates them, with row ids from new_floor on). Candidates,
+ * wake-ups and held messages keep to them; the caller gives engine_event
+ * only events of members engine_owns says are the engine's. */
+void engine_own(engine_t *e, int64_t lo, int64_t hi, int takes_new, int64_t new_floor);
+int engine_owns(engine_t *e, const char *member_id);
 int64_t *engine_clock(engine_t *e);
 int engine_njourneys(const engine_t *e);
 journey_t *engine_journey(engine_t *e, int i);

@@ -20,9 +20,11 @@ cp rules-examples/journeys/*.lua "$T/ws/journeys/"; cp rules-examples/templates/
 vg import "$NUDGE" import "$T/ws" "$T/data/members.csv" "$T/data/history.jsonl"
 vg check "$NUDGE" check "$T/ws"
 vg simulate "$NUDGE" simulate "$T/ws" --from 2026-11-23 --to 2027-01-21 --events "$T/data/future.jsonl" --out "$T/log"
+vg parts "$NUDGE" simulate "$T/ws" --from 2026-11-23 --to 2027-01-21 --events "$T/data/future.jsonl" --out "$T/log" --parts 3
 printf 'return journey "spin" { trigger = daily(), audience = function(m) while true do end end,\n steps = { send { template = "member_day", channels = { "wechat" } } } }\n' > "$T/ws/journeys/spin.lua"
 printf 'return journey "hog" { trigger = daily(), audience = function(m) local t = {} for i = 1, 1e6 do t[i] = string.rep("x", 1e5) .. i end end,\n steps = { send { template = "member_day", channels = { "wechat" } } } }\n' > "$T/ws/journeys/hog.lua"
 vg faults "$NUDGE" simulate "$T/ws" --from 2026-11-23 --to 2026-11-24 --out "$T/log"
+vg faults-parts "$NUDGE" simulate "$T/ws" --from 2026-11-23 --to 2026-11-24 --out "$T/log" --parts 2
 vg status "$NUDGE" status "$T/ws"
 rm -f "$T/ws/journeys/spin.lua" "$T/ws/journeys/hog.lua"
 # the daemon: deliveries to the mock, one refused member (43004 and a
