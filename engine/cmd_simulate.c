@@ -129,7 +129,9 @@ static int apply_event(run_t *r, int trigger, char *err)
  * that join during the run. Each part reads --events and applies the
  * events of its own members; the dispatch logs are merged in clock order
  * (an instant's lines part by part). */
-#define PART_MEMBERS 250000   /* members a part, at least (auto) */
+/* member-days a part, at least (auto): copying the store for a part pays
+ * off over half a year of 250,000 members, not for a day's run */
+#define PART_MEMBER_DAYS (250000LL * 180)
 #define MAX_PARTS 64
 #define PART_OVERHEAD_KIB 24000
 #define PART_MIN_CACHE_KIB 8000
@@ -406,12 +408,12 @@ static void part_close(part_t *p)
     evfeed_free(p->r.feed);
 }
 
-/* Parts for a store of this many members: one a PART_MEMBERS, at most
- * one a cpu. */
-static int parts_auto(int64_t members)
+/* Parts for a run of days over this many members: one a
+ * PART_MEMBER_DAYS, at most one a cpu. */
+static int parts_auto(int64_t members, int64_t days)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    int64_t n = members / PART_MEMBERS;
+    int64_t n = members * days / PART_MEMBER_DAYS;
     if (n > cpus) n = cpus;
     if (n > MAX_PARTS) n = MAX_PARTS;
     return n < 1 ? 1 : (int)n;
@@ -459,7 +461,7 @@ static int run(int argc, char **argv)
         return cmd_fail("%s", err);
     }
     int64_t members = store_member_count(orig), max_id = store_member_max_rowid(orig);
-    if (!nparts) nparts = parts_auto(members);
+    if (!nparts) nparts = parts_auto(members, (int64_t)dto - dfrom + 1);
     const char *tdir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
     FILE *logf = NULL;
     part_t *p = xcalloc((size_t)nparts, sizeof *p);
@@ -540,8 +542,8 @@ const cmd_t cmd_simulate = {
             "                 applied first as history, later ones are ignored\n"
             "  --out FILE     the dispatch log, one JSON object per message ('-': stdout)\n"
             "  --parts N      simulate in N parts at once, one thread and one copy of the\n"
-            "                 store each (default: one part per 250,000 members, at most\n"
-            "                 one per cpu)\n\n"
+            "                 store each (default: one part per 250,000 members over\n"
+            "                 180 days, at most one per cpu)\n\n"
             "Runs on a copy of the store: the workspace is not changed. Prints a summary\n"
             "per journey and channel. Exit status 1 when a journey failed to load or was\n"
             "stopped, or an event was rejected (the log is complete all the same).\n",

@@ -50,6 +50,10 @@ first=$(printf '%s\n' "$joined" | head -1)
 [ -n "$first" ] && ok || bad "the generated year has new members"
 check_eq "a new member's messages are the same in 3 parts" "$(grep -F "\"member\":\"$first\"" "$T/log.1")" \
     "$(grep -F "\"member\":\"$first\"" "$T/log.3")"
+# by default a small store's year runs in one part
+"$NUDGE" simulate "$W" --from 2026-11-23 --to 2027-11-22 --events "$D/future.jsonl" > "$T/sum.auto" 2>/dev/null
+check_eq "4,000 members: one part by default" "$(summary 1)" "$(summary auto)"
+check_eq "and the summary does not mention parts" 0 "$(grep -c 'parts' "$T/sum.auto")"
 # a journey that fails stops in every part: the summary says so, exit status 1
 printf 'return journey "spin" { trigger = daily(), audience = function(m) while true do end end,\n steps = { send { template = "member_day", channels = { "wechat" } } } }\n' \
     > "$W/journeys/spin.lua"
