@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,6 +85,14 @@ static void sink(const decision_t *d, void *ud)
     fwrite(b->p, 1, b->len, s->out);
 }
 
+/* A rejected line of --events, held by a part until the parts are done
+ * (they are printed in line order then, or not at all if the run is
+ * done again in one part). */
+typedef struct note {
+    long line;
+    char *text;
+} note_t;
+
 typedef struct run {
     ws_t *w;
     store_t *store;
@@ -93,7 +102,26 @@ typedef struct run {
     evfeed_t *feed;
     long applied, rejected, duplicates, late;
     int part;                   /* acts for some members only */
+    atomic_int *stop;           /* a part's journey failed: all parts stop */
+    note_t *notes;              /* a part's rejected lines */
+    size_t nnotes;
 } run_t;
+
+/* A rejected line: printed now, or held by a part. */
+static void reject_line(run_t *r, long line, const char *why)
+{
+    if (!r->part) {
+        fprintf(stderr, "%s:%ld: %s\n", r->events_path, line, why);
+        return;
+    }
+    r->notes = xrealloc(r->notes, sizeof *r->notes * (r->nnotes + 1));
+    r->notes[r->nnotes++] = (note_t){line, xstrdup(why)};
+}
+
+static void on_bad_line(void *ud, long line, const char *why)
+{
+    reject_line(ud, line, why);
+}
 
 /* The next event of --events, at the engine's clock. */
 static int apply_event(run_t *r, int trigger, char *err)
@@ -113,7 +141,7 @@ static int apply_event(run_t *r, int trigger, char *err)
     else if (a == EVENT_DUPLICATE) r->duplicates++;
     else {
         r->rejected++;
-        fprintf(stderr, "%s:%ld: %s\n", r->events_path, line, why);
+        reject_line(r, line, why);
     }
     if (zone && r->sched) sched_add_zone(r->sched, zone);
     evt_free(&ev);
@@ -246,6 +274,13 @@ static int simulate(run_t *r, int64_t start, int64_t end, char *err)
         if (engine_wakeups(r->e, err) != NUDGE_OK) return NUDGE_ERR;
         if (sched_run_due(r->sched, err) != NUDGE_OK) return NUDGE_ERR;
         if (engine_flush(r->e, err) != NUDGE_OK) return NUDGE_ERR;
+        /* a journey that fails stops for every member at once in one
+         * part; in parts it would stop in one part only: all stop, and
+         * the run is done again in one part */
+        if (r->stop && (engine_faults(r->e) || atomic_load(r->stop))) {
+            atomic_store(r->stop, 1);
+            return NUDGE_OK;
+        }
         if (++instants % 65536 == 0 &&
             (store_commit(r->store, err) != NUDGE_OK || store_begin(r->store, err) != NUDGE_OK))
             return NUDGE_ERR;
@@ -287,7 +322,7 @@ static int record_read(FILE *f, record_t *r)
 
 /* The parts' logs into out, in clock order; an instant's lines part by
  * part, each part's in its own order. */
-static int merge_logs(part_t *p, int n, FILE *out)
+static int merge_logs(part_t *p, int n, FILE *out, char *err)
 {
     record_t *r = xcalloc((size_t)n, sizeof *r);
     int *live = xcalloc((size_t)n, sizeof *live);
@@ -310,7 +345,7 @@ static int merge_logs(part_t *p, int n, FILE *out)
     }
     free(live);
     free(r);
-    return ok ? NUDGE_OK : NUDGE_ERR;
+    return ok ? NUDGE_OK : errf(err, "%s", strerror(errno ? errno : EIO));
 }
 
 /* A scratch file in tdir, already unlinked: it goes when closed. */
@@ -362,7 +397,8 @@ static int part_open(part_t *p, int k, int n, const char *path, int64_t max_id, 
     }
     /* each part reads the file; lines of others' members are skipped
      * unparsed, and bad lines reported once */
-    if (p->r.events_path && !(p->r.feed = evfeed_open_part(p->r.events_path, p->r.w->tz, 0, NULL, NULL,
+    if (p->r.events_path && !(p->r.feed = evfeed_open_part(p->r.events_path, p->r.w->tz, 0,
+                                                           n > 1 ? on_bad_line : NULL, &p->r,
                                                            n > 1 ? owns : NULL, p->r.e, !k, err)))
         return NUDGE_ERR;
     return NUDGE_OK;
@@ -395,11 +431,21 @@ static int parts_open(part_t *p, int n, store_t *orig, int64_t max_id, const cha
         free(paths[k]);
     }
     free(paths);
+    /* the parts loaded the files one after another: a file changed in
+     * between would make them run different journeys */
+    for (int k = 1; k < n && rc == NUDGE_OK; k++) {
+        int same = engine_njourneys(p[k].r.e) == engine_njourneys(p[0].r.e);
+        for (int i = 0; same && i < engine_njourneys(p[0].r.e); i++)
+            same = strcmp(engine_journey(p[k].r.e, i)->name, engine_journey(p[0].r.e, i)->name) == 0;
+        if (!same) rc = errf(err, "the journeys changed while the parts loaded them; run again");
+    }
     return rc;
 }
 
 static void part_close(part_t *p)
 {
+    for (size_t i = 0; i < p->r.nnotes; i++) free(p->r.notes[i].text);
+    free(p->r.notes);
     if (p->sim.out && p->sim.framed) fclose(p->sim.out);
     buf_free(&p->sim.line);
     sched_free(p->r.sched);
@@ -418,6 +464,125 @@ static int parts_auto(int64_t members, int64_t days)
     if (n > MAX_PARTS) n = MAX_PARTS;
     return n < 1 ? 1 : (int)n;
 }
+
+typedef struct sim_opts {
+    ws_t *w;
+    const char *events, *out, *from, *to;
+    int32_t dfrom, dto;
+} sim_opts_t;
+
+enum { AGAIN_FAULT = 1, AGAIN_SHARED_IDS = 2 };
+
+/* The parts' rejected lines, in line order. */
+static void notes_print(part_t *p, int n)
+{
+    size_t *at = xcalloc((size_t)n, sizeof *at);
+    for (;;) {
+        int best = -1;
+        for (int k = 0; k < n; k++)
+            if (at[k] < p[k].r.nnotes &&
+                (best < 0 || p[k].r.notes[at[k]].line < p[best].r.notes[at[best]].line))
+                best = k;
+        if (best < 0) break;
+        const note_t *t = &p[best].r.notes[at[best]++];
+        fprintf(stderr, "%s:%ld: %s\n", p[best].r.events_path, t->line, t->text);
+    }
+    free(at);
+}
+
+/* The simulation in nparts parts (0: as many as the store calls for).
+ * *again: the parts would differ from one part (AGAIN_*): nothing was
+ * printed or written, do it again in one. */
+static int simulate_in(const sim_opts_t *o, int nparts, int *again)
+{
+    char err[ERRLEN], path[4200];
+    ws_t *w = o->w;
+    const char *events = o->events, *out = o->out;
+    ws_path(w, WS_DB, path, sizeof path);
+    store_t *orig = store_open(path, STORE_OPEN, err);
+    if (!orig) return cmd_fail("%s", err);
+    int64_t members = store_member_count(orig), max_id = store_member_max_rowid(orig);
+    if (!nparts) nparts = parts_auto(members, (int64_t)o->dto - o->dfrom + 1);
+    atomic_int stop = 0;
+    const char *tdir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
+    FILE *logf = NULL;
+    part_t *p = xcalloc((size_t)nparts, sizeof *p);
+    for (int k = 0; k < nparts; k++) {
+        p[k].r.w = w;
+        p[k].r.events_path = events;
+        p[k].r.stop = nparts > 1 ? &stop : NULL;
+        buf_init(&p[k].sim.line);
+    }
+    int status = 0, problems = 0, started = 0;
+    buf_t report;
+    buf_init(&report);
+    struct timespec t0, t1;
+    if (out && !(logf = strcmp(out, "-") == 0 ? stdout : fopen(out, "w"))) {
+        status = cmd_fail("%s: %s", out, strerror(errno));
+        goto done;
+    }
+    if (nparts == 1) p[0].sim.out = logf;
+    int opened = parts_open(p, nparts, orig, max_id, tdir, out, &report, &problems, err);
+    store_close(orig);
+    orig = NULL;
+    if (opened != NUDGE_OK) {
+        status = cmd_fail("%s", err);
+        goto done;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t0);   /* the copies are not the simulation's time */
+    if (problems && nparts == 1) fprintf(stderr, "%s%d journey or template files do not load; simulating without them\n",
+                                         report.p, problems);
+    int64_t start = tz_local_to_utc(w->tz, o->dfrom, 0), end = tz_local_to_utc(w->tz, o->dto + 1, 0);
+    for (int k = 0; k < nparts; k++) {
+        p[k].start = start;
+        p[k].end = end;
+    }
+    /* parts 1.. on threads of their own (those that cannot have one run
+     * after part 0), part 0 on this one */
+    for (started = 1; started < nparts; started++)
+        if (pthread_create(&p[started].th, NULL, part_main, &p[started]) != 0) break;
+    part_main(&p[0]);
+    for (int k = started; k < nparts; k++) part_main(&p[k]);
+    for (int k = 1; k < started; k++) pthread_join(p[k].th, NULL);
+    for (int k = 0; k < nparts; k++)
+        if (p[k].failed) {
+            status = cmd_fail("simulation stopped: %s", p[k].err);
+            goto done;
+        }
+    if (nparts > 1) {
+        /* what would make the parts differ from a run in one part */
+        if (atomic_load(&stop)) *again = AGAIN_FAULT;
+        for (int a = 0; a < nparts && !*again; a++)
+            for (int b = a + 1; b < nparts && !*again; b++)
+                if (store_scratch_shared(p[a].r.store, p[b].r.store)) *again = AGAIN_SHARED_IDS;
+        if (*again) goto done;
+        if (problems) fprintf(stderr, "%s%d journey or template files do not load; simulating without them\n",
+                              report.p, problems);
+        notes_print(p, nparts);
+    }
+    if (logf && nparts > 1 && merge_logs(p, nparts, logf, err) != NUDGE_OK)
+        status = cmd_fail("%s: writing the dispatch log: %s", out, err);
+    if (logf && fflush(logf) != 0) status = cmd_fail("%s: %s", out, strerror(errno));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    int64_t total = 0;
+    for (int k = 0; k < nparts; k++) total += store_member_count(p[k].r.store) - (k ? members : 0);
+    summary(p, nparts, total, o->from, o->to,
+            (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+    int faults = 0, rejected = 0;
+    for (int k = 0; k < nparts; k++) {
+        faults += engine_faults(p[k].r.e);
+        rejected += p[k].r.rejected > 0;
+    }
+    if (problems || faults || rejected) status = status ? status : 1;
+done:
+    if (logf && logf != stdout) fclose(logf);
+    for (int k = 0; k < nparts; k++) part_close(&p[k]);
+    free(p);
+    buf_free(&report);
+    store_close(orig);
+    return status;
+}
+
 
 static int run(int argc, char **argv)
 {
@@ -451,83 +616,18 @@ static int run(int argc, char **argv)
         return cmd_usage(&cmd_simulate, "--to needs a date like 2027-12-31");
     if (dto < dfrom) return cmd_usage(&cmd_simulate, "--to is before --from");
 
-    char err[ERRLEN], path[4200];
+    char err[ERRLEN];
     ws_t *w = ws_open(argv[optind], err);
     if (!w) return cmd_fail("%s", err);
-    ws_path(w, WS_DB, path, sizeof path);
-    store_t *orig = store_open(path, STORE_OPEN, err);
-    if (!orig) {
-        ws_free(w);
-        return cmd_fail("%s", err);
-    }
-    int64_t members = store_member_count(orig), max_id = store_member_max_rowid(orig);
-    if (!nparts) nparts = parts_auto(members, (int64_t)dto - dfrom + 1);
-    const char *tdir = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-    FILE *logf = NULL;
-    part_t *p = xcalloc((size_t)nparts, sizeof *p);
-    for (int k = 0; k < nparts; k++) {
-        p[k].r.w = w;
-        p[k].r.events_path = events;
-        buf_init(&p[k].sim.line);
-    }
-    int status = 0, problems = 0, started = 0;
-    buf_t report;
-    buf_init(&report);
-    struct timespec t0, t1;
-    if (out && !(logf = strcmp(out, "-") == 0 ? stdout : fopen(out, "w"))) {
-        status = cmd_fail("%s: %s", out, strerror(errno));
-        goto done;
-    }
-    if (nparts == 1) p[0].sim.out = logf;
-    int opened = parts_open(p, nparts, orig, max_id, tdir, out, &report, &problems, err);
-    store_close(orig);
-    orig = NULL;
-    if (opened != NUDGE_OK) {
-        status = cmd_fail("%s", err);
-        goto done;
-    }
-    clock_gettime(CLOCK_MONOTONIC, &t0);   /* the copies are not the simulation's time */
-    if (problems) fprintf(stderr, "%s%d journey or template files do not load; simulating without them\n",
-                          report.p, problems);
-    int64_t start = tz_local_to_utc(w->tz, dfrom, 0), end = tz_local_to_utc(w->tz, dto + 1, 0);
-    for (int k = 0; k < nparts; k++) {
-        p[k].start = start;
-        p[k].end = end;
-    }
-    /* parts 1.. on threads of their own, part 0 on this one */
-    for (started = 1; started < nparts; started++)
-        if (pthread_create(&p[started].th, NULL, part_main, &p[started]) != 0) {
-            p[started].failed = 1;
-            snprintf(p[started].err, sizeof p[started].err, "cannot start a thread for part %d", started + 1);
-            break;
-        }
-    part_main(&p[0]);
-    for (int k = 1; k < started; k++) pthread_join(p[k].th, NULL);
-    for (int k = 0; k < nparts; k++)
-        if (p[k].failed) {
-            status = cmd_fail("simulation stopped: %s", p[k].err);
-            goto done;
-        }
-    if (logf && nparts > 1 && merge_logs(p, nparts, logf) != NUDGE_OK)
-        status = cmd_fail("%s: writing the dispatch log: %s", out, strerror(errno));
-    if (logf && fflush(logf) != 0) status = cmd_fail("%s: %s", out, strerror(errno));
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    int64_t total = 0;
-    for (int k = 0; k < nparts; k++) total += store_member_count(p[k].r.store) - (k ? members : 0);
-    summary(p, nparts, total, from, to,
-            (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
-    int faults = 0, rejected = 0;
-    for (int k = 0; k < nparts; k++) {
-        faults += engine_faults(p[k].r.e);
-        rejected += p[k].r.rejected > 0;
-    }
-    if (problems || faults || rejected) status = status ? status : 1;
-done:
-    if (logf && logf != stdout) fclose(logf);
-    for (int k = 0; k < nparts; k++) part_close(&p[k]);
-    free(p);
-    buf_free(&report);
-    store_close(orig);
+    sim_opts_t o = {w, events, out, from, to, dfrom, dto};
+    int again = 0, status = simulate_in(&o, nparts, &again);
+    if (again == AGAIN_FAULT)
+        fprintf(stderr, "nudge: a journey failed in one part of the run; simulating again in one part, where it "
+                        "stops for every member at once\n");
+    else if (again == AGAIN_SHARED_IDS)
+        fprintf(stderr, "nudge: events or orders of members in different parts share ids; simulating again in "
+                        "one part, where the later ones are already known\n");
+    if (again) status = simulate_in(&o, 1, &again);
     ws_free(w);
     return status;
 }

@@ -183,9 +183,10 @@ static int in_order(evfeed_t *f, int by_member, char *err)
 /* The "member" of a line without parsing the JSON, when it is a string
  * that can be told for sure (like quick_at: one "member", no escapes
  * anywhere), copied into out (n bytes); 0 otherwise. */
-static int quick_member(const char *line, char *out, size_t n)
+static int quick_member(const char *line, size_t len, char *out, size_t n)
 {
-    if (strchr(line, '\\')) return 0;
+    /* a NUL would end the scan where the parse goes on */
+    if (memchr(line, '\0', len) || strchr(line, '\\')) return 0;
     const char *p = strstr(line, "\"member\"");
     if (!p || strstr(p + 8, "\"member\"")) return 0;
     p += 8;
@@ -202,10 +203,10 @@ static int quick_member(const char *line, char *out, size_t n)
 
 /* 1: the line's member is the caller's, 0: another's (skip it), -1: it
  * cannot be told without parsing (or there is no filter) */
-static int line_owner(evfeed_t *f, const char *line)
+static int line_owner(evfeed_t *f, const char *line, size_t len)
 {
     char member[256];
-    if (!f->owns || !quick_member(line, member, sizeof member)) return -1;
+    if (!f->owns || !quick_member(line, len, member, sizeof member)) return -1;
     return f->owns(f->owns_ud, member);
 }
 
@@ -224,7 +225,7 @@ static void look_ahead(evfeed_t *f)
     while (read_line(f->f, b)) {
         f->line++;
         if (!b->len) continue;
-        int mine = line_owner(f, b->p);
+        int mine = line_owner(f, b->p, b->len);
         if (!mine) continue;
         if (evt_parse(&f->next, b->p, b->len, f->tz, why) == NUDGE_OK) {
             f->have_next = 1;
@@ -263,7 +264,7 @@ static void index_all(evfeed_t *f, int by_member)
         off = ftello(f->f);
         line++;
         if (!b.len) continue;
-        int mine = line_owner(f, b.p);
+        int mine = line_owner(f, b.p, b.len);
         if (!mine) continue;
         event_t ev;
         if (evt_parse(&ev, b.p, b.len, f->tz, why) != NUDGE_OK) {

@@ -1826,6 +1826,29 @@ static void seen_each(const seen_t *v, void (*fn)(store_t *s, int64_t key), stor
             if (v->tail[i].key) fn(s, v->tail[i].key & ~SEEN_USED);
 }
 
+/* How many ids a and b both hold (key and check), not taken back. Merges
+ * their hashes into the arrays first. */
+static int64_t seen_shared(seen_t *a, seen_t *b)
+{
+    if (a->ntail) seen_merge(a);
+    if (b->ntail) seen_merge(b);
+    int64_t n = 0;
+    for (size_t i = 0, j = 0; i < a->n && j < b->n;) {
+        if (a->keys[i] < b->keys[j]) i++;
+        else if (a->keys[i] > b->keys[j]) j++;
+        else {
+            n += a->chks[i] != SEEN_GONE && a->chks[i] == b->chks[j];
+            i++, j++;
+        }
+    }
+    return n;
+}
+
+int64_t store_scratch_shared(store_t *a, store_t *b)
+{
+    return seen_shared(&a->seen, &b->seen) + seen_shared(&a->seen_orders, &b->seen_orders);
+}
+
 /* ---- orders ---- */
 
 int store_order_add(store_t *s, const char *order_id, int64_t member, int64_t at, int64_t cents,

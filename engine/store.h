@@ -88,6 +88,10 @@ int64_t store_member_max_rowid(store_t *s);
  * with row ids in [lo, hi]; a new member's row id is at least new_floor.
  * Everything else (finding a member, writing) is unchanged. */
 void store_own(store_t *s, int64_t lo, int64_t hi, int64_t new_floor);
+/* Two scratch stores run from one copy: how many new event ids and
+ * order ids both took in (parts of a simulation that would have called
+ * one of them already known, had they run as one). */
+int64_t store_scratch_shared(store_t *a, store_t *b);
 /* A scratch store's page cache (KiB): with the rest of a simulation of
  * 1 M members, it stays under 500 MB resident. */
 #define STORE_SCRATCH_CACHE_KIB 400000

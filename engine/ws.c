@@ -164,7 +164,7 @@ const char *ws_get(const ws_t *w, const char *section, const char *key)
 {
     const ws_setting_t *st = find_setting(w, section, key);
     if (!st) return NULL;
-    if (strncmp(st->value, "env:", 4) == 0) return getenv(st->value + 4);
+    if (strncmp(st->value, "env:", 4) == 0) return st->env;
     return st->value;
 }
 
@@ -221,6 +221,8 @@ static int parse_conf(ws_t *w, const char *path, char *text, char *err)
             st->section = xstrdup(section);
             st->key = xstrdup(key);
             st->value = xstrdup(val);
+            const char *env = strncmp(val, "env:", 4) == 0 ? getenv(val + 4) : NULL;
+            st->env = env ? xstrdup(env) : NULL;
             st->line = lineno;
         } else {
             w->params = xrealloc(w->params, sizeof *w->params * (size_t)(w->nparams + 1));
@@ -270,6 +272,7 @@ void ws_free(ws_t *w)
         free(w->settings[i].section);
         free(w->settings[i].key);
         free(w->settings[i].value);
+        free(w->settings[i].env);
     }
     free(w->settings);
     free(w->suppress_file);

@@ -29,6 +29,10 @@ typedef struct ws_param {
 /* A connector setting: [wechat], [sms], [edm] key = value. */
 typedef struct ws_setting {
     char *section, *key, *value;
+    /* value "env:NAME": NAME's value when the file was read (NULL unset);
+     * read once, as threads must not read the environment while a zone
+     * loads (tz_get sets TZ) */
+    char *env;
     int line;
 } ws_setting_t;
 

@@ -62,6 +62,37 @@ check_status "a failing journey in parts: exit status 1" 1 $?
 check_contains "its summary line says DISABLED" "$(printf '%s\n' "$out" | grep '^spin ')" "DISABLED"
 check_contains "the failure is reported" "$(cat "$T/err.spin")" "instruction budget"
 rm "$W/journeys/spin.lua"
+# members of the first and of the last part
+lo=$(sqlite3 "$W/nudge.db" "SELECT ext_id FROM members ORDER BY id LIMIT 1")
+hi=$(sqlite3 "$W/nudge.db" "SELECT ext_id FROM members ORDER BY id DESC LIMIT 1")
+# a journey that fails on one member (of the last part): in one part it
+# stops for everyone at that moment, so the parts run again as one
+cat > "$W/journeys/picky.lua" <<LUA
+return journey "picky" { trigger = monthly(8), at = "10:00",
+  audience = function(m) if m.id == "$hi" then error("no such luck") end return true end,
+  steps = { send { id = "hi", template = "member_day", channels = { "wechat", "sms", "edm" } } } }
+LUA
+st1=$(sim 1); st2=$(sim 2)
+check_status "a journey failing on one member: exit status 1" 1 "$st1"
+check_eq "in parts too" "$st1" "$st2"
+check_contains "the parts say they run again as one" "$(cat "$T/err.2")" "simulating again in one part"
+check_eq "then the same summary as one part" "$(summary 1)" "$(summary 2)"
+check_eq "and the same log, line for line" "$(sha256sum < "$T/log.1")" "$(sha256sum < "$T/log.2")"
+check_contains "where it is stopped" "$(grep '^picky ' "$T/sum.2")" "DISABLED"
+rm "$W/journeys/picky.lua"
+# an event id and an order id given to members of two parts: in one part
+# the later ones are already known, so the parts run again as one
+cp "$D/future.jsonl" "$T/future.keep"
+ev() { printf '{"id":"%s","type":"order.paid","member":"%s","at":"%s","order_id":"%s","amount":10}\n' "$@"; }
+{ ev E-DUP "$lo" 2027-02-01T10:00:00+08:00 SO-DUP; ev E-DUP "$hi" 2027-02-02T10:00:00+08:00 SO-DUP2
+  ev E-OTHER "$hi" 2027-02-03T10:00:00+08:00 SO-DUP; } >> "$D/future.jsonl"
+sim 1 >/dev/null; sim 2 >/dev/null
+check_contains "shared ids: one part says two are already known" "$(cat "$T/sum.1")" "2 already known"
+check_contains "shared ids: the parts run again as one" "$(cat "$T/err.2")" "share ids"
+check_eq "shared ids: the same summary" "$(summary 1)" "$(summary 2)"
+check_eq "shared ids: the same log" "$(sha256sum < "$T/log.1")" "$(sha256sum < "$T/log.2")"
+check_eq "shared ids: the rejected lines once each" "$(cat "$T/err.1")" "$(grep -v 'simulating again' "$T/err.2")"
+cp "$T/future.keep" "$D/future.jsonl"
 # a bad count is a usage error that names the option
 for bad_n in 0 65 two ""; do
     out=$("$NUDGE" simulate "$W" --from 2027-01-01 --to 2027-01-02 --parts "$bad_n" 2>&1)

@@ -3,7 +3,8 @@
  * part only (bad lines reported there), a line whose member cannot be
  * told (an escape, a number, not JSON) to every part (bad ones reported by
  * the part that reports for all); what is left after a stop is counted
- * once over the parts. Both ways: streamed and sorted. */
+ * once over the parts. Both ways: streamed and sorted. A line with a NUL
+ * is not told by a look that would stop at it. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,6 +121,26 @@ int main(void)
     int in_order[NLINES] = {0, 1, 2, 3, 4, 5};
     write_file(path, in_order);
     check_file(path, tz, "1:1,3:0,6:0", "2:1,3:0,6:0", 5, 4);
+
+    /* a NUL on a line: the quick look would stop at it and see A's member
+     * where the parse reads B's; the line's member is not told so */
+    FILE *fp = fopen(path, "w");
+    static const char nul_line[] = "{\"type\":\"custom.visit\",\"y\":{\"member\":\"A9\"},\"x\":\"\0\","
+                                   "\"member\":\"B9\",\"at\":\"2027-01-05T10:00:00+08:00\"}\n";
+    CHECK(fp != NULL);
+    if (fp) {
+        fwrite(nul_line, 1, sizeof nul_line - 1, fp);
+        fclose(fp);
+    }
+    char got[64];
+    long rejected;
+    part_t a = {"A", {0}, 0}, b = {"B", {0}, 0};
+    read_all(path, tz, &a, 1, got, sizeof got, &rejected);
+    char got_b[64];
+    read_all(path, tz, &b, 0, got_b, sizeof got_b, &rejected);
+    /* handed to both, neither told it is theirs: they ask their stores */
+    CHECK_EQ_STR(got, "1:0");
+    CHECK_EQ_STR(got_b, "1:0");
 
     /* out of order: indexed and sorted, the same events to each part */
     int shuffled[NLINES] = {5, 2, 4, 0, 3, 1};
