@@ -7,24 +7,7 @@
 
 #include "store.h"
 #include "t.h"
-
-static void put(store_t *s, const char *journey, int64_t member, const char *step_id, int64_t wake_at)
-{
-    store_flight_t f;
-    memset(&f, 0, sizeof f);
-    snprintf(f.journey, sizeof f.journey, "%s", journey);
-    f.member = member;
-    snprintf(f.occ, sizeof f.occ, "2027-01-08");
-    f.step = 1;
-    snprintf(f.step_id, sizeof f.step_id, "%s", step_id);
-    f.wake_at = wake_at;
-    f.entered_at = 1;
-    buf_init(&f.ctx);
-    buf_adds(&f.ctx, "{}");
-    char err[ERRLEN];
-    CHECK_EQ_INT(store_flight_put(s, &f, err), NUDGE_OK);
-    buf_free(&f.ctx);
-}
+#include "t_flight.h"
 
 int main(void)
 {
@@ -37,8 +20,8 @@ int main(void)
     CHECK_EQ_INT(store_begin(s, err), NUDGE_OK);
 
     /* 300 members of a paused journey due first, one of a running journey after */
-    for (int i = 1; i <= 300; i++) put(s, "paused", i, "tips", 100);
-    put(s, "live", 7, "followup", 200);
+    for (int i = 1; i <= 300; i++) CHECK_EQ_INT(t_put_flight(s, "paused", i, "tips", 100), NUDGE_OK);
+    CHECK_EQ_INT(t_put_flight(s, "live", 7, "followup", 200), NUDGE_OK);
 
     enum { BATCH = 256 };
     store_flight_t *due = calloc(BATCH, sizeof *due);

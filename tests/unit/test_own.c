@@ -7,25 +7,8 @@
 
 #include "store.h"
 #include "t.h"
+#include "t_flight.h"
 #include "t_member.h"
-
-static void put_flight(store_t *s, int64_t member, int64_t wake_at)
-{
-    store_flight_t f;
-    memset(&f, 0, sizeof f);
-    snprintf(f.journey, sizeof f.journey, "tips");
-    f.member = member;
-    snprintf(f.occ, sizeof f.occ, "once");
-    f.step = 1;
-    snprintf(f.step_id, sizeof f.step_id, "wait2");
-    f.wake_at = wake_at;
-    f.entered_at = 1;
-    buf_init(&f.ctx);
-    buf_adds(&f.ctx, "{}");
-    char err[ERRLEN];
-    CHECK_EQ_INT(store_flight_put(s, &f, err), NUDGE_OK);
-    buf_free(&f.ctx);
-}
 
 static void put_held(store_t *s, int64_t member, int64_t at)
 {
@@ -99,7 +82,7 @@ int main(void)
         snprintf(id, sizeof id, "M%d", i);
         CHECK_EQ_INT(t_add_member(s, id, "Asia/Shanghai"), i);
         /* member i waits until 100 * i; a message for i is held until 1000 + i */
-        put_flight(s, i, 100 * i);
+        CHECK_EQ_INT(t_put_flight(s, "tips", i, "wait2", 100 * i), NUDGE_OK);
         put_held(s, i, 1000 + i);
     }
     CHECK_EQ_INT(store_member_max_rowid(s), 10);
