@@ -104,7 +104,7 @@ typedef struct run {
     int part;                   /* acts for some members only */
     atomic_int *stop;           /* a part's journey failed: all parts stop */
     note_t *notes;              /* a part's rejected lines */
-    size_t nnotes;
+    size_t nnotes, cap_notes;
 } run_t;
 
 /* A rejected line: printed now, or held by a part. */
@@ -114,7 +114,10 @@ static void reject_line(run_t *r, long line, const char *why)
         fprintf(stderr, "%s:%ld: %s\n", r->events_path, line, why);
         return;
     }
-    r->notes = xrealloc(r->notes, sizeof *r->notes * (r->nnotes + 1));
+    if (r->nnotes == r->cap_notes) {
+        r->cap_notes = r->cap_notes ? 2 * r->cap_notes : 16;
+        r->notes = xrealloc(r->notes, sizeof *r->notes * r->cap_notes);
+    }
     r->notes[r->nnotes++] = (note_t){line, xstrdup(why)};
 }
 
