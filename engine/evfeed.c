@@ -41,7 +41,7 @@ struct evfeed {
     char *win;               /* the file from win_off, read back with pread */
     size_t win_len, win_cap;
     int64_t win_off;
-    /* evfeed_filter: lines of others' members are skipped unparsed */
+    /* evfeed_open_part: lines of other readers' members are skipped unparsed */
     evfeed_owner_fn owns;
     void *owns_ud;
     int report_unowned;      /* reports bad lines whose member cannot be told */
