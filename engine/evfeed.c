@@ -71,25 +71,34 @@ static int read_line(FILE *fp, buf_t *b)
     return 1;
 }
 
-/* The "at" of a line without parsing the JSON; 0 when it cannot be told
- * for sure (no "at", more than one, or an escape anywhere: "\u0061t" is
- * "at" too). */
-static int quick_at(const char *line, const tz_t *tz, int64_t *at)
+/* The string value of "key" on a line without parsing the JSON, copied
+ * into out (n bytes); 0 when it cannot be told for sure: no such key,
+ * more than one, an escape anywhere ("\u0061t" is "at" too), or a NUL
+ * (the scan would end where the parse goes on). */
+static int quick_str(const char *line, size_t len, const char *key, char *out, size_t n)
 {
-    if (strchr(line, '\\')) return 0;
-    const char *p = strstr(line, "\"at\"");
-    if (!p || strstr(p + 4, "\"at\"")) return 0;
-    p += 4;
+    char quoted[32];
+    size_t k = (size_t)snprintf(quoted, sizeof quoted, "\"%s\"", key);
+    if (memchr(line, '\0', len) || strchr(line, '\\')) return 0;
+    const char *p = strstr(line, quoted);
+    if (!p || strstr(p + k, quoted)) return 0;
+    p += k;
     while (*p == ' ' || *p == '\t') p++;
     if (*p++ != ':') return 0;
     while (*p == ' ' || *p == '\t') p++;
     if (*p++ != '"') return 0;
     const char *e = strchr(p, '"');
-    if (!e || e - p > 40) return 0;
+    if (!e || (size_t)(e - p) >= n) return 0;
+    memcpy(out, p, (size_t)(e - p));
+    out[e - p] = '\0';
+    return 1;
+}
+
+/* The "at" of a line without parsing the JSON; 0 when it cannot be told. */
+static int quick_at(const char *line, size_t len, const tz_t *tz, int64_t *at)
+{
     char tmp[48];
-    memcpy(tmp, p, (size_t)(e - p));
-    tmp[e - p] = '\0';
-    return tz_parse_time(tmp, tz, at, NULL, NULL) == 0;
+    return quick_str(line, len, "at", tmp, sizeof tmp) && tz_parse_time(tmp, tz, at, NULL, NULL) == 0;
 }
 
 /* The last time seen of each member (by a fingerprint of the id), for the
@@ -153,7 +162,7 @@ static int in_order(evfeed_t *f, int by_member, char *err)
             evt_free(&ev);
             continue;
         }
-        if (!quick_at(b.p, f->tz, &at)) {
+        if (!quick_at(b.p, b.len, f->tz, &at)) {
             /* parsed, for lines whose time cannot be read quickly; a line
              * that is not a valid event is rejected wherever it is */
             event_t ev;
@@ -180,33 +189,12 @@ static int in_order(evfeed_t *f, int by_member, char *err)
     return ok;
 }
 
-/* The "member" of a line without parsing the JSON, when it is a string
- * that can be told for sure (like quick_at: one "member", no escapes
- * anywhere), copied into out (n bytes); 0 otherwise. */
-static int quick_member(const char *line, size_t len, char *out, size_t n)
-{
-    /* a NUL would end the scan where the parse goes on */
-    if (memchr(line, '\0', len) || strchr(line, '\\')) return 0;
-    const char *p = strstr(line, "\"member\"");
-    if (!p || strstr(p + 8, "\"member\"")) return 0;
-    p += 8;
-    while (*p == ' ' || *p == '\t') p++;
-    if (*p++ != ':') return 0;
-    while (*p == ' ' || *p == '\t') p++;
-    if (*p++ != '"') return 0;
-    const char *e = strchr(p, '"');
-    if (!e || (size_t)(e - p) >= n) return 0;
-    memcpy(out, p, (size_t)(e - p));
-    out[e - p] = '\0';
-    return 1;
-}
-
 /* 1: the line's member is the caller's, 0: another's (skip it), -1: it
  * cannot be told without parsing (or there is no filter) */
 static int line_owner(evfeed_t *f, const char *line, size_t len)
 {
     char member[256];
-    if (!f->owns || !quick_member(line, len, member, sizeof member)) return -1;
+    if (!f->owns || !quick_str(line, len, "member", member, sizeof member)) return -1;
     return f->owns(f->owns_ud, member);
 }
 
