@@ -71,14 +71,13 @@ static int read_line(FILE *fp, buf_t *b)
     return 1;
 }
 
-/* The string value of "key" on a line without parsing the JSON, copied
+/* The string value of key (quoted: "\"at\"") on a line without parsing the JSON, copied
  * into out (n bytes); 0 when it cannot be told for sure: no such key,
  * more than one, an escape anywhere ("\u0061t" is "at" too), or a NUL
  * (the scan would end where the parse goes on). */
-static int quick_str(const char *line, size_t len, const char *key, char *out, size_t n)
+static int quick_str(const char *line, size_t len, const char *quoted, char *out, size_t n)
 {
-    char quoted[32];
-    size_t k = (size_t)snprintf(quoted, sizeof quoted, "\"%s\"", key);
+    size_t k = strlen(quoted);
     if (memchr(line, '\0', len) || strchr(line, '\\')) return 0;
     const char *p = strstr(line, quoted);
     if (!p || strstr(p + k, quoted)) return 0;
@@ -98,7 +97,7 @@ static int quick_str(const char *line, size_t len, const char *key, char *out, s
 static int quick_at(const char *line, size_t len, const tz_t *tz, int64_t *at)
 {
     char tmp[48];
-    return quick_str(line, len, "at", tmp, sizeof tmp) && tz_parse_time(tmp, tz, at, NULL, NULL) == 0;
+    return quick_str(line, len, "\"at\"", tmp, sizeof tmp) && tz_parse_time(tmp, tz, at, NULL, NULL) == 0;
 }
 
 /* The last time seen of each member (by a fingerprint of the id), for the
@@ -194,7 +193,7 @@ static int in_order(evfeed_t *f, int by_member, char *err)
 static int line_owner(evfeed_t *f, const char *line, size_t len)
 {
     char member[256];
-    if (!f->owns || !quick_str(line, len, "member", member, sizeof member)) return -1;
+    if (!f->owns || !quick_str(line, len, "\"member\"", member, sizeof member)) return -1;
     return f->owns(f->owns_ud, member);
 }
 
