@@ -106,6 +106,26 @@ check_eq "as record 10" 10 "$(cut -d' ' -f1 "$J")"
 kill -TERM "$RUNPID"; wait "$RUNPID"
 check_eq "ten orders in all" 10 "$(q "SELECT count(*) FROM orders")"
 
+# ---- a record is one line: a one-line body as it came, any other as printed ----------------
+start_api "$W" "$T/run5.log"
+AT='"at": "2026-11-23T12:30:00+08:00"'
+printf ' { "id": "e12", "type": "order.paid", "member": "M1", %s, "order_id": "O12", "amount": 70.50 }\r\n' "$AT" > "$T/e12.json"
+printf '{\n  "id": "e13",\n  "type": "order.paid",\n  "member": "M2",\n  %s,\n  "order_id": "O13",\n  "amount": 90.50\n}\n' "$AT" > "$T/e13.json"
+check_contains "a one-line body with spaces and a line break after it" \
+    "$(req POST /v1/events "$POS" "@$T/e12.json")" '"status":"accepted"'
+check_contains "a body over several lines" "$(req POST /v1/events "$POS" "@$T/e13.json")" '"status":"accepted"'
+check_eq "two records, one line each" 2 "$(records)"
+check_eq "the one-line body is kept as it came, trimmed" \
+    "{ \"id\": \"e12\", \"type\": \"order.paid\", \"member\": \"M1\", $AT, \"order_id\": \"O12\", \"amount\": 70.50 }" \
+    "$(sed -n 1p "$J" | cut -d' ' -f4-)"
+check_contains "the other is printed on one line" "$(sed -n 2p "$J")" '{"id":"e13","type":"order.paid","member":"M2","at":"2026-11-23T12:30:00+08:00","order_id":"O13","amount":90.5}'
+kill -9 "$RUNPID"; wait "$RUNPID" 2>/dev/null
+start_api "$W" "$T/run6.log"
+check_contains "both applied after kill -9" "$(cat "$T/run6.log")" "intake journal: records 11 to 12 applied (2 events the store did not have yet)"
+check_eq "their orders, at their amounts" "O12|7050 O13|9050" \
+    "$(q "SELECT order_id, cents FROM orders WHERE order_id IN ('O12', 'O13') ORDER BY 1" | tr '\n' ' ' | sed 's/ $//')"
+kill -TERM "$RUNPID"; wait "$RUNPID"
+
 # ---- a commit_ms that makes no sense stops the start, naming the line ----------------------
 sed -i 's/^commit_ms = 60000$/commit_ms = soon/' "$W/nudge.conf"
 line=$(grep -n '^commit_ms' "$W/nudge.conf" | cut -d: -f1)
@@ -113,6 +133,6 @@ err=$("$NUDGE" run "$W" 2>&1); rc=$?
 check_status "commit_ms = soon: refused" 1 "$rc"
 check_contains "the line and what is wanted" "$err" \
     "nudge.conf:$line: [api] commit_ms must be a whole number of milliseconds, 1 to 60000"
-check_eq "nothing applied or lost meanwhile" 10 "$(q "SELECT count(*) FROM orders")"
+check_eq "nothing applied or lost meanwhile" 12 "$(q "SELECT count(*) FROM orders")"
 
 finish
