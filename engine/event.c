@@ -263,11 +263,12 @@ static int apply_change(store_t *s, event_t *ev, member_t *m, char *err)
         int64_t cents = llround(amt * 100.0);
         int r = store_order_add(s, oid, m->rowid, ev->at, cents, err);
         if (r <= 0) return r < 0 ? NUDGE_ERR : ORDER_KNOWN;
+        int32_t was_day = m->last_order_day;
         m->order_count++;
         m->spent_cents += cents;
         if (m->last_order_at == TIME_NONE || ev->at > m->last_order_at) m->last_order_at = ev->at;
         member_derive(m);
-        return store_member_save_orders(s, m, err);
+        return store_member_save_orders(s, m, was_day, err);
     }
     if (strcmp(ev->type, "points.earned") == 0) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, "expires_at");

@@ -52,7 +52,7 @@ void store_rollback(store_t *s);
 void store_mark(store_t *s, int64_t mark);
 int64_t store_durable_mark(store_t *s);
 /* After store_durable: the WAL sizes, in pages, at which the background
- * checkpointer copies the WAL into the database (default 4096, 16 MB),
+ * checkpointer copies the WAL into the database (default 32768, 128 MB),
  * at which the WAL starts over once the checkpointer has caught up
  * (262144, 1 GB), and at which it starts over whatever that costs
  * (524288, 2 GB). For tests and tuning; 0 keeps a value. */
@@ -78,8 +78,10 @@ int64_t store_member_rowid(store_t *s, const char *ext_id);
 /* Insert (rowid 0, sets rowid) or update; derived columns come from m. */
 int store_member_save(store_t *s, member_t *m, char *err);
 /* Saves only what an order or a channel change touches (cheaper: the
- * anchor indexes of the other columns are left alone). */
-int store_member_save_orders(store_t *s, const member_t *m, char *err);
+ * anchor indexes of the other columns are left alone). was_day: the
+ * member's last_order_day as stored; when it has not changed, the
+ * last-order index is left alone too. */
+int store_member_save_orders(store_t *s, const member_t *m, int32_t was_day, char *err);
 int store_member_save_reach(store_t *s, const member_t *m, char *err);
 int64_t store_member_count(store_t *s);
 int64_t store_member_max_rowid(store_t *s);
