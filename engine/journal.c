@@ -274,7 +274,11 @@ static int write_pending(jnl_t *j, char *err)
     return NUDGE_OK;
 }
 
-#define SYNC_GAP_US 1000   /* the least time between the starts of two syncs */
+/* The least time between the starts of two syncs. At full load each
+ * sync costs the loop's core 50-90 us of the disk driver's work: a sync
+ * a millisecond cost 7 us an event at 12 k events/s, one per 2 ms 4 us,
+ * for half a millisecond more before an answer on average. */
+#define SYNC_GAP_US 2000
 
 static void *sync_main(void *ud)
 {

@@ -2,7 +2,7 @@
  * the background checkpointer copies the WAL and the WAL starts over, so
  * its file stays bounded instead of growing with every commit; what was
  * committed reads back, also after reopening. Small limits stand in for
- * the daemon's 16 MB, 1 GB and 2 GB. */
+ * the daemon's 128 MB, 1 GB and 2 GB. */
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
