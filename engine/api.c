@@ -257,7 +257,7 @@ static cJSON *read_json_raw(struct evhttp_request *req, char **raw)
     char *body = xmalloc(len + 1);
     evbuffer_remove(in, body, len);
     body[len] = '\0';
-    const char *end = NULL;
+    const char *end = NULL, *value_end = NULL;
     cJSON *doc = cJSON_ParseWithLengthOpts(body, len, &end, 0);
     char msg[128];
     if (!doc) {
@@ -266,6 +266,7 @@ static cJSON *read_json_raw(struct evhttp_request *req, char **raw)
     } else {
         /* a second value after the first (two events side by side) would
          * be dropped unseen: the whole body is refused */
+        value_end = end;
         end = skip_json_space(end, body + len);
         if (end < body + len) {
             snprintf(msg, sizeof msg, "the body has more after its JSON value (at byte %zu); "
@@ -277,9 +278,8 @@ static cJSON *read_json_raw(struct evhttp_request *req, char **raw)
     }
     if (raw) *raw = NULL;
     if (doc && raw) {
-        const char *b = skip_json_space(body, body + len);
-        size_t n = (size_t)(body + len - b);
-        while (n && (b[n - 1] == ' ' || b[n - 1] == '\t' || b[n - 1] == '\n' || b[n - 1] == '\r')) n--;
+        const char *b = skip_json_space(body, value_end);
+        size_t n = (size_t)(value_end - b);
         if (!memchr(b, '\n', n) && !memchr(b, '\r', n) && !memchr(b, '\0', n)) {
             memmove(body, b, n);
             body[n] = '\0';
