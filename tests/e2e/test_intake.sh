@@ -5,7 +5,8 @@
 # applies them (their orders, their journeys' messages) exactly once; a
 # write that is not an event (a member PUT) is synced with the store at
 # once; SIGTERM leaves the journal empty; a half-written journal tail is
-# set aside, not applied and not lost; a commit_ms that makes no sense
+# set aside, not applied and not lost; a record is one line (a one-line
+# body as it came, any other as printed); a commit_ms that makes no sense
 # stops the start, naming the line.
 . "$(dirname "$0")/lib.sh"
 
