@@ -42,13 +42,31 @@ out=$("$NUDGE" check "$W" 2>&1)
 check_contains "config value errors name the line" "$out" "nudge.conf:12: memory_mb must be a positive whole number"
 # a store from another version of nudge is refused, not half-read
 sed -i "s/^memory_mb = lots/memory_mb = 32/" "$W/nudge.conf"
+printf '%s\n' '{"id":"o1","type":"order.paid","member":"W1","at":"2026-11-01T10:00:00+08:00","order_id":"A1","amount":99.5}' \
+    '{"id":"o2","type":"order.paid","member":"W1","at":"2026-11-20T21:00:00+08:00","order_id":"A2","amount":10}' \
+    > "$T/orders.jsonl"
+"$NUDGE" import "$W" "$T/orders.jsonl" >/dev/null
+orders_now=$(sqlite3 "$W/nudge.db" "SELECT * FROM member_orders")
+check_eq "a member's orders are kept apart" "2 10950 $(($(date -ud 2026-11-20 +%s) / 86400)) $(date -d 2026-11-20T21:00:00+08:00 +%s)" \
+    "$(sqlite3 "$W/nudge.db" "SELECT order_count, spent_cents, last_order_day, last_order_at FROM member_orders" | tr '|' ' ')"
+# the stores of formats 2-7 kept the orders on the member's row
+old_orders() {
+    sqlite3 "$1" "ALTER TABLE members ADD COLUMN order_count INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE members ADD COLUMN spent_cents INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE members ADD COLUMN last_order_at INTEGER; ALTER TABLE members ADD COLUMN last_order_day INTEGER;
+      UPDATE members SET (order_count, spent_cents, last_order_at, last_order_day) = (SELECT order_count,
+        spent_cents, last_order_at, last_order_day FROM member_orders WHERE member = members.id)
+        WHERE id IN (SELECT member FROM member_orders);
+      DROP TABLE member_orders; CREATE INDEX members_last_order ON members(zone, last_order_day);"
+}
 cp -r "$W" "$T/old"
 printf '\x00\x00\x00\x01' | dd of="$T/old/nudge.db" bs=1 seek=60 conv=notrunc 2>/dev/null
 out=$("$NUDGE" status "$T/old" 2>&1)
 check_status "old store refused" 1 $?
-check_contains "old store message" "$out" "was made by another version of nudge (store format 1, this nudge reads 7)"
+check_contains "old store message" "$out" "was made by another version of nudge (store format 1, this nudge reads 8)"
 # a format-3 store (the outbox's single status index) is brought up to date
 cp -r "$W" "$T/v3"
+old_orders "$T/v3/nudge.db"
 sqlite3 "$T/v3/nudge.db" "INSERT INTO messages(key, at, member, journey, step, channel, content, status)
     VALUES ('j:s:M1:2026-01-01', 100, 1, 'j', 's', 'sms', '\"hi\"', 'queued');
   ALTER TABLE messages DROP COLUMN receipt; ALTER TABLE messages DROP COLUMN receipt_at;
@@ -58,8 +76,8 @@ sqlite3 "$T/v3/nudge.db" "INSERT INTO messages(key, at, member, journey, step, c
 out=$("$NUDGE" outbox "$T/v3" --status queued 2>&1)
 check_status "format-3 store opens" 0 $?
 check_contains "and keeps its messages" "$out" "j/s"
-check_eq "and is format 7, with the new indexes" \
-    "7 messages_at messages_held messages_member messages_pending messages_sending" \
+check_eq "and is format 8, with the new indexes" \
+    "8 messages_at messages_held messages_member messages_pending messages_sending" \
     "$(sqlite3 "$T/v3/nudge.db" "PRAGMA user_version" | tr '\n' ' ')$(sqlite3 "$T/v3/nudge.db" \
       "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages' AND sql IS NOT NULL ORDER BY 1" | tr '\n' ' ' | sed 's/ $//')"
 # an upgrade that fails halfway changes nothing: format 3 with a column
@@ -74,20 +92,32 @@ check_eq "and leaves format 3 whole (no done_at added)" "3 0" \
       "SELECT count(*) FROM pragma_table_info('messages') WHERE name = 'done_at'")"
 # a format-5 store gets the points-expiry index that covers its query
 cp -r "$W" "$T/v5"
+old_orders "$T/v5/nudge.db"
 sqlite3 "$T/v5/nudge.db" "DROP INDEX points_expiry;
   CREATE INDEX points_expiry ON points(expires_day) WHERE left_points > 0; PRAGMA user_version = 5;"
 "$NUDGE" status "$T/v5" >/dev/null 2>&1
 check_status "format-5 store opens" 0 $?
 check_eq "and its expiry index covers member and points" \
-    "7 CREATE INDEX points_expiry ON points(expires_day, member, left_points) WHERE left_points > 0" \
+    "8 CREATE INDEX points_expiry ON points(expires_day, member, left_points) WHERE left_points > 0" \
     "$(sqlite3 "$T/v5/nudge.db" "PRAGMA user_version" | tr '\n' ' ')$(sqlite3 "$T/v5/nudge.db" \
       "SELECT sql FROM sqlite_master WHERE name = 'points_expiry'")"
 # a format-6 store gets the table that keeps the event log's filter
 cp -r "$W" "$T/v6"
+old_orders "$T/v6/nudge.db"
 sqlite3 "$T/v6/nudge.db" "DROP TABLE event_filter; PRAGMA user_version = 6;"
 "$NUDGE" status "$T/v6" >/dev/null 2>&1
 check_status "format-6 store opens" 0 $?
-check_eq "and is format 7, with the event filter's table" "7 1" \
+check_eq "and is format 8, with the event filter's table" "8 1" \
     "$(sqlite3 "$T/v6/nudge.db" "PRAGMA user_version") $(sqlite3 "$T/v6/nudge.db" \
       "SELECT count(*) FROM sqlite_master WHERE name = 'event_filter'")"
+# a format-7 store's orders move to their own table, whole
+cp -r "$W" "$T/v7"
+old_orders "$T/v7/nudge.db"
+sqlite3 "$T/v7/nudge.db" "PRAGMA user_version = 7"
+"$NUDGE" status "$T/v7" >/dev/null 2>&1
+check_status "format-7 store opens" 0 $?
+check_eq "and keeps the member's orders" "$orders_now" "$(sqlite3 "$T/v7/nudge.db" "SELECT * FROM member_orders")"
+check_eq "and is format 8, with the new last-order index" "8 member_orders_last" \
+    "$(sqlite3 "$T/v7/nudge.db" "PRAGMA user_version") $(sqlite3 "$T/v7/nudge.db" \
+      "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE '%last%'")"
 finish
