@@ -78,6 +78,13 @@ check_eq "no token: 401" '401 {"error":"send Authorization: Bearer <token>"}' "$
 check_eq "unknown token: 401" '401 {"error":"unknown token"}' "$(req POST /v1/events wrong-0123456789abcdef '{}')"
 check_eq "a near miss is unknown too" '401 {"error":"unknown token"}' "$(req POST /v1/events "${POS}x" '{}')"
 check_contains "401 says how" "$(curl -s -i -X POST "$URL/v1/events")" "WWW-Authenticate: Bearer"
+# every answer carries the current date (made once a second, not per answer)
+hdrs=$(curl -s -D - -o /dev/null "$URL/healthz" | tr -d '\r')
+date_hdr=$(sed -n 's/^Date: //p' <<<"$hdrs")
+check_eq "one Date header, in the HTTP format" 1 "$(grep -c '^Date: [A-Z][a-z][a-z], [0-9][0-9] [A-Z][a-z][a-z] 20[0-9][0-9] [0-9][0-9]:[0-9][0-9]:[0-9][0-9] GMT$' <<<"$hdrs")"
+age=$(( $(date -u +%s) - $(date -u -d "$date_hdr" +%s 2>/dev/null || echo 0) ))
+check_eq "and it is now" 1 "$(( age >= 0 && age <= 5 ))"
+check_contains "the answer says its length" "$hdrs" "Content-Length: 16"
 check_eq "read token cannot post: 403" '403 {"error":"this token lacks the write scope"}' \
     "$(req POST /v1/events "$DASH" '{}')"
 check_eq "write token cannot read members: 403" '403 {"error":"this token lacks the read scope"}' \
