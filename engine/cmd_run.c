@@ -39,9 +39,6 @@
 #define COMMIT_WINDOW_US 5000
 #define JOURNAL_ROTATE (64u << 20)   /* bytes before the journal starts a new file */
 #define REPLAY_BATCH 4096            /* journal records applied per commit at start */
-/* members kept in memory for the events that name them again: at most
- * about 60 MB (a copy is ~450 bytes), all of a 100 k-member brand */
-#define MEMBER_CACHE_SLOTS 131072
 
 /* Requests whose events are written to the journal, waiting for the
  * sync that covers record seq. */
@@ -616,7 +613,6 @@ static int run(int argc, char **argv)
     d.answer_now = event_new(d.base, -1, 0, on_answer, &d);
     d.reap = event_new(d.base, -1, EV_PERSIST, on_reap, &d);
     d.tick = evtimer_new(d.base, on_tick, &d);
-    store_member_cache(d.store, MEMBER_CACHE_SLOTS);
     if (store_durable(d.store, err) != NUDGE_OK || !(d.e = engine_new(d.w, d.store, err))) {
         status = cmd_fail("%s", err);
         goto done;

@@ -1202,11 +1202,6 @@ void engine_metrics(const engine_t *e, buf_t *out)
                e->njourneys - disabled - paused, paused, disabled);
     buf_printf(out, "# HELP nudge_lua_errors_total Journey scripts that failed (error, loop, memory).\n"
                     "# TYPE nudge_lua_errors_total counter\nnudge_lua_errors_total %d\n", e->faults);
-    int64_t hits, misses;
-    store_member_cache_stats(e->store, &hits, &misses);
-    buf_printf(out, "# HELP nudge_member_reads_total Members read by their id, from the member cache or the store.\n"
-                    "# TYPE nudge_member_reads_total counter\nnudge_member_reads_total{from=\"cache\"} %lld\n"
-                    "nudge_member_reads_total{from=\"store\"} %lld\n", (long long)hits, (long long)misses);
 }
 
 /* ---- checks ---- */

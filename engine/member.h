@@ -73,9 +73,6 @@ void member_clear(member_t *m);
  * growth would move earlier strings, so callers set every string through
  * member_set_strs in one go or reserve first. */
 void member_set_strs(member_t *m, const char *const vals[MS_NSTR], const size_t lens[MS_NSTR]);
-/* Copy src's stored fields into dst, strings into dst's arena (dst keeps
- * its points loader; its points are not loaded). */
-void member_copy(member_t *dst, const member_t *src);
 /* Copy val into the member as s[idx], and every other string with it, so
  * the member owns them all (none points into a row or an event). */
 void member_set_str(member_t *m, int idx, const char *val);

@@ -141,7 +141,7 @@ enum stmt {
     S_CAND_POINTS_BY_MEMBER, S_CAND_ALL_SCAN, S_ZONE_COUNTS, S_POINTS_DAY_COUNT,
     S_POINTS_ADD, S_POINTS_LIVE, S_POINTS_SET_LEFT,
     S_ORDER_ADD, S_ORDER_KNOWN, S_EVENT_ADD, S_EVENT_KNOWN, S_EVENT_REMOVE, S_EVENT_GEN, S_EVENT_GEN_BUMP,
-    S_FILTER_GET, S_FILTER_PUT, S_DATA_VERSION,
+    S_FILTER_GET, S_FILTER_PUT,
     S_JOURNEY_GET, S_JOURNEY_PUT,
     S_FLIGHT_PUT, S_FLIGHT_DELETE, S_FLIGHT_EXISTS, S_FLIGHT_GET, S_FLIGHT_STEPS, S_FLIGHT_EXIT_LOG, S_FLIGHT_EXIT, S_EXIT_LAST, S_FLIGHT_NEXT, S_FLIGHT_DUE, S_FLIGHT_COUNTS,
     S_ENTRY_ADD, S_ENTRY_EXISTS,
@@ -305,7 +305,6 @@ static const char *const sql[S_COUNT] = {
     [S_OUT_RETRY_DEAD] = "UPDATE messages SET status = 'queued', at = ?1, attempts = 0, reason = NULL"
                          " WHERE status = 'dead'",
     [S_META_GET] = "SELECT value FROM meta WHERE key = ?1",
-    [S_DATA_VERSION] = "PRAGMA data_version",
     [S_OUT_HAS] = "SELECT 1 FROM messages WHERE key = ?1",
     [S_OUT_RECENT] = "SELECT member, at, journey, channel FROM messages WHERE at >= ?1"
                      " AND status IN ('queued', 'sending', 'sent', 'retry') AND channel IS NOT NULL",
@@ -425,14 +424,6 @@ struct store {
     int bulk;                  /* anchor indexes dropped for a bulk load */
     int64_t own_lo, own_hi;    /* store_own: the row ids acted for */
     int64_t new_floor;         /* store_own: a new member's row id is at least this */
-    /* store_member_cache: copies of the members read or written lately,
-     * a slot per hash of the member's id (rowid 0: empty) */
-    member_t *mc;
-    uint32_t *mc_epoch;        /* a slot holds a copy when its epoch is mc_now */
-    uint32_t mc_now;           /* emptying the cache is starting a new epoch */
-    size_t mc_n;               /* a power of two; 0: no cache */
-    int64_t mc_hits, mc_misses;
-    int64_t data_version;      /* as this store last saw it */
 };
 
 static const char *const anchor_indexes[] = {"members_join", "members_join_md", "members_birth",
@@ -445,12 +436,8 @@ struct store_iter {
     int kind;
 };
 
-static void mc_drop_all(store_t *s);
-
 static int dberr(store_t *s, char *err, const char *what)
 {
-    /* sqlite may have rolled the transaction back: copies made in it go */
-    mc_drop_all(s);
     return errf(err, "%s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
 }
 
@@ -896,7 +883,6 @@ void store_close(store_t *s)
     free(s->seen_orders.chks);
     free(s->seen_orders.tail);
     free(s->zones);
-    store_member_cache(s, 0);
     for (int i = 0; i < S_COUNT; i++) sqlite3_finalize(s->st[i]);
     sqlite3_close(s->db);
     free(s->path);
@@ -1003,7 +989,6 @@ int store_copy(store_t *s, const char *path, char *err)
 static void bloom_drop(store_t *s);
 static int bloom_build(store_t *s, char *err);
 static int64_t event_gen(store_t *s);
-static int64_t int_query(store_t *s, int which, int64_t v);
 
 int store_begin(store_t *s, char *err)
 {
@@ -1019,12 +1004,6 @@ int store_begin(store_t *s, char *err)
     /* another process (an import beside the daemon) changed the log: its
      * ids are not in the filter, which is built again when next needed */
     if (s->bloom && !s->scratch && event_gen(s) != s->bloom_gen) bloom_drop(s);
-    /* ... or its members: the copies may be old */
-    if (s->mc_n) {
-        int64_t v = int_query(s, S_DATA_VERSION, 0);
-        if (v != s->data_version) mc_drop_all(s);
-        s->data_version = v;
-    }
     return NUDGE_OK;
 }
 
@@ -1111,7 +1090,6 @@ void store_rollback(store_t *s)
      * have been built inside it (without an id it took back): built anew */
     if (s->txn_gen_bumps) bloom_drop(s);
     s->txn_gen_bumps = 0;
-    mc_drop_all(s);   /* copies of what the transaction wrote */
     if (!sqlite3_get_autocommit(s->db)) run(s, stmt(s, S_ROLLBACK), NULL, "rollback");
 }
 
@@ -1192,98 +1170,11 @@ static int member_query(store_t *s, sqlite3_stmt *st, member_t *m, char *err)
     return found;
 }
 
-/* ---- the member cache ----
- *
- * The daemon reads the member of every event, and a brand's stream names
- * the same members again within minutes (an order, its points, the
- * coupon it used). Each slot holds a copy of one member, found by a hash
- * of the member's id; a new copy takes the slot of whoever was there.
- * Every write of a member goes through this module and updates its copy;
- * a rollback or an error empties the cache, and so does a change by
- * another process (an import beside the daemon), seen by the data
- * version when a transaction begins. A member's id never changes (it is
- * how every path finds the member), so a slot's id names its member. */
-static size_t mc_index(const store_t *s, const char *ext_id)
-{
-    return fnv1a64(ext_id, strlen(ext_id), FNV_SEED) & (s->mc_n - 1);
-}
-
-/* The copy of member ext_id, or NULL. */
-static member_t *mc_get(store_t *s, const char *ext_id)
-{
-    size_t i = mc_index(s, ext_id);
-    member_t *c = &s->mc[i];
-    return s->mc_epoch[i] == s->mc_now && strcmp(c->s[MS_EXT_ID], ext_id) == 0 ? c : NULL;
-}
-
-static void mc_put(store_t *s, const member_t *m)
-{
-    if (!s->mc_n || !m->s[MS_EXT_ID] || !m->rowid) return;
-    size_t i = mc_index(s, m->s[MS_EXT_ID]);
-    member_copy(&s->mc[i], m);
-    s->mc_epoch[i] = s->mc_now;
-}
-
-/* m's copy (the same member: id and row id), or NULL. */
-static member_t *mc_of(store_t *s, const member_t *m)
-{
-    if (!s->mc_n || !m->s[MS_EXT_ID]) return NULL;
-    member_t *c = mc_get(s, m->s[MS_EXT_ID]);
-    return c && c->rowid == m->rowid ? c : NULL;
-}
-
-static void mc_drop_all(store_t *s)
-{
-    if (!s->mc_n) return;
-    /* every 2^32 epochs a slot's old mark could look current again */
-    if (++s->mc_now == 0) {
-        memset(s->mc_epoch, 0, s->mc_n * sizeof *s->mc_epoch);
-        s->mc_now = 1;
-    }
-}
-
-void store_member_cache(store_t *s, size_t slots)
-{
-    for (size_t i = 0; i < s->mc_n; i++) member_free(&s->mc[i]);
-    free(s->mc);
-    free(s->mc_epoch);
-    s->mc = NULL;
-    s->mc_epoch = NULL;
-    s->mc_n = 0;
-    if (!slots) return;
-    size_t n = 1;
-    while (n < slots) n <<= 1;
-    /* zeroed slots are empty members (epoch 0 is never current);
-     * untouched ones cost no memory */
-    s->mc = xcalloc(n, sizeof *s->mc);
-    s->mc_epoch = xcalloc(n, sizeof *s->mc_epoch);
-    s->mc_n = n;
-    s->mc_now = 1;
-    s->data_version = int_query(s, S_DATA_VERSION, 0);
-}
-
-void store_member_cache_stats(const store_t *s, int64_t *hits, int64_t *misses)
-{
-    *hits = s->mc_hits;
-    *misses = s->mc_misses;
-}
-
 int store_member_find(store_t *s, const char *ext_id, member_t *m, char *err)
 {
-    if (s->mc_n) {
-        const member_t *c = mc_get(s, ext_id);
-        if (c) {
-            s->mc_hits++;
-            member_copy(m, c);
-            return 1;
-        }
-        s->mc_misses++;
-    }
     sqlite3_stmt *st = stmt(s, S_MEMBER_FIND);
     bind_text(st, 1, ext_id);
-    int found = member_query(s, st, m, err);
-    if (found == 1) mc_put(s, m);
-    return found;
+    return member_query(s, st, m, err);
 }
 
 /* The integer statement `which` answers for one text parameter; 0 when
@@ -1404,9 +1295,7 @@ int store_member_save(store_t *s, member_t *m, char *err)
                 z->next_id = id + 1;
             }
             s->member_saves++;
-            if (orders_save(s, m, z->id, insert, err) != NUDGE_OK) return NUDGE_ERR;
-            mc_put(s, m);
-            return NUDGE_OK;
+            return orders_save(s, m, z->id, insert, err);
         }
         /* the id was taken (by a member who moved here from another zone,
          * or in a store whose ids came in arrival order): a new block */
@@ -1457,17 +1346,6 @@ void store_attr_names(store_t *s, void (*fn)(const char *name, void *ud), void *
     sqlite3_reset(st);
 }
 
-/* What an order changes, in the copy of m (only these were written). */
-static void mc_put_orders(store_t *s, const member_t *m)
-{
-    member_t *c = mc_of(s, m);
-    if (!c) return;
-    c->order_count = m->order_count;
-    c->spent_cents = m->spent_cents;
-    c->last_order_at = m->last_order_at;
-    c->last_order_day = m->last_order_day;
-}
-
 int store_member_save_orders(store_t *s, const member_t *m, int32_t was_day, char *err)
 {
     if (was_day == m->last_order_day && was_day != CAL_NONE) {
@@ -1477,15 +1355,10 @@ int store_member_save_orders(store_t *s, const member_t *m, int32_t was_day, cha
         sqlite3_bind_int64(st, 3, m->spent_cents);
         bind_time(st, 4, m->last_order_at);
         if (run(s, st, err, "saving a member's orders") != NUDGE_OK) return NUDGE_ERR;
-        if (sqlite3_changes(s->db)) {
-            mc_put_orders(s, m);
-            return NUDGE_OK;
-        }
+        if (sqlite3_changes(s->db)) return NUDGE_OK;
     }
     zone_ent_t *z = zone_entry(s, m->zone, err);
-    if (!z || orders_save(s, m, z->id, 0, err) != NUDGE_OK) return NUDGE_ERR;
-    mc_put_orders(s, m);
-    return NUDGE_OK;
+    return z ? orders_save(s, m, z->id, 0, err) : NUDGE_ERR;
 }
 
 int store_member_save_reach(store_t *s, const member_t *m, char *err)
@@ -1496,9 +1369,7 @@ int store_member_save_reach(store_t *s, const member_t *m, char *err)
     sqlite3_bind_int(st, 3, m->wechat_subscribed);
     sqlite3_bind_int(st, 4, m->sms_opt_out);
     sqlite3_bind_int(st, 5, m->email_opt_out);
-    if (run(s, st, err, "saving a member's channels") != NUDGE_OK) return NUDGE_ERR;
-    if (mc_of(s, m)) s->mc_epoch[mc_index(s, m->s[MS_EXT_ID])] = 0;   /* rare: read again when next needed */
-    return NUDGE_OK;
+    return run(s, st, err, "saving a member's channels");
 }
 
 int store_bulk_begin(store_t *s, char *err)

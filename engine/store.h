@@ -83,13 +83,6 @@ int store_member_save(store_t *s, member_t *m, char *err);
  * last-order index is left alone too. */
 int store_member_save_orders(store_t *s, const member_t *m, int32_t was_day, char *err);
 int store_member_save_reach(store_t *s, const member_t *m, char *err);
-/* Keep copies of up to about `slots` members read or written lately
- * (0: none, the default), so that reading a member again needs no query.
- * For a process that is the store's only writer most of the time (the
- * daemon): another process's commit empties the cache when this one next
- * begins a transaction. */
-void store_member_cache(store_t *s, size_t slots);
-void store_member_cache_stats(const store_t *s, int64_t *hits, int64_t *misses);
 int64_t store_member_count(store_t *s);
 int64_t store_member_max_rowid(store_t *s);
 /* A store that acts for some members only (one part of a simulation run
