@@ -22,7 +22,7 @@
 /* A member's orders live apart from the profile, in a narrow row of a
  * member who ever ordered: an order (the commonest event) rewrites these
  * few columns and the churn moments' index, not the member's whole row
- * of 20 columns and its pages (6-12% of an event's instructions). The
+ * of 24 columns and its pages (6-12% of an event's instructions). The
  * zone is repeated here for that index. */
 #define MEMBER_ORDERS_TABLE \
     "CREATE TABLE IF NOT EXISTS member_orders(member INTEGER PRIMARY KEY, zone INTEGER NOT NULL," \
