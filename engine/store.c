@@ -348,9 +348,11 @@ typedef struct ckpt {
 } ckpt_t;
 
 #define STORE_BUSY_MS 5000   /* how long a statement waits for another process's lock */
-/* 128 MB of WAL a checkpoint: a page written often is copied once, and
- * the database synced once, per round (at 4096 pages, 16 MB, the
- * checkpointer took 8 us of the core an event at full load; at 32768, 7) */
+/* A checkpoint round once 128 MB of WAL have come since the last one: a
+ * page written in every commit is copied once a round, and the database
+ * synced once. (Rounds after every commit once the WAL held 128 MB copied
+ * and synced every 100 ms: 6-9 us of the core an event at full load,
+ * against 4 us, and 5.5-6.2 KB written an event, against 3.1-3.5.) */
 #define CKPT_PAGES 32768
 /* Past 1 GB of WAL, it starts over as soon as the checkpointer has caught
  * up: the loop commits early then (store_wal_restart_due), and the
@@ -2689,12 +2691,12 @@ static int ckpt_hook(void *ud, sqlite3 *db, const char *name, int pages)
         }
     }
     c->prev_pages = pages;
-    if (pages >= c->ckpt_pages) {
-        pthread_mutex_lock(&c->mu);
+    pthread_mutex_lock(&c->mu);
+    if (pages - c->copied >= c->ckpt_pages || pages >= c->restart_pages) {
         c->want = 1;
         pthread_cond_signal(&c->cv);
-        pthread_mutex_unlock(&c->mu);
     }
+    pthread_mutex_unlock(&c->mu);
     return SQLITE_OK;
 }
 
@@ -2740,7 +2742,15 @@ int store_durable(store_t *s, char *err)
 int store_wal_restart_due(store_t *s)
 {
     ckpt_t *c = s->ckpt;
-    return c && c->prev_pages >= c->restart_pages && ckpt_caught_up(c);
+    if (!c || c->prev_pages < c->restart_pages) return 0;
+    pthread_mutex_lock(&c->mu);
+    int done = c->copied >= c->prev_pages;
+    if (!done && !c->want) {   /* the rest, in case no commit has asked since */
+        c->want = 1;
+        pthread_cond_signal(&c->cv);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return done;
 }
 
 void store_wal_limits(store_t *s, int ckpt_pages, int restart_pages, int force_pages)
