@@ -383,7 +383,7 @@ int policy_offer(policy_t *p, const decision_t *d, char *err)
 {
     /* a decision replayed after a crash: already in the outbox, so neither
      * held, counted against a cap nor emitted again */
-    if (p->live && !d->fresh && store_outbox_has(p->store, d->key)) return NUDGE_OK;
+    if (p->live && !d->fresh && store_outbox_has(p->store, d->member, d->key)) return NUDGE_OK;
     int64_t release = quiet_release(p, d->journey, d->zone, d->at);
     if (release == d->at) {
         admit(p, d);

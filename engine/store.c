@@ -29,6 +29,25 @@
     " order_count INTEGER NOT NULL, spent_cents INTEGER NOT NULL, last_order_at INTEGER," \
     " last_order_day INTEGER);"
 
+/* The outbox: one row per decided message, unique by its member and
+ * idempotency key; at is when it is due (held: when quiet hours end). */
+#define MESSAGES_COLS \
+    "id, key, at, member, journey, step, channel, template, content, status, reason, decided_at, member_id," \
+    " zone, attempts, provider_id, segments, address, ctx, done_at, receipt, receipt_at"
+#define MESSAGES_TABLE \
+    "(id INTEGER PRIMARY KEY, key TEXT NOT NULL," \
+    " at INTEGER NOT NULL, member INTEGER NOT NULL, journey TEXT NOT NULL, step TEXT NOT NULL," \
+    " channel TEXT, template TEXT, content TEXT, status TEXT NOT NULL, reason TEXT," \
+    " decided_at INTEGER, member_id TEXT, zone TEXT, attempts INTEGER NOT NULL DEFAULT 0," \
+    " provider_id TEXT, segments INTEGER, address TEXT, ctx TEXT, done_at INTEGER," \
+    " receipt TEXT, receipt_at INTEGER)"
+/* One index both keeps a key once (a replayed tick or event cannot queue
+ * twice) and finds what a member was sent (the member API, WeChat's
+ * delivery reports by openid): every reader of a key knows the member.
+ * Two indexes did this before (the key's own and member+journey): two
+ * random inserts a message, where this is one (format 9). */
+#define MESSAGES_KEY_INDEX "CREATE UNIQUE INDEX IF NOT EXISTS messages_member_key ON messages(member, key);"
+
 static const char *const schema =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS members("
@@ -86,14 +105,8 @@ static const char *const schema =
     "CREATE INDEX IF NOT EXISTS journey_exits_member ON journey_exits(member, journey);"
     "CREATE TABLE IF NOT EXISTS entries(journey TEXT NOT NULL, member INTEGER NOT NULL,"
     " occ TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY(journey, member, occ)) WITHOUT ROWID;"
-    /* the outbox: one row per decided message, keyed by its idempotency
-     * key; at is when it is due (held: when quiet hours end) */
-    "CREATE TABLE IF NOT EXISTS messages(id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE,"
-    " at INTEGER NOT NULL, member INTEGER NOT NULL, journey TEXT NOT NULL, step TEXT NOT NULL,"
-    " channel TEXT, template TEXT, content TEXT, status TEXT NOT NULL, reason TEXT,"
-    " decided_at INTEGER, member_id TEXT, zone TEXT, attempts INTEGER NOT NULL DEFAULT 0,"
-    " provider_id TEXT, segments INTEGER, address TEXT, ctx TEXT, done_at INTEGER,"
-    " receipt TEXT, receipt_at INTEGER);"
+    "CREATE TABLE IF NOT EXISTS messages" MESSAGES_TABLE ";"
+    MESSAGES_KEY_INDEX
     /* The dispatcher's hot path touches small indexes only: the pending
      * one holds what is yet to be sent (a claim removes the row from it),
      * the sending one what is in flight (a few pages at most), and `at`
@@ -102,11 +115,7 @@ static const char *const schema =
     "CREATE INDEX IF NOT EXISTS messages_pending ON messages(channel, at, status) WHERE status IN ('queued', 'retry');"
     "CREATE INDEX IF NOT EXISTS messages_sending ON messages(status) WHERE status = 'sending';"
     "CREATE INDEX IF NOT EXISTS messages_at ON messages(at);"
-    "CREATE INDEX IF NOT EXISTS messages_held ON messages(at) WHERE status = 'held';"
-    /* what a member was sent: the member API, and WeChat's delivery
-     * reports (they name the member's openid and WeChat's msgid; an index
-     * on msgid would cost every send a random insert) */
-    "CREATE INDEX IF NOT EXISTS messages_member ON messages(member, journey);";
+    "CREATE INDEX IF NOT EXISTS messages_held ON messages(at) WHERE status = 'held';";
 
 /* The members a store acts for (store_own): statements that find members
  * to act on (candidates, wake-ups, held messages) keep to that range of
@@ -273,7 +282,7 @@ static const char *const sql[S_COUNT] = {
     [S_HELD_PUT] = "INSERT INTO messages(key, at, member, journey, step, channel, template, content, status,"
                    " decided_at, member_id, zone, address, ctx, segments)"
                    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'held', ?9, ?10, ?11, ?12, ?13, ?14)"
-                   " ON CONFLICT(key) DO NOTHING",
+                   " ON CONFLICT(member, key) DO NOTHING",
     [S_HELD_NEXT] = "SELECT at FROM messages INDEXED BY messages_held WHERE status = 'held'" OWN("member") " ORDER BY at LIMIT 1",
     [S_HELD_DUE] = "SELECT " OUT_COLS " FROM messages INDEXED BY messages_held WHERE status = 'held' AND at <= ?1" OWN("member")
                    " ORDER BY at LIMIT ?2",
@@ -281,7 +290,7 @@ static const char *const sql[S_COUNT] = {
     [S_OUT_ADD] = "INSERT INTO messages(key, at, member, journey, step, channel, template, content, status,"
                   " decided_at, member_id, zone, reason, address, ctx, segments)"
                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?12, ?9, ?10, ?11, ?13, ?14, ?15, ?16)"
-                  " ON CONFLICT(key) DO NOTHING",
+                  " ON CONFLICT(member, key) DO NOTHING",
     /* the status term is the pending index's own, so the index is used
      * and gives rows in order of due time */
     [S_OUT_CLAIM] = "UPDATE messages SET status = 'sending', attempts = attempts + 1 WHERE id IN"
@@ -295,7 +304,7 @@ static const char *const sql[S_COUNT] = {
                      " WHERE id = ?1",
     [S_OUT_RECOVER] = "UPDATE messages SET status = 'queued' WHERE status = 'sending'",
     [S_OUT_PAGE] = "SELECT " OUT_COLS " FROM messages WHERE (?1 IS NULL OR status = ?1) AND id > ?2 ORDER BY id LIMIT ?3",
-    [S_RECEIPT_KEY] = "UPDATE messages SET receipt = ?3, receipt_at = ?4 WHERE key = ?1 AND channel = ?2",
+    [S_RECEIPT_KEY] = "UPDATE messages SET receipt = ?3, receipt_at = ?4 WHERE member = ?5 AND key = ?1 AND channel = ?2",
     [S_RECEIPT_PROVIDER] = "UPDATE messages SET receipt = ?2, receipt_at = ?3 WHERE provider_id = ?1"
                            " AND channel = 'wechat' AND member IN (SELECT id FROM members WHERE wechat_openid = ?4)",
     [S_MEMBERS_BY_PHONE] = "SELECT ext_id FROM members WHERE " PHONE_KEY " = ?1 AND phone IS NOT NULL",
@@ -305,7 +314,7 @@ static const char *const sql[S_COUNT] = {
     [S_OUT_RETRY_DEAD] = "UPDATE messages SET status = 'queued', at = ?1, attempts = 0, reason = NULL"
                          " WHERE status = 'dead'",
     [S_META_GET] = "SELECT value FROM meta WHERE key = ?1",
-    [S_OUT_HAS] = "SELECT 1 FROM messages WHERE key = ?1",
+    [S_OUT_HAS] = "SELECT 1 FROM messages WHERE member = ?1 AND key = ?2",
     [S_OUT_RECENT] = "SELECT member, at, journey, channel FROM messages WHERE at >= ?1"
                      " AND status IN ('queued', 'sending', 'sent', 'retry') AND channel IS NOT NULL",
     [S_HELD_DROP] = "UPDATE messages SET status = 'dropped', reason = ?2 WHERE id = ?1",
@@ -543,7 +552,7 @@ static int64_t zone_id_by_name(store_t *s, const char *name)
 
 /* The schema's version, in sqlite's user_version: a store made by another
  * version of nudge is refused rather than half-understood. */
-#define SCHEMA_VERSION 8
+#define SCHEMA_VERSION 9
 
 /* Older formats this one knows how to bring up to date, in order. */
 static const char *const upgrades[] = {
@@ -572,6 +581,14 @@ static const char *const upgrades[] = {
           " SELECT id, zone, order_count, spent_cents, last_order_at, last_order_day FROM members"
           " WHERE order_count <> 0 OR spent_cents <> 0 OR last_order_at IS NOT NULL;"
           "DROP INDEX IF EXISTS members_last_order;",
+    /* the key is unique per member, in one index with the member (the
+     * column's own UNIQUE goes with a new table; the schema makes the
+     * other indexes again) */
+    [8] = "CREATE TABLE messages_v9" MESSAGES_TABLE ";"
+          "INSERT INTO messages_v9(" MESSAGES_COLS ") SELECT " MESSAGES_COLS " FROM messages ORDER BY id;"
+          "DROP TABLE messages;"
+          "ALTER TABLE messages_v9 RENAME TO messages;"
+          MESSAGES_KEY_INDEX,
 };
 
 static int check_version(store_t *s, int mode, char *err)
@@ -2278,19 +2295,50 @@ int store_flights_due(store_t *s, int64_t t, const store_flight_t *after, store_
     return n;
 }
 
+/* The receipt for the message with key of the member whose id is
+ * key[from, to): the messages updated, NUDGE_ERR with err. */
+static int receipt_of(store_t *s, const char *channel, const char *key, size_t from, size_t to,
+                      const char *receipt, int64_t at, char *err)
+{
+    char ext_id[sizeof ((store_msg_t *)0)->member_id];
+    if (to - from >= sizeof ext_id) return 0;
+    memcpy(ext_id, key + from, to - from);
+    ext_id[to - from] = '\0';
+    int64_t member = store_member_rowid(s, ext_id);
+    if (!member) return 0;
+    sqlite3_stmt *st = stmt(s, S_RECEIPT_KEY);
+    bind_text(st, 1, key);
+    bind_text(st, 2, channel);
+    bind_text(st, 3, receipt);
+    sqlite3_bind_int64(st, 4, at);
+    sqlite3_bind_int64(st, 5, member);
+    if (run(s, st, err, "saving a delivery receipt") != NUDGE_OK) return NUDGE_ERR;
+    return sqlite3_changes(s->db);
+}
+
 int store_receipt(store_t *s, const char *channel, const char *key, const char *provider_id, const char *openid,
                   const char *receipt, int64_t at, char *err)
 {
-    sqlite3_stmt *st = stmt(s, key ? S_RECEIPT_KEY : S_RECEIPT_PROVIDER);
-    bind_text(st, 1, key ? key : provider_id);
-    bind_text(st, 2, key ? channel : receipt);
     if (key) {
-        bind_text(st, 3, receipt);
-        sqlite3_bind_int64(st, 4, at);
-    } else {
-        sqlite3_bind_int64(st, 3, at);
-        bind_text(st, 4, openid);
+        /* A key is journey:step:member:occasion, where a step, a member's
+         * id and an occasion may hold colons themselves: the member is
+         * between some two colons after the journey's, and each such
+         * span that names a member is tried (a few index probes). */
+        const char *first = strchr(key, ':');
+        int n = 0;
+        for (const char *a = first ? strchr(first + 1, ':') : NULL; a; a = strchr(a + 1, ':'))
+            for (const char *b = strchr(a + 1, ':'); b; b = strchr(b + 1, ':')) {
+                int k = receipt_of(s, channel, key, (size_t)(a + 1 - key), (size_t)(b - key), receipt, at, err);
+                if (k < 0) return NUDGE_ERR;
+                n += k;
+            }
+        return n;
     }
+    sqlite3_stmt *st = stmt(s, S_RECEIPT_PROVIDER);
+    bind_text(st, 1, provider_id);
+    bind_text(st, 2, receipt);
+    sqlite3_bind_int64(st, 3, at);
+    bind_text(st, 4, openid);
     if (run(s, st, err, "saving a delivery receipt") != NUDGE_OK) return NUDGE_ERR;
     return sqlite3_changes(s->db);
 }
@@ -2775,10 +2823,11 @@ int store_outbox_recent(store_t *s, int64_t since,
     return rc == SQLITE_DONE ? NUDGE_OK : dberr(s, err, "reading recent messages");
 }
 
-int store_outbox_has(store_t *s, const char *key)
+int store_outbox_has(store_t *s, int64_t member, const char *key)
 {
     sqlite3_stmt *st = stmt(s, S_OUT_HAS);
-    bind_text(st, 1, key);
+    sqlite3_bind_int64(st, 1, member);
+    bind_text(st, 2, key);
     int found = sqlite3_step(st) == SQLITE_ROW;
     sqlite3_reset(st);
     return found;

@@ -246,8 +246,9 @@ int store_outbox_finish(store_t *s, int64_t id, const char *status, int64_t at, 
 int store_outbox_recent(store_t *s, int64_t since,
                         void (*fn)(int64_t member, const char *channel, int64_t at, const char *journey, void *ud),
                         void *ud, char *err);
-/* 1 when a message with this idempotency key is in the outbox. */
-int store_outbox_has(store_t *s, const char *key);
+/* 1 when a message of the member (rowid) with this idempotency key is in
+ * the outbox. */
+int store_outbox_has(store_t *s, int64_t member, const char *key);
 /* After a crash: 'sending' rows back to 'queued'. Returns their count. */
 int store_outbox_recover(store_t *s, char *err);
 /* At most limit (-1: all) messages with id > after, and status unless
@@ -273,7 +274,8 @@ int store_held_drop(store_t *s, int64_t id, const char *reason, char *err);
 
 /* Calls fn(journey, step_id, count) per journey and step. */
 /* A provider's delivery report for a message, found by its idempotency
- * key on channel (SMS receipts carry it as OutId) or, key NULL, by the
+ * key on channel (SMS receipts carry it as OutId; the member is read from
+ * the key) or, key NULL, by the
  * provider's id of it among the WeChat messages of the member with that
  * openid (WeChat's reports name both). Returns the messages updated
  * (0: none known), NUDGE_ERR with err. */

@@ -58,12 +58,29 @@ old_orders() {
         spent_cents, last_order_at, last_order_day FROM member_orders WHERE member = members.id)
         WHERE id IN (SELECT member FROM member_orders);
       DROP TABLE member_orders; CREATE INDEX members_last_order ON members(zone, last_order_day);"
+    old_messages "$1"
+}
+# and the stores of formats 2-8 kept a message's key unique on its own,
+# with the member's messages in an index of their own
+old_messages() {
+    sqlite3 "$1" "CREATE TABLE messages_old(id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE,
+        at INTEGER NOT NULL, member INTEGER NOT NULL, journey TEXT NOT NULL, step TEXT NOT NULL,
+        channel TEXT, template TEXT, content TEXT, status TEXT NOT NULL, reason TEXT,
+        decided_at INTEGER, member_id TEXT, zone TEXT, attempts INTEGER NOT NULL DEFAULT 0,
+        provider_id TEXT, segments INTEGER, address TEXT, ctx TEXT, done_at INTEGER,
+        receipt TEXT, receipt_at INTEGER);
+      INSERT INTO messages_old SELECT * FROM messages; DROP TABLE messages;
+      ALTER TABLE messages_old RENAME TO messages;
+      CREATE INDEX messages_pending ON messages(channel, at, status) WHERE status IN ('queued', 'retry');
+      CREATE INDEX messages_sending ON messages(status) WHERE status = 'sending';
+      CREATE INDEX messages_at ON messages(at); CREATE INDEX messages_held ON messages(at) WHERE status = 'held';
+      CREATE INDEX messages_member ON messages(member, journey);"
 }
 cp -r "$W" "$T/old"
 printf '\x00\x00\x00\x01' | dd of="$T/old/nudge.db" bs=1 seek=60 conv=notrunc 2>/dev/null
 out=$("$NUDGE" status "$T/old" 2>&1)
 check_status "old store refused" 1 $?
-check_contains "old store message" "$out" "was made by another version of nudge (store format 1, this nudge reads 8)"
+check_contains "old store message" "$out" "was made by another version of nudge (store format 1, this nudge reads 9)"
 # a format-3 store (the outbox's single status index) is brought up to date
 cp -r "$W" "$T/v3"
 old_orders "$T/v3/nudge.db"
@@ -76,8 +93,8 @@ sqlite3 "$T/v3/nudge.db" "INSERT INTO messages(key, at, member, journey, step, c
 out=$("$NUDGE" outbox "$T/v3" --status queued 2>&1)
 check_status "format-3 store opens" 0 $?
 check_contains "and keeps its messages" "$out" "j/s"
-check_eq "and is format 8, with the new indexes" \
-    "8 messages_at messages_held messages_member messages_pending messages_sending" \
+check_eq "and is format 9, with the new indexes" \
+    "9 messages_at messages_held messages_member_key messages_pending messages_sending" \
     "$(sqlite3 "$T/v3/nudge.db" "PRAGMA user_version" | tr '\n' ' ')$(sqlite3 "$T/v3/nudge.db" \
       "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages' AND sql IS NOT NULL ORDER BY 1" | tr '\n' ' ' | sed 's/ $//')"
 # an upgrade that fails halfway changes nothing: format 3 with a column
@@ -98,7 +115,7 @@ sqlite3 "$T/v5/nudge.db" "DROP INDEX points_expiry;
 "$NUDGE" status "$T/v5" >/dev/null 2>&1
 check_status "format-5 store opens" 0 $?
 check_eq "and its expiry index covers member and points" \
-    "8 CREATE INDEX points_expiry ON points(expires_day, member, left_points) WHERE left_points > 0" \
+    "9 CREATE INDEX points_expiry ON points(expires_day, member, left_points) WHERE left_points > 0" \
     "$(sqlite3 "$T/v5/nudge.db" "PRAGMA user_version" | tr '\n' ' ')$(sqlite3 "$T/v5/nudge.db" \
       "SELECT sql FROM sqlite_master WHERE name = 'points_expiry'")"
 # a format-6 store gets the table that keeps the event log's filter
@@ -107,7 +124,7 @@ old_orders "$T/v6/nudge.db"
 sqlite3 "$T/v6/nudge.db" "DROP TABLE event_filter; PRAGMA user_version = 6;"
 "$NUDGE" status "$T/v6" >/dev/null 2>&1
 check_status "format-6 store opens" 0 $?
-check_eq "and is format 8, with the event filter's table" "8 1" \
+check_eq "and is format 9, with the event filter's table" "9 1" \
     "$(sqlite3 "$T/v6/nudge.db" "PRAGMA user_version") $(sqlite3 "$T/v6/nudge.db" \
       "SELECT count(*) FROM sqlite_master WHERE name = 'event_filter'")"
 # a format-7 store's orders move to their own table, whole
@@ -117,7 +134,29 @@ sqlite3 "$T/v7/nudge.db" "PRAGMA user_version = 7"
 "$NUDGE" status "$T/v7" >/dev/null 2>&1
 check_status "format-7 store opens" 0 $?
 check_eq "and keeps the member's orders" "$orders_now" "$(sqlite3 "$T/v7/nudge.db" "SELECT * FROM member_orders")"
-check_eq "and is format 8, with the new last-order index" "8 member_orders_last" \
+check_eq "and is format 9, with the new last-order index" "9 member_orders_last" \
     "$(sqlite3 "$T/v7/nudge.db" "PRAGMA user_version") $(sqlite3 "$T/v7/nudge.db" \
       "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE '%last%'")"
+# a format-8 store's messages move to a table whose key is unique per
+# member, every column of every row kept
+cp -r "$W" "$T/v8"
+sqlite3 "$T/v8/nudge.db" "INSERT INTO messages(key, at, member, journey, step, channel, template, content, status,
+      reason, decided_at, member_id, zone, attempts, provider_id, segments, address, ctx, done_at, receipt, receipt_at)
+    VALUES ('j:s:W1:2026-01-01', 100, 1, 'j', 's', 'sms', 't', '\"hi\"', 'sent', NULL, 90, 'W1', 'Asia/Shanghai', 1,
+      'biz1', 1, '13800000001', '{}', 101, 'delivered', 102),
+      ('j:s:W1:2026-01-02', 200, 1, 'j', 's', 'wechat', 't', '{}', 'queued', NULL, 190, 'W1', 'Asia/Shanghai', 0,
+      NULL, NULL, 'oW1', '{}', NULL, NULL, NULL)"
+old_messages "$T/v8/nudge.db"
+sqlite3 "$T/v8/nudge.db" "PRAGMA user_version = 8"
+before=$(sqlite3 "$T/v8/nudge.db" "SELECT * FROM messages ORDER BY id")
+"$NUDGE" status "$T/v8" >/dev/null 2>&1
+check_status "format-8 store opens" 0 $?
+check_eq "and keeps every message whole" "$before" "$(sqlite3 "$T/v8/nudge.db" "SELECT * FROM messages ORDER BY id")"
+check_eq "and is format 9, the key unique per member in one index" \
+    "9 messages_at messages_held messages_member_key messages_pending messages_sending" \
+    "$(sqlite3 "$T/v8/nudge.db" "PRAGMA user_version" | tr '\n' ' ')$(sqlite3 "$T/v8/nudge.db" \
+      "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages' ORDER BY 1" | tr '\n' ' ' | sed 's/ $//')"
+out=$(sqlite3 "$T/v8/nudge.db" "INSERT INTO messages(key, at, member, journey, step, status)
+    VALUES ('j:s:W1:2026-01-01', 1, 1, 'j', 's', 'queued')" 2>&1)
+check_contains "where a key comes once a member" "$out" "UNIQUE constraint failed: messages.member, messages.key"
 finish
