@@ -32,7 +32,7 @@ typedef struct cb_sms_item {
     int kind;              /* CB_SMS_REPORT or CB_SMS_REPLY */
     char phone[32];        /* phone_number as pushed (see cb_phone_normalize) */
     /* reports */
-    char out_id[64];       /* our OutId from SendSms; empty when absent */
+    char out_id[256];      /* our OutId from SendSms (an idempotency key, under 256 bytes); empty when absent */
     char biz_id[96];       /* Alibaba's BizId, "932702304080415357^0" */
     int success;           /* 1 delivered; "success", or err_code DELIVERED when absent */
     char err_code[64];     /* "DELIVERED", "MK:0001", ... */

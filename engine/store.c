@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -2299,6 +2300,8 @@ int store_flights_due(store_t *s, int64_t t, const store_flight_t *after, store_
     return n;
 }
 
+#define RECEIPT_COLONS 16
+
 /* The receipt for the message with key of the member whose id is
  * key[from, to): the messages updated, NUDGE_ERR with err. */
 static int receipt_of(store_t *s, const char *channel, const char *key, size_t from, size_t to,
@@ -2327,11 +2330,15 @@ int store_receipt(store_t *s, const char *channel, const char *key, const char *
         /* A key is journey:step:member:occasion, where a step, a member's
          * id and an occasion may hold colons themselves: the member is
          * between some two colons after the journey's, and each such
-         * span that names a member is tried (a few index probes). */
+         * span that names a member is tried (a few index probes; spans
+         * from the first RECEIPT_COLONS colons only, so a key of colons
+         * costs at most a few hundred). */
         const char *first = strchr(key, ':');
-        int n = 0;
-        for (const char *a = first ? strchr(first + 1, ':') : NULL; a; a = strchr(a + 1, ':'))
-            for (const char *b = strchr(a + 1, ':'); b; b = strchr(b + 1, ':')) {
+        int n = 0, from = 0;
+        for (const char *a = first ? strchr(first + 1, ':') : NULL; a && from < RECEIPT_COLONS;
+             a = strchr(a + 1, ':'), from++)
+            for (const char *b = strchr(a + 1, ':'); b && b - a <= (ptrdiff_t)sizeof ((store_msg_t *)0)->member_id;
+                 b = strchr(b + 1, ':')) {
                 int k = receipt_of(s, channel, key, (size_t)(a + 1 - key), (size_t)(b - key), receipt, at, err);
                 if (k < 0) return NUDGE_ERR;
                 n += k;

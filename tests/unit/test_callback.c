@@ -90,6 +90,18 @@ static void aliyun_good(void)
     }
     free(it);
 
+    /* an OutId is a whole idempotency key: up to 255 bytes come back */
+    char key[300], one[600];
+    memset(key, 'k', 255);
+    key[255] = '\0';
+    memcpy(key, "points_expiry_reminder:remind_7d:M000123456:", 44);
+    snprintf(one, sizeof one, "{\"phone_number\":\"1\",\"success\":true,\"report_time\":\"2027-01-22 10:00:05\","
+             "\"out_id\":\"%s\"}", key);
+    CHECK_EQ_INT(sms(one, &it, &n, err), NUDGE_OK);
+    CHECK_EQ_INT(n, 1);
+    if (n == 1) CHECK_EQ_STR(it[0].out_id, key);
+    free(it);
+
     /* an empty batch is no items, not an error */
     CHECK_EQ_INT(sms("[]", &it, &n, err), NUDGE_OK);
     CHECK_EQ_INT(n, 0);
@@ -182,6 +194,8 @@ static void aliyun_bad(void)
     char body[2048];
     snprintf(body, sizeof body, "{\"phone_number\":\"1\",\"success\":true,\"biz_id\":\"%096d\"}", 7);
     SMS_ERR(body, "item 0: biz_id is too long (96 bytes; at most 95)");
+    snprintf(body, sizeof body, "{\"phone_number\":\"1\",\"success\":true,\"out_id\":\"%0256d\"}", 7);
+    SMS_ERR(body, "item 0: out_id is too long (256 bytes; at most 255)");
     snprintf(body, sizeof body, "{\"phone_number\":\"%032d\",\"success\":true}", 1);
     SMS_ERR(body, "item 0: phone_number is too long (32 bytes; at most 31)");
     char longtext[600];

@@ -94,6 +94,10 @@ int main(void)
     CHECK_EQ_INT(store_receipt(s, "wechat", "j:s:M1:2026-12-01", NULL, NULL, "delivered", 1764547300, err), 0);
     CHECK_EQ_INT(store_receipt(s, "sms", "nobody's", NULL, NULL, "delivered", 1764547300, err), 0);
     CHECK_EQ_INT(store_receipt(s, "sms", "j:s:", NULL, NULL, "delivered", 1764547300, err), 0);
+    char colons[256];   /* the longest OutId, all colons: a bounded search, nothing found */
+    memset(colons, ':', 255);
+    colons[255] = '\0';
+    CHECK_EQ_INT(store_receipt(s, "sms", colons, NULL, NULL, "delivered", 1764547300, err), 0);
 
     seen_t got;
     receipts(s, &got);
