@@ -2301,13 +2301,14 @@ int store_flights_due(store_t *s, int64_t t, const store_flight_t *after, store_
 }
 
 #define RECEIPT_COLONS 16
+#define MEMBER_ID_MAX (sizeof ((store_msg_t *)0)->member_id)   /* bytes of a member's id, with its NUL */
 
 /* The receipt for the message with key of the member whose id is
  * key[from, to): the messages updated, NUDGE_ERR with err. */
 static int receipt_of(store_t *s, const char *channel, const char *key, size_t from, size_t to,
                       const char *receipt, int64_t at, char *err)
 {
-    char ext_id[sizeof ((store_msg_t *)0)->member_id];
+    char ext_id[MEMBER_ID_MAX];
     if (to - from >= sizeof ext_id) return 0;
     memcpy(ext_id, key + from, to - from);
     ext_id[to - from] = '\0';
@@ -2337,7 +2338,7 @@ int store_receipt(store_t *s, const char *channel, const char *key, const char *
         int n = 0, from = 0;
         for (const char *a = first ? strchr(first + 1, ':') : NULL; a && from < RECEIPT_COLONS;
              a = strchr(a + 1, ':'), from++)
-            for (const char *b = strchr(a + 1, ':'); b && b - a <= (ptrdiff_t)sizeof ((store_msg_t *)0)->member_id;
+            for (const char *b = strchr(a + 1, ':'); b && b - a <= (ptrdiff_t)MEMBER_ID_MAX;
                  b = strchr(b + 1, ':')) {
                 int k = receipt_of(s, channel, key, (size_t)(a + 1 - key), (size_t)(b - key), receipt, at, err);
                 if (k < 0) return NUDGE_ERR;
@@ -2701,11 +2702,17 @@ static void *ckpt_main(void *ud)
     return NULL;
 }
 
-/* The thread has copied every frame the loop's previous commit left. */
+/* The thread has copied every frame the loop's previous commit left; if
+ * not, it is asked for a round (no commit may ask again before the WAL
+ * starts over). */
 static int ckpt_caught_up(ckpt_t *c)
 {
     pthread_mutex_lock(&c->mu);
     int done = c->copied >= c->prev_pages;
+    if (!done && !c->want) {
+        c->want = 1;
+        pthread_cond_signal(&c->cv);
+    }
     pthread_mutex_unlock(&c->mu);
     return done;
 }
@@ -2801,15 +2808,7 @@ int store_durable(store_t *s, char *err)
 int store_wal_restart_due(store_t *s)
 {
     ckpt_t *c = s->ckpt;
-    if (!c || c->prev_pages < c->restart_pages) return 0;
-    pthread_mutex_lock(&c->mu);
-    int done = c->copied >= c->prev_pages;
-    if (!done && !c->want) {   /* the rest, in case no commit has asked since */
-        c->want = 1;
-        pthread_cond_signal(&c->cv);
-    }
-    pthread_mutex_unlock(&c->mu);
-    return done;
+    return c && c->prev_pages >= c->restart_pages && ckpt_caught_up(c);
 }
 
 void store_wal_limits(store_t *s, int ckpt_pages, int restart_pages, int force_pages)
