@@ -24,6 +24,7 @@
 #define API_MIN_SECRET 16
 #define API_MAX_COMMIT_MS 60000
 #define API_COMMIT_MS 100   /* the store's batches of accepted events: see docs/architecture.md */
+#define API_COMMIT_STRETCH 4   /* how far they stretch while the loop is behind: see window.h */
 #define WECHAT_MAX_SKEW 300       /* seconds a signed WeChat push may be old (or early) */
 
 enum { SCOPE_READ = 1, SCOPE_WRITE = 2, SCOPE_ADMIN = 4 };
@@ -62,6 +63,7 @@ struct api {
     char *sms_secret;             /* [api] callback.aliyun_sms: the ?secret= of SMS pushes */
     char *wx_token;               /* [api] callback.wechat: the Token of WeChat's server settings */
     long commit_ms;               /* [api] commit_ms */
+    long commit_max_ms;           /* [api] commit_max_ms (0: API_COMMIT_STRETCH times commit_ms) */
     int64_t callbacks[CB_COUNT];
     int64_t requests, refused;    /* all requests; 401 and 403 answers */
 };
@@ -92,18 +94,24 @@ static int parse_scopes(const char *v, int *scopes)
 static int read_tokens(api_t *a, char *err)
 {
     const ws_t *w = a->w;
+    int max_line = 0;
     for (int i = 0; i < w->nsettings; i++) {
         const ws_setting_t *st = &w->settings[i];
         if (strcmp(st->section, "api") != 0) continue;
         if (strcmp(st->key, "listen") == 0) continue;
-        if (strcmp(st->key, "commit_ms") == 0) {
+        if (strcmp(st->key, "commit_ms") == 0 || strcmp(st->key, "commit_max_ms") == 0) {
             const char *v = ws_get(w, "api", st->key);
             char *end;
             long ms = v ? strtol(v, &end, 10) : -1;
             if (!v || !*v || *end || ms < 1 || ms > API_MAX_COMMIT_MS)
-                return errf(err, "nudge.conf:%d: [api] commit_ms must be a whole number of milliseconds, 1 to %d",
-                            st->line, API_MAX_COMMIT_MS);
-            a->commit_ms = ms;
+                return errf(err, "nudge.conf:%d: [api] %s must be a whole number of milliseconds, 1 to %d",
+                            st->line, st->key, API_MAX_COMMIT_MS);
+            if (strcmp(st->key, "commit_max_ms") == 0) {
+                a->commit_max_ms = ms;
+                max_line = st->line;
+            } else {
+                a->commit_ms = ms;
+            }
             continue;
         }
         if (strcmp(st->key, "callback.aliyun_sms") == 0 || strcmp(st->key, "callback.wechat") == 0) {
@@ -131,7 +139,7 @@ static int read_tokens(api_t *a, char *err)
             continue;
         }
         if (strncmp(st->key, "token.", 6) != 0 || !st->key[6])
-            return errf(err, "nudge.conf:%d: [api] unknown setting '%s' (listen, token.NAME, scopes.NAME, callback.aliyun_sms, callback.wechat, commit_ms)", st->line,
+            return errf(err, "nudge.conf:%d: [api] unknown setting '%s' (listen, token.NAME, scopes.NAME, callback.aliyun_sms, callback.wechat, commit_ms, commit_max_ms)", st->line,
                         st->key);
         const char *secret = ws_get(w, "api", st->key);
         if (!secret || strlen(secret) < API_MIN_SECRET)
@@ -153,6 +161,9 @@ static int read_tokens(api_t *a, char *err)
         a->tokens = xrealloc(a->tokens, sizeof *a->tokens * (size_t)(a->ntokens + 1));
         a->tokens[a->ntokens++] = t;
     }
+    if (max_line && a->commit_max_ms < a->commit_ms)
+        return errf(err, "nudge.conf:%d: [api] commit_max_ms (%ld) must not be less than commit_ms (%ld)", max_line,
+                    a->commit_max_ms, a->commit_ms);
     return NUDGE_OK;
 }
 
@@ -1065,6 +1076,13 @@ api_t *api_new(struct event_base *base, engine_t *e, store_t *s, const ws_t *w, 
 long api_commit_ms(const api_t *a)
 {
     return a->commit_ms;
+}
+
+long api_commit_max_ms(const api_t *a)
+{
+    if (a->commit_max_ms) return a->commit_max_ms;
+    long ms = a->commit_ms * API_COMMIT_STRETCH;
+    return ms > API_MAX_COMMIT_MS ? API_MAX_COMMIT_MS : ms;
 }
 
 const char *api_address(const api_t *a)

@@ -56,6 +56,9 @@ void api_free(api_t *a);
 /* [api] commit_ms: how long the store may gather accepted events before
  * it writes them (they are on disk in the intake journal already). */
 long api_commit_ms(const api_t *a);
+/* [api] commit_max_ms: how far that window may stretch while the loop is
+ * behind (window.h); 4 x commit_ms unless set. */
+long api_commit_max_ms(const api_t *a);
 
 /* "127.0.0.1:7420": where it listens (the port is the real one when
  * listen asked for port 0). */

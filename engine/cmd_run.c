@@ -10,8 +10,9 @@
  * Events posted over HTTP take a cheaper road: each accepted event is
  * appended to the intake journal, synced once per loop turn before the
  * answers go out, and the store writes them (and what their journeys
- * decided) in larger batches, every [api] commit_ms, without waiting for
- * the disk; a thread of the store syncs those behind. A batch that holds
+ * decided) in larger batches, every [api] commit_ms (longer while the
+ * loop is behind: window.h), without waiting for the disk; a thread of
+ * the store syncs those behind. A batch that holds
  * anything else (a send's outcome, a member PUT, a calendar decision) is
  * synced within the 5 ms window as before. On start, journal records the
  * store lacks are applied again, messages a crash left 'sending' are
@@ -24,6 +25,7 @@
 #include "journal.h"
 #include "log.h"
 #include "sched.h"
+#include "window.h"
 
 #include <event2/event.h>
 #include <getopt.h>
@@ -69,7 +71,7 @@ typedef struct daemon {
     int64_t applied;            /* the last journal record the store's transaction holds */
     int covered;                /* writes now follow from journaled events */
     int must_sync;              /* the open transaction holds writes the journal does not */
-    long commit_ms;             /* the window of a transaction of journaled events only */
+    win_t win;                  /* the window of a transaction of journaled events only */
     long long replayed;
     struct event *synced;       /* the journal finished a sync */
     struct batch *batches, **batches_tail;   /* answers waiting for the journal's sync */
@@ -161,6 +163,10 @@ static void on_commit(evutil_socket_t fd, short what, void *ud)
         settle(d);
         return;
     }
+    long was = d->win.ms, now = win_end(&d->win);
+    if (now != was)
+        log_msg(LOG_DEBUG, "run", "the store's window of accepted events goes from %ld to %ld ms (the loop %s)", was, now,
+                now > was ? "is behind" : "has room again");
     char err[ERRLEN];
     if (commit_store(d, 0, err) != NUDGE_OK) give_up(d, "saving", err);
 }
@@ -222,7 +228,8 @@ static void touch(void *ud)
     d->in_txn = 1;
     /* a short window gathers a burst of writes into one durable commit;
      * journaled events alone, a longer one into one batch of the store */
-    long us = d->must_sync ? COMMIT_WINDOW_US : d->commit_ms * 1000;
+    if (!d->must_sync) win_begin(&d->win);
+    long us = d->must_sync ? COMMIT_WINDOW_US : d->win.ms * 1000;
     struct timeval tv = {us / 1000000, us % 1000000};
     evtimer_add(d->commit, &tv);
 }
@@ -295,6 +302,9 @@ static void api_metrics(void *ud, buf_t *out)
     for (int ch = 0; ch < CH_COUNT; ch++)
         buf_printf(out, "nudge_outbox_depth{channel=\"%s\"} %lld\n", channel_names[ch],
                    (long long)store_outbox_pending(d->store, channel_names[ch]));
+    buf_printf(out, "# HELP nudge_store_window_ms How long the store gathers accepted events now ([api] commit_ms, longer while the loop is behind).\n"
+                    "# TYPE nudge_store_window_ms gauge\nnudge_store_window_ms %ld\n",
+               d->win.ms);
     buf_printf(out, "# HELP nudge_intake_journal_bytes Accepted events kept in the intake journal until the store has them on disk.\n"
                     "# TYPE nudge_intake_journal_bytes gauge\nnudge_intake_journal_bytes %lld\n",
                (long long)jnl_bytes(d->jnl));
@@ -593,7 +603,7 @@ static int run(int argc, char **argv)
     daemon_t d;
     memset(&d, 0, sizeof d);
     d.lock_fd = -1;
-    d.commit_ms = COMMIT_WINDOW_US / 1000;   /* without an API no events are journaled */
+    win_init(&d.win, COMMIT_WINDOW_US / 1000, COMMIT_WINDOW_US / 1000);   /* without an API no events are journaled */
     d.batches_tail = &d.batches;
     if (cmd_open(argv[optind], &d.w, &d.store)) return 1;
     char lerr[ERRLEN];
@@ -657,7 +667,7 @@ static int run(int argc, char **argv)
             status = cmd_fail("%s", err);
             goto done;
         }
-        d.commit_ms = api_commit_ms(d.api);
+        win_init(&d.win, api_commit_ms(d.api), api_commit_max_ms(d.api));
         log_msg(LOG_INFO, "api", "api listening on %s", api_address(d.api));
     }
     d.sigterm = evsignal_new(d.base, SIGTERM, on_signal, &d);

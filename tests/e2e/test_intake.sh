@@ -6,8 +6,9 @@
 # write that is not an event (a member PUT) is synced with the store at
 # once; SIGTERM leaves the journal empty; a half-written journal tail is
 # set aside, not applied and not lost; a record is one line (a one-line
-# body as it came, any other as printed); a commit_ms that makes no sense
-# stops the start, naming the line.
+# body as it came, any other as printed); a commit_ms or commit_max_ms
+# that makes no sense stops the start, naming the line; /metrics tells
+# the store's window.
 . "$(dirname "$0")/lib.sh"
 
 POS=pos-0123456789abcdef
@@ -64,6 +65,8 @@ check_eq "the daemon sees them: M1 has four orders" \
     4 "$(curl -s -H "Authorization: Bearer $OPS" "$URL/v1/members/M1" | jq .order_count)"
 check_contains "journal size in /metrics" "$(curl -s -H "Authorization: Bearer $OPS" "$URL/metrics")" \
     "nudge_intake_journal_bytes $(stat -c %s "$J")"
+check_contains "the store's window in /metrics: commit_ms while the loop keeps up" \
+    "$(curl -s -H "Authorization: Bearer $OPS" "$URL/metrics")" "nudge_store_window_ms 60000"
 
 # ---- kill -9, restart: applied once, from the journal --------------------------------------
 kill -9 "$RUNPID"; wait "$RUNPID" 2>/dev/null
@@ -135,5 +138,25 @@ check_status "commit_ms = soon: refused" 1 "$rc"
 check_contains "the line and what is wanted" "$err" \
     "nudge.conf:$line: [api] commit_ms must be a whole number of milliseconds, 1 to 60000"
 check_eq "nothing applied or lost meanwhile" 12 "$(q "SELECT count(*) FROM orders")"
+
+# ---- nor does a commit_max_ms below commit_ms, or one that is not a number -----------------
+sed -i 's/^commit_ms = soon$/commit_ms = 200/' "$W/nudge.conf"
+echo "commit_max_ms = 150" >> "$W/nudge.conf"
+line=$(grep -n '^commit_max_ms' "$W/nudge.conf" | cut -d: -f1)
+err=$(timeout 30 "$NUDGE" run "$W" 2>&1); rc=$?   # a start that is not refused fails, not hangs
+check_status "commit_max_ms below commit_ms: refused" 1 "$rc"
+check_contains "the line and both values" "$err" \
+    "nudge.conf:$line: [api] commit_max_ms (150) must not be less than commit_ms (200)"
+sed -i 's/^commit_max_ms = 150$/commit_max_ms = 2x/' "$W/nudge.conf"
+err=$(timeout 30 "$NUDGE" run "$W" 2>&1); rc=$?   # a start that is not refused fails, not hangs
+check_status "commit_max_ms = 2x: refused" 1 "$rc"
+check_contains "the line and what is wanted" "$err" \
+    "nudge.conf:$line: [api] commit_max_ms must be a whole number of milliseconds, 1 to 60000"
+sed -i 's/^commit_max_ms = 2x$/commit_max_ms = 800/' "$W/nudge.conf"
+start_api "$W" "$T/run7.log"
+check_contains "a valid one starts, at commit_ms" "$(curl -s -H "Authorization: Bearer $OPS" "$URL/metrics")" \
+    "nudge_store_window_ms 200"
+kill -TERM "$RUNPID"; wait "$RUNPID"
+check_eq "still nothing lost" 12 "$(q "SELECT count(*) FROM orders")"
 
 finish
