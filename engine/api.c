@@ -1011,6 +1011,41 @@ int api_configured(const ws_t *w)
     return 0;
 }
 
+/* [api] listen as an address (host holds 100 bytes) and a port. */
+static int read_listen(const ws_t *w, char *host, int *port, char *err)
+{
+    const char *listen = ws_get(w, "api", "listen");
+    if (!listen) listen = API_DEFAULT_LISTEN;
+    *port = -1;
+    host[0] = '\0';
+    const char *colon = strrchr(listen, ':');
+    if (colon && colon - listen < 100) {
+        memcpy(host, listen, (size_t)(colon - listen));
+        host[colon - listen] = '\0';
+        char *endp;
+        long p = strtol(colon + 1, &endp, 10);
+        if (!*endp && colon[1] && p >= 0 && p <= 65535) *port = (int)p;
+    }
+    if (*port < 0 || !host[0])
+        return errf(err, "nudge.conf:%d: [api] listen = %s: expected ADDRESS:PORT, like 127.0.0.1:7420",
+                    ws_get_line(w, "api", "listen"), listen);
+    return NUDGE_OK;
+}
+
+int api_check(const ws_t *w, char *err)
+{
+    if (!api_configured(w)) return NUDGE_OK;
+    api_t *a = xcalloc(1, sizeof *a);
+    a->w = w;
+    a->commit_ms = API_COMMIT_MS;
+    a->wait_tail = &a->wait;
+    char host[100];
+    int port;
+    int rc = read_tokens(a, err) == NUDGE_OK && read_listen(w, host, &port, err) == NUDGE_OK ? NUDGE_OK : NUDGE_ERR;
+    api_free(a);
+    return rc;
+}
+
 api_t *api_new(struct event_base *base, engine_t *e, store_t *s, const ws_t *w, const api_hooks_t *hooks,
                char *err)
 {
@@ -1028,18 +1063,8 @@ api_t *api_new(struct event_base *base, engine_t *e, store_t *s, const ws_t *w, 
     const char *listen = ws_get(w, "api", "listen");
     if (!listen) listen = API_DEFAULT_LISTEN;
     char host[100];
-    int port = -1;
-    const char *colon = strrchr(listen, ':');
-    if (colon && (size_t)(colon - listen) < sizeof host) {
-        memcpy(host, listen, (size_t)(colon - listen));
-        host[colon - listen] = '\0';
-        char *endp;
-        long p = strtol(colon + 1, &endp, 10);
-        if (!*endp && colon[1] && p >= 0 && p <= 65535) port = (int)p;
-    }
-    if (port < 0 || !host[0]) {
-        errf(err, "nudge.conf:%d: [api] listen = %s: expected ADDRESS:PORT, like 127.0.0.1:7420",
-             ws_get_line(w, "api", "listen"), listen);
+    int port;
+    if (read_listen(w, host, &port, err) != NUDGE_OK) {
         api_free(a);
         return NULL;
     }

@@ -47,6 +47,10 @@ typedef struct api_hooks {
 
 /* 1 when nudge.conf has an [api] section. */
 int api_configured(const ws_t *w);
+/* Whether w's [api] section would start: its settings read as api_new
+ * reads them (the secrets' environment variables included), nothing
+ * bound. NUDGE_OK without a section. */
+int api_check(const ws_t *w, char *err);
 
 /* Listens as [api] says. NULL with err naming the nudge.conf line. */
 api_t *api_new(struct event_base *base, engine_t *e, store_t *s, const ws_t *w, const api_hooks_t *hooks,

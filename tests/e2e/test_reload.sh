@@ -151,6 +151,18 @@ sed -i 's/^listen = 127.0.0.1:0/listen = 127.0.0.1:1/' "$W/nudge.conf"
 check_contains "[api] settings wait for a restart, and it says so" "$(cat "$T/run.log")" \
     "[api] settings changed: they take effect at the next start"
 cp "$T/conf.good" "$W/nudge.conf"
+sed -i '/^listen = 127.0.0.1:0/a commit_max_ms = 50' "$W/nudge.conf"
+line=$(grep -n '^commit_max_ms' "$W/nudge.conf" | cut -d: -f1)
+"$NUDGE" reload "$W" >/dev/null 2>&1
+check_contains "[api] settings a start would refuse: said at the reload, with the line" "$(cat "$T/run.log")" \
+    "[api] settings changed, and the next start would refuse them: nudge.conf:$line: [api] commit_max_ms (50) must not be less than commit_ms (100)"
+cp "$T/conf.good" "$W/nudge.conf"
+sed -i 's/^listen = 127.0.0.1:0/listen = 127.0.0.1/' "$W/nudge.conf"
+"$NUDGE" reload "$W" >/dev/null 2>&1
+check_contains "... and a listen without a port" "$(cat "$T/run.log")" \
+    "[api] listen = 127.0.0.1: expected ADDRESS:PORT, like 127.0.0.1:7420"
+check_contains "the daemon goes on answering on its address" "$(curl -s "$URL/healthz")" '"status":"ok"'
+cp "$T/conf.good" "$W/nudge.conf"
 
 kill -TERM "$RUNPID"; wait "$RUNPID"
 check_status "stops cleanly" 0 $?
