@@ -1011,15 +1011,17 @@ int api_configured(const ws_t *w)
     return 0;
 }
 
-/* [api] listen as an address (host holds 100 bytes) and a port. */
-static int read_listen(const ws_t *w, char *host, int *port, char *err)
+#define API_HOST_MAX 100   /* bytes of [api] listen's address, with its NUL */
+
+/* [api] listen as an address and a port. */
+static int read_listen(const ws_t *w, char host[API_HOST_MAX], int *port, char *err)
 {
     const char *listen = ws_get(w, "api", "listen");
     if (!listen) listen = API_DEFAULT_LISTEN;
     *port = -1;
     host[0] = '\0';
     const char *colon = strrchr(listen, ':');
-    if (colon && colon - listen < 100) {
+    if (colon && colon - listen < API_HOST_MAX) {
         memcpy(host, listen, (size_t)(colon - listen));
         host[colon - listen] = '\0';
         char *endp;
@@ -1032,42 +1034,43 @@ static int read_listen(const ws_t *w, char *host, int *port, char *err)
     return NUDGE_OK;
 }
 
-int api_check(const ws_t *w, char *err)
+/* An api with w's [api] settings read (nothing bound), and where it is
+ * to listen; NULL with err. */
+static api_t *api_read(const ws_t *w, char host[API_HOST_MAX], int *port, char *err)
 {
-    if (!api_configured(w)) return NUDGE_OK;
     api_t *a = xcalloc(1, sizeof *a);
     a->w = w;
     a->commit_ms = API_COMMIT_MS;
     a->wait_tail = &a->wait;
-    char host[100];
+    if (read_tokens(a, err) != NUDGE_OK || read_listen(w, host, port, err) != NUDGE_OK) {
+        api_free(a);
+        return NULL;
+    }
+    return a;
+}
+
+int api_check(const ws_t *w, char *err)
+{
+    if (!api_configured(w)) return NUDGE_OK;
+    char host[API_HOST_MAX];
     int port;
-    int rc = read_tokens(a, err) == NUDGE_OK && read_listen(w, host, &port, err) == NUDGE_OK ? NUDGE_OK : NUDGE_ERR;
+    api_t *a = api_read(w, host, &port, err);
     api_free(a);
-    return rc;
+    return a ? NUDGE_OK : NUDGE_ERR;
 }
 
 api_t *api_new(struct event_base *base, engine_t *e, store_t *s, const ws_t *w, const api_hooks_t *hooks,
                char *err)
 {
-    api_t *a = xcalloc(1, sizeof *a);
+    char host[API_HOST_MAX];
+    int port;
+    api_t *a = api_read(w, host, &port, err);
+    if (!a) return NULL;
     a->e = e;
     a->store = s;
-    a->w = w;
-    a->commit_ms = API_COMMIT_MS;
     a->hooks = *hooks;
-    a->wait_tail = &a->wait;
-    if (read_tokens(a, err) != NUDGE_OK) {
-        api_free(a);
-        return NULL;
-    }
     const char *listen = ws_get(w, "api", "listen");
     if (!listen) listen = API_DEFAULT_LISTEN;
-    char host[100];
-    int port;
-    if (read_listen(w, host, &port, err) != NUDGE_OK) {
-        api_free(a);
-        return NULL;
-    }
     a->http = evhttp_new(base);
     evhttp_set_max_body_size(a->http, API_MAX_BODY);
     evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PUT);

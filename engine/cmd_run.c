@@ -467,8 +467,8 @@ static void reload(daemon_t *d)
         d->sched = sched_new(d->e, d->store, *engine_clock(d->e) + 1);
         static const char *const providers[] = {"wechat", "sms", "edm"}, *const api[] = {"api"};
         if (problems >= 0 && sections_differ(d->disp_ws, nw, providers, 3)) reload_providers(d, nw);
-        char aerr[ERRLEN];
         if (problems >= 0 && sections_differ(d->w, nw, api, 1)) {
+            char aerr[ERRLEN];
             if (api_check(nw, aerr) != NUDGE_OK)
                 log_msg(LOG_ERROR, "run", "[api] settings changed, and the next start would refuse them: %s", aerr);
             else

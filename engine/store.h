@@ -272,12 +272,10 @@ int store_held_delete(store_t *s, int64_t id, char *err);
 /* Keeps the row as 'dropped' with the reason (it can no longer be sent). */
 int store_held_drop(store_t *s, int64_t id, const char *reason, char *err);
 
-/* Calls fn(journey, step_id, count) per journey and step. */
 /* A provider's delivery report for a message, found by its idempotency
  * key on channel (SMS receipts carry it as OutId; the member is read from
- * the key) or, key NULL, by the
- * provider's id of it among the WeChat messages of the member with that
- * openid (WeChat's reports name both). Returns the messages updated
+ * the key) or, key NULL, by the provider's id of it among the WeChat
+ * messages of the member with that openid (WeChat's reports name both). Returns the messages updated
  * (0: none known), NUDGE_ERR with err. */
 int store_receipt(store_t *s, const char *channel, const char *key, const char *provider_id, const char *openid,
                   const char *receipt, int64_t at, char *err);
@@ -291,6 +289,7 @@ int store_members_by_address(store_t *s, const char *field, const char *value,
 int store_member_messages(store_t *s, int64_t member,
                           void (*fn)(const char *journey, const char *status, int64_t n, int64_t last, void *ud),
                           void *ud, char *err);
+/* Calls fn(journey, step_id, count) per journey and step. */
 void store_flight_counts(store_t *s, void (*fn)(const char *j, const char *step, int64_t n, void *ud),
                          void *ud);
 
