@@ -80,13 +80,15 @@ static void clocks(void)
     if (fd >= 0) close(fd);
     fprintf(stderr, "busy clock: %s\n", schedstat ? "schedstat (run + wait)" : "thread cpu time");
 
+    /* the running time may lag by a scheduler tick (up to 10 ms) at
+     * either reading: 200 ms makes that small beside the figures */
     int64_t b0 = win_busy_ns(), t0 = mono_ns();
-    spin_ms(60);
+    spin_ms(200);
     int64_t spun = win_busy_ns() - b0, wall = mono_ns() - t0;
     CHECK(spun > 0);
-    CHECK(spun <= wall + 5 * MS);
-    if (schedstat) CHECK(spun >= wall * 9 / 10);   /* run or waiting to: all of it */
-    else CHECK(spun >= 10 * MS);                   /* some of it, even on a crowded machine */
+    CHECK(spun <= wall + 20 * MS);
+    if (schedstat) CHECK(spun >= wall * 9 / 10 - 20 * MS);   /* run or waiting to: all of it */
+    else CHECK(spun >= 20 * MS);                              /* some of it, even on a crowded machine */
 
     b0 = win_busy_ns();
     sleep_ms(60);
