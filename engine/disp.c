@@ -2,6 +2,7 @@
  * curl's hiperfifo example: curl tells us which sockets to watch and when
  * its timer is due; libevent tells curl when they fire. */
 #include "disp.h"
+#include "hist.h"
 #include "log.h"
 #include "conn.h"
 #include "member.h"
@@ -15,9 +16,8 @@
 #include <time.h>
 
 #define CLAIM_MAX 64
-#define DISP_LAT_BUCKETS 11
 /* upper bounds, in seconds, of the provider latency histogram */
-static const double lat_bounds[DISP_LAT_BUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+static const double lat_bounds[] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 
 typedef struct lane {
     disp_t *d;
@@ -37,8 +37,7 @@ typedef struct lane {
     store_msg_t *claim;        /* claim buffer, CLAIM_MAX */
     /* for /metrics: outcomes of attempts, and how long the provider took */
     int64_t outcomes[CONN_FATAL + 1];
-    int64_t lat_buckets[DISP_LAT_BUCKETS], lat_count;
-    double lat_sum;
+    hist_t lat;
 } lane_t;
 
 typedef struct xfer {
@@ -286,11 +285,7 @@ static void done(disp_t *d, xfer_t *t, CURLcode code)
                          code == CURLE_OK ? NULL : (t->error[0] ? t->error : curl_easy_strerror(code)), &r);
         curl_off_t us = 0;
         curl_easy_getinfo(t->h, CURLINFO_TOTAL_TIME_T, &us);
-        double secs = (double)us / 1e6;
-        for (int i = 0; i < DISP_LAT_BUCKETS; i++)
-            if (secs <= lat_bounds[i]) l->lat_buckets[i]++;
-        l->lat_count++;
-        l->lat_sum += secs;
+        hist_observe(&l->lat, (double)us / 1e6);
         l->outcomes[r.verdict]++;
         finish(l, t, &r);
     }
@@ -455,6 +450,7 @@ disp_t *disp_new(struct event_base *base, store_t *s, const ws_t *w, const disp_
         l->ops = ops;
         l->tokens = l->rate;
         l->refill_us = now_us();
+        hist_init(&l->lat, lat_bounds, (int)(sizeof lat_bounds / sizeof lat_bounds[0]));
         l->timer = evtimer_new(base, on_lane_timer, l);
         l->claim = xcalloc(CLAIM_MAX, sizeof *l->claim);
         l->idle = xcalloc((size_t)l->concurrency + 1, sizeof *l->idle);
@@ -532,14 +528,9 @@ void disp_metrics(const disp_t *d, buf_t *out)
     buf_adds(out, "# HELP nudge_provider_seconds Time from a send's start to the provider's answer.\n"
                   "# TYPE nudge_provider_seconds histogram\n");
     for (int i = 0; i < d->nlanes; i++) {
-        const lane_t *l = &d->lanes[i];
-        for (int b = 0; b < DISP_LAT_BUCKETS; b++)
-            buf_printf(out, "nudge_provider_seconds_bucket{channel=\"%s\",le=\"%g\"} %lld\n", l->ops->name,
-                       lat_bounds[b], (long long)l->lat_buckets[b]);
-        buf_printf(out, "nudge_provider_seconds_bucket{channel=\"%s\",le=\"+Inf\"} %lld\n", l->ops->name,
-                   (long long)l->lat_count);
-        buf_printf(out, "nudge_provider_seconds_sum{channel=\"%s\"} %.6f\n", l->ops->name, l->lat_sum);
-        buf_printf(out, "nudge_provider_seconds_count{channel=\"%s\"} %lld\n", l->ops->name, (long long)l->lat_count);
+        char labels[64];
+        snprintf(labels, sizeof labels, "channel=\"%s\"", d->lanes[i].ops->name);
+        hist_write(&d->lanes[i].lat, out, "nudge_provider_seconds", labels);
     }
     buf_printf(out, "# HELP nudge_provider_inflight Sends waiting for the provider's answer.\n"
                     "# TYPE nudge_provider_inflight gauge\nnudge_provider_inflight %d\n", d->inflight);

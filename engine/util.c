@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static void oom(size_t n)
 {
@@ -183,6 +184,13 @@ void buf_add_json_str(buf_t *b, const char *s)
         p++;
     }
     buf_addc(b, '"');
+}
+
+int64_t mono_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
 }
 
 uint64_t fnv1a64(const void *p, size_t n, uint64_t h)

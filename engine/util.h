@@ -47,6 +47,9 @@ void buf_add_hex64(buf_t *b, uint64_t v);
  * strings (the short forms, \u00XX for other control characters) */
 void buf_add_json_str(buf_t *b, const char *s);
 
+/* A monotonic clock, in nanoseconds: only differences mean anything. */
+int64_t mono_ns(void);
+
 /* 64-bit FNV-1a, for content fingerprints (never for security). */
 uint64_t fnv1a64(const void *p, size_t n, uint64_t seed);
 #define FNV_SEED 0xcbf29ce484222325ULL

@@ -1,17 +1,11 @@
 /* window.c - see window.h */
 #include "window.h"
+#include "util.h"
 
 #include <fcntl.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
-
-static int64_t mono_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
 
 int64_t win_busy_ns(void)
 {

@@ -7,16 +7,10 @@
 #include <unistd.h>
 
 #include "t.h"
+#include "util.h"
 #include "window.h"
 
 #define MS 1000000LL   /* nanoseconds */
-
-static int64_t mono_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
-}
 
 static void spin_ms(int ms)
 {
