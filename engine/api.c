@@ -2,6 +2,7 @@
 #include "api.h"
 #include "callback.h"
 #include "event.h"
+#include "hist.h"
 #include "log.h"
 
 #include <sys/queue.h>
@@ -45,6 +46,7 @@ typedef struct waiting {
     struct evhttp_request *req;
     int code;
     char *body;
+    int64_t t0_ns;         /* when a POST /v1/events began (mono_ns), else 0 */
     struct waiting *next;
 } waiting_t;   /* api_waiting_t outside */
 
@@ -66,7 +68,11 @@ struct api {
     long commit_max_ms;           /* [api] commit_max_ms (0: API_COMMIT_STRETCH times commit_ms) */
     int64_t callbacks[CB_COUNT];
     int64_t requests, refused;    /* all requests; 401 and 403 answers */
+    hist_t answer_lat;            /* POST /v1/events: from its handling to its answer */
 };
+
+/* upper bounds, in seconds, of the events' answer histogram */
+static const double answer_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
 
 /* 1 when given is the secret. The time taken depends on the secret's
  * length only, not on how much of it a guess gets right. */
@@ -247,12 +253,14 @@ static int authorized(api_t *a, struct evhttp_request *req, int scope)
 }
 
 /* Answers req with code and body (taken over) once the commit window
- * that holds its writes is durable. */
-static void after_commit(api_t *a, struct evhttp_request *req, int code, buf_t *body)
+ * that holds its writes is durable; t0_ns: when an events request
+ * began, for its answer's histogram (0 for other requests). */
+static void after_commit(api_t *a, struct evhttp_request *req, int code, buf_t *body, int64_t t0_ns)
 {
     waiting_t *wt = xcalloc(1, sizeof *wt);
     wt->req = req;
     wt->code = code;
+    wt->t0_ns = t0_ns;
     wt->body = body->p;
     buf_init(body);
     *a->wait_tail = wt;
@@ -367,6 +375,7 @@ static int apply_event(api_t *a, cJSON *item, const char *raw, event_t *ev, char
 
 static void on_events(api_t *a, struct evhttp_request *req)
 {
+    int64_t t0 = mono_ns();
     char *raw;
     cJSON *doc = read_json_raw(req, &raw);
     if (!doc) return;
@@ -445,9 +454,10 @@ static void on_events(api_t *a, struct evhttp_request *req)
     if (!accepted) {   /* nothing new to make durable */
         reply(req, 200, "OK", out.p);
         buf_free(&out);
+        hist_observe(&a->answer_lat, (double)(mono_ns() - t0) / 1e9);
         return;
     }
-    after_commit(a, req, 200, &out);
+    after_commit(a, req, 200, &out, t0);
 }
 
 /* ---- GET /v1/members/{id} and /v1/members/{id}/journeys ---- */
@@ -496,7 +506,7 @@ static void on_journey_pause(api_t *a, struct evhttp_request *req, const char *n
     buf_adds(&out, "{\"journey\":");
     buf_add_json_str(&out, name);
     buf_printf(&out, ",\"state\":\"%s\"}", paused ? "paused" : "running");
-    after_commit(a, req, 200, &out);
+    after_commit(a, req, 200, &out, 0);
 }
 
 /* ---- PUT /v1/members/{id}: a member.joined event of the body's fields ---- */
@@ -542,7 +552,7 @@ static void on_member_put(api_t *a, struct evhttp_request *req, const char *id)
         if (r == EVENT_APPLIED || r == EVENT_DUPLICATE) {
             if (engine_flush(a->e, msg) != NUDGE_OK) log_msg(LOG_ERROR, "api", "%s", msg);
             if (engine_member_json(a->e, id, &out, msg) == 1) {
-                if (r == EVENT_APPLIED) after_commit(a, req, created ? 201 : 200, &out);
+                if (r == EVENT_APPLIED) after_commit(a, req, created ? 201 : 200, &out, 0);
                 else reply(req, 200, "OK", out.p);
             } else {
                 reply_error(req, 500, "Internal Server Error", msg);
@@ -652,7 +662,7 @@ static void on_outbox_retry(api_t *a, struct evhttp_request *req, int64_t id)
         buf_t out;
         buf_init(&out);
         buf_printf(&out, "{\"id\":%lld,\"status\":\"queued\"}", (long long)id);
-        after_commit(a, req, 200, &out);
+        after_commit(a, req, 200, &out, 0);
     }
 }
 
@@ -677,6 +687,10 @@ static void on_metrics(api_t *a, struct evhttp_request *req)
                    "# TYPE nudge_callbacks_total counter\n");
     for (int i = 0; i < CB_COUNT; i++)
         buf_printf(&out, "nudge_callbacks_total{kind=\"%s\"} %lld\n", cb_names[i], (long long)a->callbacks[i]);
+    buf_adds(&out, "# HELP nudge_events_answer_seconds Time from handling a POST /v1/events to its answer\n"
+                   "# (once its accepted events are durable).\n"
+                   "# TYPE nudge_events_answer_seconds histogram\n");
+    hist_write(&a->answer_lat, &out, "nudge_events_answer_seconds", "");
     engine_metrics(a->e, &out);
     if (a->hooks.metrics) a->hooks.metrics(a->hooks.ud, &out);
     send_body(req, 200, "OK", "text/plain; version=0.0.4", out.p, out.len, 0);
@@ -829,7 +843,7 @@ static void on_aliyun_sms(api_t *a, struct evhttp_request *req)
     buf_t out;
     buf_init(&out);
     buf_adds(&out, "{\"code\":0,\"msg\":\"成功\"}");
-    after_commit(a, req, 200, &out);
+    after_commit(a, req, 200, &out, 0);
 }
 
 static void reply_text(struct evhttp_request *req, int code, const char *reason, const char *text)
@@ -911,7 +925,7 @@ static void on_wechat(api_t *a, struct evhttp_request *req, enum evhttp_cmd_type
     buf_t out;
     buf_init(&out);
     buf_adds(&out, "success");
-    after_commit(a, req, -200, &out);   /* negative: a text answer */
+    after_commit(a, req, -200, &out, 0);   /* negative: a text answer */
 }
 
 /* ---- routing ---- */
@@ -1042,6 +1056,7 @@ static api_t *api_read(const ws_t *w, char host[API_HOST_MAX], int *port, char *
     a->w = w;
     a->commit_ms = API_COMMIT_MS;
     a->wait_tail = &a->wait;
+    hist_init(&a->answer_lat, answer_bounds, (int)(sizeof answer_bounds / sizeof answer_bounds[0]));
     if (read_tokens(a, err) != NUDGE_OK || read_listen(w, host, port, err) != NUDGE_OK) {
         api_free(a);
         return NULL;
@@ -1128,13 +1143,14 @@ api_waiting_t *api_take_waiting(api_t *a)
 
 void api_answer(api_t *a, api_waiting_t *list, int ok)
 {
-    (void)a;
     waiting_t *wt = list;
+    int64_t now = list ? mono_ns() : 0;
     while (wt) {
         waiting_t *next = wt->next;
         if (ok && wt->code < 0) reply_text(wt->req, -wt->code, "OK", wt->body);
         else if (ok) reply(wt->req, wt->code, wt->code == 201 ? "Created" : "OK", wt->body);
         else reply_error(wt->req, 503, "Service Unavailable", "the change could not be saved; send it again");
+        if (wt->t0_ns) hist_observe(&a->answer_lat, (double)(now - wt->t0_ns) / 1e9);
         free(wt->body);
         free(wt);
         wt = next;

@@ -22,6 +22,7 @@
 #include "cmd.h"
 #include "disp.h"
 #include "engine.h"
+#include "hist.h"
 #include "journal.h"
 #include "log.h"
 #include "sched.h"
@@ -77,7 +78,11 @@ typedef struct daemon {
     struct batch *batches, **batches_tail;   /* answers waiting for the journal's sync */
     int64_t stop_deadline;
     long long queued, dropped;
+    hist_t commit_lat[2];       /* the loop's pause at each lazy [0] and synced [1] commit */
 } daemon_t;
+
+/* upper bounds, in seconds, of the commit pause histograms */
+static const double commit_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1};
 
 static void fail(daemon_t *d, const char *what, const char *err)
 {
@@ -102,10 +107,12 @@ static int commit_store(daemon_t *d, int synced, char *err)
     snprintf(clock, sizeof clock, "%lld", (long long)*engine_clock(d->e));
     snprintf(applied, sizeof applied, "%lld", (long long)d->applied);
     store_mark(d->store, d->applied);
+    int64_t t0 = mono_ns();
     if (store_meta_set(d->store, "run_clock", clock, err) != NUDGE_OK ||
         store_meta_set(d->store, "intake_applied", applied, err) != NUDGE_OK ||
         (synced ? store_commit(d->store, err) : store_commit_lazy(d->store, err)) != NUDGE_OK)
         return NUDGE_ERR;
+    hist_observe(&d->commit_lat[synced != 0], (double)(mono_ns() - t0) / 1e9);
     char terr[ERRLEN];
     if (jnl_trim(d->jnl, store_durable_mark(d->store), JOURNAL_ROTATE, terr) != NUDGE_OK)
         log_msg(LOG_ERROR, "run", "intake journal: %s (it keeps growing until this is fixed)", terr);
@@ -308,6 +315,11 @@ static void api_metrics(void *ud, buf_t *out)
     buf_printf(out, "# HELP nudge_intake_journal_bytes Accepted events kept in the intake journal until the store has them on disk.\n"
                     "# TYPE nudge_intake_journal_bytes gauge\nnudge_intake_journal_bytes %lld\n",
                (long long)jnl_bytes(d->jnl));
+    buf_adds(out, "# HELP nudge_store_commit_seconds How long each commit of the store held the loop: lazy (accepted\n"
+                  "# events the journal has made durable) or synced (other writes, made durable by it).\n"
+                  "# TYPE nudge_store_commit_seconds histogram\n");
+    hist_write(&d->commit_lat[0], out, "nudge_store_commit_seconds", "kind=\"lazy\"");
+    hist_write(&d->commit_lat[1], out, "nudge_store_commit_seconds", "kind=\"synced\"");
 }
 
 static void api_wake(void *ud)
@@ -609,6 +621,7 @@ static int run(int argc, char **argv)
     memset(&d, 0, sizeof d);
     d.lock_fd = -1;
     win_init(&d.win, COMMIT_WINDOW_US / 1000, COMMIT_WINDOW_US / 1000);   /* without an API no events are journaled */
+    for (int i = 0; i < 2; i++) hist_init(&d.commit_lat[i], commit_bounds, (int)(sizeof commit_bounds / sizeof commit_bounds[0]));
     d.batches_tail = &d.batches;
     if (cmd_open(argv[optind], &d.w, &d.store)) return 1;
     char lerr[ERRLEN];

@@ -67,6 +67,11 @@ check_contains "journal size in /metrics" "$(curl -s -H "Authorization: Bearer $
     "nudge_intake_journal_bytes $(stat -c %s "$J")"
 check_contains "the store's window in /metrics: commit_ms while the loop keeps up" \
     "$(curl -s -H "Authorization: Bearer $OPS" "$URL/metrics")" "nudge_store_window_ms 60000"
+m=$(curl -s -H "Authorization: Bearer $OPS" "$URL/metrics")
+check_contains "four events requests answered, in the answer histogram" "$m" 'nudge_events_answer_seconds_count 4'
+check_contains "all four within its last bound" "$m" 'nudge_events_answer_seconds_bucket{le="+Inf"} 4'
+check_eq "the buckets count up" "$(echo "$m" | awk -F'[ ]' '/^nudge_events_answer_seconds_bucket/ { print $2 }' | sort -n -c 2>&1 && echo sorted)" sorted
+check_contains "no lazy commit yet: the window is a minute" "$m" 'nudge_store_commit_seconds_count{kind="lazy"} 0'
 
 # ---- kill -9, restart: applied once, from the journal --------------------------------------
 kill -9 "$RUNPID"; wait "$RUNPID" 2>/dev/null
@@ -156,7 +161,14 @@ sed -i 's/^commit_max_ms = 2x$/commit_max_ms = 800/' "$W/nudge.conf"
 start_api "$W" "$T/run7.log"
 check_contains "a valid one starts, at commit_ms" "$(curl -s -H "Authorization: Bearer $OPS" "$URL/metrics")" \
     "nudge_store_window_ms 200"
+check_contains "e14 accepted" "$(req POST /v1/events "$POS" "$(ev e14 M1 O14 60)")" '"status":"accepted"'
+check_contains "e14 again: a duplicate, answered at once" "$(req POST /v1/events "$POS" "$(ev e14 M1 O14 60)")" '"status":"duplicate"'
+sleep 0.7   # the 200 ms window closes
+m=$(curl -s -H "Authorization: Bearer $OPS" "$URL/metrics")
+check_contains "one lazy commit: the window of e14" "$m" 'nudge_store_commit_seconds_count{kind="lazy"} 1'
+check_contains "it held the loop for less than a second" "$m" 'nudge_store_commit_seconds_bucket{kind="lazy",le="1"} 1'
+check_contains "both answers counted" "$m" 'nudge_events_answer_seconds_count 2'
 kill -TERM "$RUNPID"; wait "$RUNPID"
-check_eq "still nothing lost" 12 "$(q "SELECT count(*) FROM orders")"
+check_eq "still nothing lost, and e14 once" 13 "$(q "SELECT count(*) FROM orders")"
 
 finish
