@@ -225,6 +225,19 @@ accepted_total() {   # the daemon's own count of accepted events
 window_ms() {   # the store's window of accepted events now (longer while the loop is behind)
     curl -s "http://127.0.0.1:$PORT/metrics" -H "Authorization: Bearer $OPS" | awk '/^nudge_store_window_ms / { print $2 }'
 }
+metrics_to() { curl -s "http://127.0.0.1:$PORT/metrics" -H "Authorization: Bearer $OPS" > "$1"; }
+# hist_delta BEFORE AFTER METRIC SELECTOR BOUND: a histogram's change
+# between two /metrics snapshots: "count sum_seconds within_bound" (SELECTOR
+# is its labels without le, as they appear: 'kind="lazy",' or '')
+hist_delta() {
+    awk -v m="$3" -v sel="$4" -v le="$5" '
+        FNR == 1 { f++ }
+        { v = $NF; k = $1 }
+        k == m "_count" || k == m "_count{" substr(sel, 1, length(sel) - 1) "}" { c[f] = v }
+        k == m "_sum" || k == m "_sum{" substr(sel, 1, length(sel) - 1) "}" { s[f] = v }
+        k == m "_bucket{" sel "le=\"" le "\"}" { b[f] = v }
+        END { printf "%d %.6f %d\n", c[2] - c[1], s[2] - s[1], b[2] - b[1] }' "$1" "$2"
+}
 q() { sqlite3 -cmd '.timeout 5000' "$W/nudge.db" "$1"; }
 store_events() { q "SELECT count(*) FROM events"; }
 store_msgs() { q "SELECT count(*) FROM messages WHERE journey = 'paid_thanks'"; }
@@ -283,12 +296,20 @@ for rate in $RATES; do
     i=$((i + 1))
     name=ingest_cr_$rate
     acc0=$(accepted_total)
+    metrics_to "$T/m0.$i"
     c0=$(ticks "$RUNPID"); t0=$(now)
     ( pin 1 "$CLIENT" --url "$URL" --token "$TOKEN" --rate "$rate" --secs "$CR_SECS" --members "$MEMBERS" \
         --run "c$i" --conns "$CR_CONNS" --name "$name" --samples "$T/samples$i" --sample-every 50 ) \
         > "$T/cr$i.out" 2> "$T/cr$i.err"
     t1=$(now); c1=$(ticks "$RUNPID")
+    metrics_to "$T/m1.$i"
     echo "RESULT $name.window $(window_ms) ms at the end"
+    # the daemon's own view (warm-up included): its answers, and how long
+    # each of the store's commits held the loop
+    read -r n s w < <(hist_delta "$T/m0.$i" "$T/m1.$i" nudge_events_answer_seconds '' 0.01)
+    echo "RESULT $name.daemon_answers $n answered, $(pct "$w" "$n") % within 10 ms, mean $(awk -v s="$s" -v n="$n" 'BEGIN { printf "%.2f", n ? 1000 * s / n : 0 }') ms (from handling to answer, the daemon's clock)"
+    read -r n s w < <(hist_delta "$T/m0.$i" "$T/m1.$i" nudge_store_commit_seconds 'kind="lazy",' 0.01)
+    echo "RESULT $name.daemon_commits $n lazy commits, mean pause $(awk -v s="$s" -v n="$n" 'BEGIN { printf "%.2f", n ? 1000 * s / n : 0 }') ms, $(pct "$w" "$n") % within 10 ms, the loop held $(awk -v s="$s" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", 100 * s / (b - a) }') % of the time"
     cat "$T/cr$i.out"
     sed 's/^/# /' "$T/cr$i.err"
     sleep 0.5   # the store's commit window ([api] commit_ms) shows the last events to other readers
