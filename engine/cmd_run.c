@@ -320,6 +320,9 @@ static void api_metrics(void *ud, buf_t *out)
                   "# TYPE nudge_store_commit_seconds histogram\n");
     hist_write(&d->commit_lat[0], out, "nudge_store_commit_seconds", "kind=\"lazy\"");
     hist_write(&d->commit_lat[1], out, "nudge_store_commit_seconds", "kind=\"synced\"");
+    buf_printf(out, "# HELP nudge_store_wal_bytes_total Bytes the store's commits wrote to its write-ahead log (each page a commit changed, once).\n"
+                    "# TYPE nudge_store_wal_bytes_total counter\nnudge_store_wal_bytes_total %lld\n",
+               (long long)store_wal_bytes(d->store));
 }
 
 static void api_wake(void *ud)

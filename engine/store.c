@@ -354,9 +354,12 @@ typedef struct ckpt {
     int copied;                /* WAL frames the thread's last checkpoint left copied (under mu) */
     int hold;                  /* no new rounds: the loop starts the WAL over itself (under mu) */
     int prev_pages;            /* WAL frames after the loop's previous commit (loop only) */
+    int64_t frames;            /* WAL frames the loop's commits have written (loop only) */
+    int frame_bytes;           /* a frame's size: a page and its header */
     int ckpt_pages, restart_pages, force_pages;   /* store_wal_limits (loop only) */
 } ckpt_t;
 
+#define WAL_FRAME_HEADER 24   /* bytes before each page in the WAL (sqlite's file format) */
 #define STORE_BUSY_MS 5000   /* how long a statement waits for another process's lock */
 /* A checkpoint round once 128 MB of WAL have come since the last one: a
  * page written in every commit is copied once a round, and the database
@@ -2723,6 +2726,9 @@ static int ckpt_hook(void *ud, sqlite3 *db, const char *name, int pages)
 {
     (void)name;
     ckpt_t *c = ud;
+    /* a WAL that started over (here or by an outside checkpoint) holds
+     * this commit's frames only */
+    c->frames += pages >= c->prev_pages ? pages - c->prev_pages : pages;
     /* Under a steady stream of writes the loop's next transaction starts
      * before the thread has copied the last one, so the WAL never starts
      * over: it grows, and every page read searches it. Once it is large,
@@ -2766,6 +2772,16 @@ static int ckpt_hook(void *ud, sqlite3 *db, const char *name, int pages)
     return SQLITE_OK;
 }
 
+static int page_size(store_t *s)
+{
+    sqlite3_stmt *st = NULL;
+    int n = 4096;   /* sqlite's default, should the pragma fail */
+    if (sqlite3_prepare_v2(s->db, "PRAGMA page_size", -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
 int store_durable(store_t *s, char *err)
 {
     char *msg = NULL;
@@ -2784,6 +2800,7 @@ int store_durable(store_t *s, char *err)
         free(c);
         return NUDGE_ERR;
     }
+    c->frame_bytes = WAL_FRAME_HEADER + page_size(s);
     c->ckpt_pages = CKPT_PAGES;
     c->restart_pages = WAL_RESTART_PAGES;
     c->force_pages = WAL_FORCE_PAGES;
@@ -2803,6 +2820,11 @@ int store_durable(store_t *s, char *err)
     s->ckpt = c;
     sqlite3_wal_hook(s->db, ckpt_hook, c);
     return NUDGE_OK;
+}
+
+int64_t store_wal_bytes(store_t *s)
+{
+    return s->ckpt ? s->ckpt->frames * s->ckpt->frame_bytes : 0;
 }
 
 int store_wal_restart_due(store_t *s)

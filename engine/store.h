@@ -63,6 +63,11 @@ void store_wal_limits(store_t *s, int ckpt_pages, int restart_pages, int force_p
  * keeps a transaction open (the daemon's batch window) commits early
  * then, or the WAL grows until the force size makes a long copy. */
 int store_wal_restart_due(store_t *s);
+/* After store_durable: bytes this process's commits have written to the
+ * WAL (every page a commit changed, once, with its frame header). Per
+ * event accepted, what the disk pays for one: random pages of large
+ * indexes make it grow with the store. */
+int64_t store_wal_bytes(store_t *s);
 
 int store_meta_set(store_t *s, const char *key, const char *value, char *err);
 /* 1 and the value in out (n bytes) when key is set, else 0. */

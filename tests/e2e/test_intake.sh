@@ -161,6 +161,8 @@ sed -i 's/^commit_max_ms = 2x$/commit_max_ms = 800/' "$W/nudge.conf"
 start_api "$W" "$T/run7.log"
 check_contains "a valid one starts, at commit_ms" "$(curl -s -H "Authorization: Bearer $OPS" "$URL/metrics")" \
     "nudge_store_window_ms 200"
+wal() { curl -s -H "Authorization: Bearer $OPS" "$URL/metrics" | awk '/^nudge_store_wal_bytes_total / { print $2 }'; }
+w0=$(wal)
 check_contains "e14 accepted" "$(req POST /v1/events "$POS" "$(ev e14 M1 O14 60)")" '"status":"accepted"'
 check_contains "e14 again: a duplicate, answered at once" "$(req POST /v1/events "$POS" "$(ev e14 M1 O14 60)")" '"status":"duplicate"'
 sleep 0.7   # the 200 ms window closes
@@ -168,6 +170,9 @@ m=$(curl -s -H "Authorization: Bearer $OPS" "$URL/metrics")
 check_contains "one lazy commit: the window of e14" "$m" 'nudge_store_commit_seconds_count{kind="lazy"} 1'
 check_contains "it held the loop for less than a second" "$m" 'nudge_store_commit_seconds_bucket{kind="lazy",le="1"} 1'
 check_contains "both answers counted" "$m" 'nudge_events_answer_seconds_count 2'
+w1=$(wal)
+check_eq "the lazy commit wrote to the WAL, in whole frames (a 4 KB page and its 24-byte header)" \
+    "yes 0" "$([ "${w1:-0}" -gt "${w0:-0}" ] && echo yes) $(( (${w1:-0} - ${w0:-0}) % 4120 ))"
 kill -TERM "$RUNPID"; wait "$RUNPID"
 check_eq "still nothing lost, and e14 once" 13 "$(q "SELECT count(*) FROM orders")"
 
