@@ -19,6 +19,9 @@
 #   CEIL_SCRIPT=1                            also the ceiling with the same wrk Lua script (POST bodies)
 #   KEEP=1                                   keep the scratch directory (workspace, logs, samples)
 #   COMMIT_MS=100                            the store's lazy commit period ([api] commit_ms)
+#   HISTORY=2000000                          post this many events first (at HISTORY_RATE/s, default
+#                                            10000), so the runs meet a store that has lived: its
+#                                            indexes large, each event's pages its own in the WAL
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SECS=${1:-${SECS:-30}}
@@ -31,6 +34,8 @@ CR_SECS=${CR_SECS:-10}
 CR_CONNS=${CR_CONNS:-256}
 DISPATCH=${DISPATCH:-none}
 CEIL_SCRIPT=${CEIL_SCRIPT:-0}
+HISTORY=${HISTORY:-0}
+HISTORY_RATE=${HISTORY_RATE:-10000}
 LIMITS=${LIMITS:-$ROOT/../shared/limits}
 B=${B:-build}
 NUDGE=$ROOT/$B/nudge MOCK=$ROOT/$B/mockprov CLIENT=$ROOT/$B/ingest-client
@@ -238,20 +243,39 @@ hist_delta() {
         k == m "_bucket{" sel "le=\"" le "\"}" { b[f] = v }
         END { printf "%d %.6f %d\n", c[2] - c[1], s[2] - s[1], b[2] - b[1] }' "$1" "$2"
 }
+# wal_per_event BEFORE AFTER: KB the store's commits wrote to the WAL per
+# event accepted between two /metrics snapshots
+wal_per_event() {
+    awk 'FNR == 1 { f++ }
+         /^nudge_store_wal_bytes_total / { w[f] = $2 }
+         /^nudge_events_total\{outcome="accepted"\}/ { a[f] = $2 }
+         END { n = a[2] - a[1]; printf "%.1f", (n > 0 ? (w[2] - w[1]) / 1024 / n : 0) }' "$1" "$2"
+}
 q() { sqlite3 -cmd '.timeout 5000' "$W/nudge.db" "$1"; }
 store_events() { q "SELECT count(*) FROM events"; }
 store_msgs() { q "SELECT count(*) FROM messages WHERE journey = 'paid_thanks'"; }
 
 # ---- nudge: wrk for SECS seconds ------------------------------------------
 start_nudge
+if [ "$HISTORY" -gt 0 ]; then
+    hsecs=$(awk -v n="$HISTORY" -v r="$HISTORY_RATE" 'BEGIN { printf "%d", (n + r - 1) / r }')
+    echo "# history: $HISTORY_RATE events/s for $hsecs s first (HISTORY=$HISTORY)"
+    ( pin 1 "$CLIENT" --url "$URL" --token "$TOKEN" --rate "$HISTORY_RATE" --secs "$hsecs" --members "$MEMBERS" \
+        --run hist --conns "$CR_CONNS" --name history ) 2>/dev/null | grep -E '\.(requests|p99) '
+    sleep "$(awk -v w="$(window_ms)" 'BEGIN { printf "%.2f", (w > 0 ? w : 100) / 1000 + 0.2 }')"   # its last window
+    echo "RESULT history.store $(store_events) events, $(q "SELECT count(*) FROM messages") messages, $(( $(q "PRAGMA page_count") * $(q "PRAGMA page_size") / 1048576 )) MB"
+fi
 # 2 s of warm-up (caches, connections), not counted
 ( pin 1 wrk -t2 -c"$CONNS" -d2s -s "$T/ingest.lua" "$URL" -- "$MEMBERS" warm "$TOKEN" ) >/dev/null 2>&1
 # the store has the warm-up's events once its window (longer while the
 # loop was behind) has closed: the counts below start from there
 sleep "$(awk -v w="$(window_ms)" 'BEGIN { printf "%.2f", (w > 0 ? w : 100) / 1000 + 0.2 }')"
 acc0=$(accepted_total); ev0=$(store_events); msg0=$(store_msgs)
+metrics_to "$T/mw0"
 wrk_run ingest_nudge_wrk "$RUNPID" -t2 -c"$CONNS" -d"${SECS}s" -s "$T/ingest.lua" "$URL" -- "$MEMBERS" w1 "$TOKEN"
 NUDGE_RPS=$RPS
+metrics_to "$T/mw1"
+echo "RESULT ingest_nudge_wrk.wal $(wal_per_event "$T/mw0" "$T/mw1") KB an event (what the store's commits wrote to the WAL)"
 echo "RESULT ingest_nudge_wrk.window $(window_ms) ms at the end (the store's window of accepted events: [api] commit_ms, longer while the loop is behind)"
 read -r w2xx wacc wnon < <(awk '/^WRKCHECK/ { print $2, $3, $4 }' "$T/ingest_nudge_wrk.wrk")
 read -r l50 l99 lmax < <(awk '/^WRKLAT/ { print $2, $3, $4 }' "$T/ingest_nudge_wrk.wrk")
@@ -310,6 +334,7 @@ for rate in $RATES; do
     echo "RESULT $name.daemon_answers $n answered, $(pct "$w" "$n") % within 10 ms, mean $(awk -v s="$s" -v n="$n" 'BEGIN { printf "%.2f", n ? 1000 * s / n : 0 }') ms (from handling to answer, the daemon's clock)"
     read -r n s w < <(hist_delta "$T/m0.$i" "$T/m1.$i" nudge_store_commit_seconds 'kind="lazy",' 0.01)
     echo "RESULT $name.daemon_commits $n lazy commits, mean pause $(awk -v s="$s" -v n="$n" 'BEGIN { printf "%.2f", n ? 1000 * s / n : 0 }') ms, $(pct "$w" "$n") % within 10 ms, the loop held $(awk -v s="$s" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", 100 * s / (b - a) }') % of the time"
+    echo "RESULT $name.wal $(wal_per_event "$T/m0.$i" "$T/m1.$i") KB an event (what the store's commits wrote to the WAL)"
     cat "$T/cr$i.out"
     sed 's/^/# /' "$T/cr$i.err"
     sleep 0.5   # the store's commit window ([api] commit_ms) shows the last events to other readers
