@@ -410,6 +410,7 @@ int policy_offer(policy_t *p, const decision_t *d, char *err)
 void policy_msg_from(const decision_t *d, store_msg_t *m)
 {
     strcopy(m->key, sizeof m->key, d->key);
+    m->fresh = d->fresh;
     m->at = d->at;
     m->decided_at = d->decided_at;
     m->member = d->member;

@@ -42,12 +42,25 @@
     " decided_at INTEGER, member_id TEXT, zone TEXT, attempts INTEGER NOT NULL DEFAULT 0," \
     " provider_id TEXT, segments INTEGER, address TEXT, ctx TEXT, done_at INTEGER," \
     " receipt TEXT, receipt_at INTEGER)"
-/* One index both keeps a key once (a replayed tick or event cannot queue
- * twice) and finds what a member was sent (the member API, WeChat's
- * delivery reports by openid): every reader of a key knows the member.
- * Two indexes did this before (the key's own and member+journey): two
- * random inserts a message, where this is one (format 9). */
+#define KEYS_UPTO "message_keys_upto"   /* meta: message_keys holds every message up to this id */
+/* Format 9's index of the keys by member (upgrades only: format 10 keeps
+ * them in message_keys, below). */
 #define MESSAGES_KEY_INDEX "CREATE UNIQUE INDEX IF NOT EXISTS messages_member_key ON messages(member, key);"
+/* The outbox's keys by member: a key is kept once (a replayed tick or
+ * event cannot queue twice), and a member's messages are found (the
+ * member API, receipts). An index on the messages did this until format
+ * 9, but its pages are the members' and each message wrote a random one:
+ * on a store of 2 M messages, 68% of the pages the commits wrote. Here
+ * they come in bulk, sorted, from the keys of recent messages, which the
+ * store keeps in memory until then (okeys below); message_keys_upto in
+ * meta says which messages it holds. A key is its slot: a hash of it,
+ * the last 3 bits clear, and the first of the 8 numbers from there that
+ * its member has free (the message's own key tells which is which), so
+ * a row is three integers, 20 bytes against 55 with the text. */
+#define MESSAGE_KEYS_TABLE \
+    "CREATE TABLE IF NOT EXISTS message_keys(member INTEGER NOT NULL, h INTEGER NOT NULL, id INTEGER NOT NULL," \
+    " PRIMARY KEY(member, h)) WITHOUT ROWID;"
+#define KEY_SLOTS 8
 
 static const char *const schema =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;"
@@ -107,7 +120,7 @@ static const char *const schema =
     "CREATE TABLE IF NOT EXISTS entries(journey TEXT NOT NULL, member INTEGER NOT NULL,"
     " occ TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY(journey, member, occ)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS messages" MESSAGES_TABLE ";"
-    MESSAGES_KEY_INDEX
+    MESSAGE_KEYS_TABLE
     /* The dispatcher's hot path touches small indexes only: the pending
      * one holds what is yet to be sent (a claim removes the row from it),
      * the sending one what is in flight (a few pages at most), and `at`
@@ -124,6 +137,9 @@ static const char *const schema =
 #define OWN(col) " AND " col " BETWEEN ?20 AND ?21"
 #define OWN_LO 20
 #define OWN_HI 21
+
+/* a member's messages in message_keys (the recent ones are added by id) */
+#define MSG_OF_MEMBER_IDS "id IN (SELECT id FROM message_keys WHERE member = ?1)"
 
 #define MEMBER_COLS \
     "m.id, m.ext_id, m.name, m.phone, m.email, m.wechat_openid, m.birthday, m.gender, m.tz," \
@@ -155,8 +171,9 @@ enum stmt {
     S_JOURNEY_GET, S_JOURNEY_PUT,
     S_FLIGHT_PUT, S_FLIGHT_DELETE, S_FLIGHT_EXISTS, S_FLIGHT_GET, S_FLIGHT_STEPS, S_FLIGHT_EXIT_LOG, S_FLIGHT_EXIT, S_EXIT_LAST, S_FLIGHT_NEXT, S_FLIGHT_DUE, S_FLIGHT_COUNTS,
     S_ENTRY_ADD, S_ENTRY_EXISTS,
-    S_MSG_COUNTS, S_MSG_OF_MEMBER, S_HELD_PUT, S_HELD_NEXT, S_HELD_DUE, S_HELD_DELETE, S_HELD_DROP, S_META_GET, S_OUT_RECENT, S_OUT_HAS, S_OUT_ADD, S_OUT_CLAIM,
+    S_MSG_COUNTS, S_MSG_OF_MEMBER, S_HELD_PUT, S_HELD_NEXT, S_HELD_DUE, S_HELD_DELETE, S_HELD_DROP, S_META_GET, S_OUT_RECENT, S_OUT_ADD, S_OUT_CLAIM,
     S_OUT_NEXT, S_OUT_PENDING, S_OUT_FINISH, S_OUT_RECOVER, S_OUT_PAGE, S_OUT_RETRY_ONE, S_RECEIPT_KEY, S_RECEIPT_PROVIDER, S_MEMBERS_BY_PHONE, S_MEMBERS_BY_OPENID, S_OUT_RETRY_DEAD,
+    S_KEYS_FIND, S_KEYS_ADD, S_KEYS_SLOTS, S_KEYS_DELETE, S_KEYS_RECENT, S_MSG_KEY_OF, S_RECEIPT_ID_PROVIDER, S_MEMBER_IDS_BY_OPENID,
     S_COUNT
 };
 
@@ -276,22 +293,20 @@ static const char *const sql[S_COUNT] = {
                      " ORDER BY wake_at, journey, member LIMIT ?2",
     [S_FLIGHT_COUNTS] = "SELECT journey, step_id, count(*) FROM flights GROUP BY 1, 2 ORDER BY 1, 2",
     [S_MSG_OF_MEMBER] = "SELECT journey, status, count(*), max(CASE WHEN status IN ('sent', 'dead')"
-                        " THEN coalesce(done_at, at) ELSE at END) FROM messages WHERE member = ?1"
+                        " THEN coalesce(done_at, at) ELSE at END) FROM messages WHERE " MSG_OF_MEMBER_IDS
                         " GROUP BY journey, status ORDER BY 1, 2",
     [S_ENTRY_ADD] = "INSERT OR IGNORE INTO entries(journey, member, occ, at) VALUES(?1,?2,?3,?4)",
     [S_ENTRY_EXISTS] = "SELECT 1 FROM entries WHERE journey = ?1 AND member = ?2 LIMIT 1",
     [S_HELD_PUT] = "INSERT INTO messages(key, at, member, journey, step, channel, template, content, status,"
                    " decided_at, member_id, zone, address, ctx, segments)"
-                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'held', ?9, ?10, ?11, ?12, ?13, ?14)"
-                   " ON CONFLICT(member, key) DO NOTHING",
+                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'held', ?9, ?10, ?11, ?12, ?13, ?14)",
     [S_HELD_NEXT] = "SELECT at FROM messages INDEXED BY messages_held WHERE status = 'held'" OWN("member") " ORDER BY at LIMIT 1",
     [S_HELD_DUE] = "SELECT " OUT_COLS " FROM messages INDEXED BY messages_held WHERE status = 'held' AND at <= ?1" OWN("member")
                    " ORDER BY at LIMIT ?2",
     [S_HELD_DELETE] = "DELETE FROM messages WHERE id = ?1",
     [S_OUT_ADD] = "INSERT INTO messages(key, at, member, journey, step, channel, template, content, status,"
                   " decided_at, member_id, zone, reason, address, ctx, segments)"
-                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?12, ?9, ?10, ?11, ?13, ?14, ?15, ?16)"
-                  " ON CONFLICT(member, key) DO NOTHING",
+                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?12, ?9, ?10, ?11, ?13, ?14, ?15, ?16)",
     /* the status term is the pending index's own, so the index is used
      * and gives rows in order of due time */
     [S_OUT_CLAIM] = "UPDATE messages SET status = 'sending', attempts = attempts + 1 WHERE id IN"
@@ -305,9 +320,22 @@ static const char *const sql[S_COUNT] = {
                      " WHERE id = ?1",
     [S_OUT_RECOVER] = "UPDATE messages SET status = 'queued' WHERE status = 'sending'",
     [S_OUT_PAGE] = "SELECT " OUT_COLS " FROM messages WHERE (?1 IS NULL OR status = ?1) AND id > ?2 ORDER BY id LIMIT ?3",
-    [S_RECEIPT_KEY] = "UPDATE messages SET receipt = ?3, receipt_at = ?4 WHERE member = ?5 AND key = ?1 AND channel = ?2",
+    [S_RECEIPT_KEY] = "UPDATE messages SET receipt = ?1, receipt_at = ?2 WHERE id = ?3 AND channel = ?4",
+    /* the members' messages in message_keys; recent ones one by one */
     [S_RECEIPT_PROVIDER] = "UPDATE messages SET receipt = ?2, receipt_at = ?3 WHERE provider_id = ?1"
-                           " AND channel = 'wechat' AND member IN (SELECT id FROM members WHERE wechat_openid = ?4)",
+                           " AND channel = 'wechat' AND id IN (SELECT id FROM message_keys WHERE member IN"
+                           " (SELECT id FROM members WHERE wechat_openid = ?4))",
+    [S_RECEIPT_ID_PROVIDER] = "UPDATE messages SET receipt = ?2, receipt_at = ?3 WHERE id = ?4 AND provider_id = ?1"
+                              " AND channel = 'wechat'",
+    [S_MEMBER_IDS_BY_OPENID] = "SELECT id FROM members WHERE wechat_openid = ?1",
+    [S_KEYS_FIND] = "SELECT k.id FROM message_keys k JOIN messages m ON m.id = k.id"
+                     " WHERE k.member = ?1 AND k.h BETWEEN ?2 AND ?2 + 7 AND m.key = ?3",
+    /* taken: a key of another message (or this one's, merged again after a restart) */
+    [S_KEYS_ADD] = "INSERT OR IGNORE INTO message_keys(member, h, id) VALUES(?1, ?2, ?3)",
+    [S_KEYS_SLOTS] = "SELECT h, id FROM message_keys WHERE member = ?1 AND h BETWEEN ?2 AND ?2 + 7",
+    [S_KEYS_DELETE] = "DELETE FROM message_keys WHERE member = ?1 AND h BETWEEN ?2 AND ?2 + 7 AND id = ?3",
+    [S_KEYS_RECENT] = "SELECT id, member, key FROM messages WHERE id > ?1 ORDER BY id",
+    [S_MSG_KEY_OF] = "SELECT member, key FROM messages WHERE id = ?1",
     [S_MEMBERS_BY_PHONE] = "SELECT ext_id FROM members WHERE " PHONE_KEY " = ?1 AND phone IS NOT NULL",
     [S_MEMBERS_BY_OPENID] = "SELECT ext_id FROM members WHERE wechat_openid = ?1",
     [S_OUT_RETRY_ONE] = "UPDATE messages SET status = 'queued', at = ?2, attempts = 0, reason = NULL"
@@ -315,7 +343,6 @@ static const char *const sql[S_COUNT] = {
     [S_OUT_RETRY_DEAD] = "UPDATE messages SET status = 'queued', at = ?1, attempts = 0, reason = NULL"
                          " WHERE status = 'dead'",
     [S_META_GET] = "SELECT value FROM meta WHERE key = ?1",
-    [S_OUT_HAS] = "SELECT 1 FROM messages WHERE member = ?1 AND key = ?2",
     [S_OUT_RECENT] = "SELECT member, at, journey, channel FROM messages WHERE at >= ?1"
                      " AND status IN ('queued', 'sending', 'sent', 'retry') AND channel IS NOT NULL",
     [S_HELD_DROP] = "UPDATE messages SET status = 'dropped', reason = ?2 WHERE id = ?1",
@@ -402,6 +429,33 @@ typedef struct seen {
     size_t ntail;
 } seen_t;
 
+/* A recent message's key, in memory until a batch takes it to
+ * message_keys. Chained by member: a member's recent messages are few. */
+typedef struct okey {
+    struct okey *next;         /* the next in its bucket */
+    int64_t member, id;
+    int64_t slot;              /* key_slot(key) */
+    int gone;                  /* its message was deleted (a held one released) */
+    char key[];
+} okey_t;
+
+/* The keys of messages message_keys does not hold yet: all of them are
+ * in the hash (by member); each is owned by `fresh` (not in a batch yet)
+ * or by `batch` (sorted by member and key, merged `done` at a time, a
+ * chunk at each commit; when all are, KEYS_UPTO moves to batch_hi and they
+ * are freed). Built on first use from the messages past KEYS_UPTO, and
+ * dropped on a rollback (built again next time). */
+typedef struct okeys {
+    int built;
+    int writer;                /* this process added messages: it merges */
+    okey_t **bucket;
+    size_t nbucket, count;     /* a power of two; entries in the hash */
+    okey_t **fresh, **batch;
+    size_t nfresh, cap_fresh, nbatch, done;
+    int64_t batch_hi;
+    size_t merge_min, chunk_min;   /* store_keys_limits */
+} okeys_t;
+
 struct store {
     sqlite3 *db;
     char *path;
@@ -438,8 +492,16 @@ struct store {
     int64_t batches;           /* how many expire that day, as counted; -1 never */
     int bulk;                  /* anchor indexes dropped for a bulk load */
     int64_t own_lo, own_hi;    /* store_own: the row ids acted for */
+    okeys_t keys;
     int64_t new_floor;         /* store_own: a new member's row id is at least this */
 };
+
+/* the outbox's keys (defined with the outbox, used before it) */
+static void okeys_free(okeys_t *k);
+static size_t okey_bucket(const okeys_t *k, int64_t member);
+static int okeys_build(store_t *s, char *err);
+static int64_t okeys_id(store_t *s, int64_t member, const char *key, int memory_only, char *err);
+static int okeys_merge(store_t *s, char *err);
 
 static const char *const anchor_indexes[] = {"members_join", "members_join_md", "members_birth",
                                              "member_orders_last", "members_zone", "members_phone",
@@ -556,7 +618,7 @@ static int64_t zone_id_by_name(store_t *s, const char *name)
 
 /* The schema's version, in sqlite's user_version: a store made by another
  * version of nudge is refused rather than half-understood. */
-#define SCHEMA_VERSION 9
+#define SCHEMA_VERSION 10
 
 /* Older formats this one knows how to bring up to date, in order. */
 static const char *const upgrades[] = {
@@ -593,7 +655,31 @@ static const char *const upgrades[] = {
           "DROP TABLE messages;"
           "ALTER TABLE messages_v9 RENAME TO messages;"
           MESSAGES_KEY_INDEX,
+    /* the keys move to their own table, each in its first slot; the rare
+     * key whose slot another of its member's took waits in memory with
+     * those after it (message_keys_upto stops before it), and finds a
+     * free one when they are merged */
+    [9] = MESSAGE_KEYS_TABLE
+          "INSERT OR IGNORE INTO message_keys(member, h, id)"
+          " SELECT member, nudge_key_slot(key), id FROM messages ORDER BY member, 2;"
+          "DROP INDEX IF EXISTS messages_member_key;"
+          "INSERT OR REPLACE INTO meta(key, value) SELECT '" KEYS_UPTO "', coalesce((SELECT min(id) - 1 FROM messages"
+          " WHERE id NOT IN (SELECT id FROM message_keys)), (SELECT max(id) FROM messages), 0);",
 };
+
+/* The first of a key's KEY_SLOTS numbers in message_keys. */
+static int64_t key_slot(const char *key)
+{
+    return (int64_t)((fnv1a64(key, strlen(key), FNV_SEED) >> 1) & ~(uint64_t)(KEY_SLOTS - 1));
+}
+
+static void sql_key_slot(sqlite3_context *cx, int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    const char *key = (const char *)sqlite3_value_text(argv[0]);
+    if (key) sqlite3_result_int64(cx, key_slot(key));
+    else sqlite3_result_null(cx);
+}
 
 static int check_version(store_t *s, int mode, char *err)
 {
@@ -615,6 +701,8 @@ static int check_version(store_t *s, int mode, char *err)
         /* a table copied or indexed anew (here and by the schema after)
          * sorts on disk, not in memory (3 M messages: 2.3 GB peak RSS) */
         sqlite3_exec(s->db, "PRAGMA temp_store=FILE", NULL, NULL, NULL);
+        sqlite3_create_function(s->db, "nudge_key_slot", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, sql_key_slot,
+                                NULL, NULL);
         int ok = sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK;
         for (int v = version; ok && v < SCHEMA_VERSION; v++)
             ok = sqlite3_exec(s->db, upgrades[v], NULL, NULL, NULL) == SQLITE_OK;
@@ -910,6 +998,7 @@ void store_close(store_t *s)
     free(s->seen_orders.chks);
     free(s->seen_orders.tail);
     free(s->zones);
+    okeys_free(&s->keys);
     for (int i = 0; i < S_COUNT; i++) sqlite3_finalize(s->st[i]);
     sqlite3_close(s->db);
     free(s->path);
@@ -1038,12 +1127,17 @@ static int flush_events(store_t *s, char *err);
 
 int store_commit(store_t *s, char *err)
 {
+    if (okeys_merge(s, err) != NUDGE_OK) {
+        okeys_free(&s->keys);
+        return NUDGE_ERR;
+    }
     if (flush_events(s, err) != NUDGE_OK) {
         bloom_drop(s);   /* sqlite may have rolled the transaction back */
         return NUDGE_ERR;
     }
     if (run(s, stmt(s, S_COMMIT), err, "commit") != NUDGE_OK) {
         bloom_drop(s);   /* whether the log's count moved is unknown now */
+        okeys_free(&s->keys);   /* and what message_keys holds: read again */
         return NUDGE_ERR;
     }
     s->txn_gen_bumps = 0;
@@ -1072,6 +1166,10 @@ int store_commit_lazy(store_t *s, char *err)
 {
     ckpt_t *c = s->ckpt;
     if (!c) return store_commit(s, err);
+    if (okeys_merge(s, err) != NUDGE_OK) {
+        okeys_free(&s->keys);
+        return NUDGE_ERR;
+    }
     if (flush_events(s, err) != NUDGE_OK) {
         bloom_drop(s);
         return NUDGE_ERR;
@@ -1081,6 +1179,7 @@ int store_commit_lazy(store_t *s, char *err)
     wb_lazy = 0;
     if (rc != NUDGE_OK) {
         bloom_drop(s);
+        okeys_free(&s->keys);
         return NUDGE_ERR;
     }
     s->txn_gen_bumps = 0;
@@ -1113,6 +1212,7 @@ void store_rollback(store_t *s)
      * are the ids kept in memory taken back */
     if (s->scratch && !sqlite3_get_autocommit(s->db)) s->abandoned = 1;
     pend_clear(s);
+    okeys_free(&s->keys);   /* the transaction's messages are gone: read again when needed */
     /* the log is back to where this transaction found it; the filter may
      * have been built inside it (without an id it took back): built anew */
     if (s->txn_gen_bumps) bloom_drop(s);
@@ -2317,12 +2417,13 @@ static int receipt_of(store_t *s, const char *channel, const char *key, size_t f
     ext_id[to - from] = '\0';
     int64_t member = store_member_rowid(s, ext_id);
     if (!member) return 0;
+    int64_t id = okeys_id(s, member, key, 0, err);
+    if (id <= 0) return id < 0 ? NUDGE_ERR : 0;
     sqlite3_stmt *st = stmt(s, S_RECEIPT_KEY);
-    bind_text(st, 1, key);
-    bind_text(st, 2, channel);
-    bind_text(st, 3, receipt);
-    sqlite3_bind_int64(st, 4, at);
-    sqlite3_bind_int64(st, 5, member);
+    bind_text(st, 1, receipt);
+    sqlite3_bind_int64(st, 2, at);
+    sqlite3_bind_int64(st, 3, id);
+    bind_text(st, 4, channel);
     if (run(s, st, err, "saving a delivery receipt") != NUDGE_OK) return NUDGE_ERR;
     return sqlite3_changes(s->db);
 }
@@ -2355,7 +2456,27 @@ int store_receipt(store_t *s, const char *channel, const char *key, const char *
     sqlite3_bind_int64(st, 3, at);
     bind_text(st, 4, openid);
     if (run(s, st, err, "saving a delivery receipt") != NUDGE_OK) return NUDGE_ERR;
-    return sqlite3_changes(s->db);
+    int n = sqlite3_changes(s->db);
+    /* and the members' recent messages, by id */
+    if (okeys_build(s, err) != NUDGE_OK) return NUDGE_ERR;
+    int64_t members[8];
+    int nm = 0, rc;
+    st = stmt(s, S_MEMBER_IDS_BY_OPENID);
+    bind_text(st, 1, openid);
+    while (nm < 8 && (rc = sqlite3_step(st)) == SQLITE_ROW) members[nm++] = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    for (int i = 0; i < nm && s->keys.nbucket; i++)
+        for (const okey_t *e = s->keys.bucket[okey_bucket(&s->keys, members[i])]; e; e = e->next) {
+            if (e->member != members[i]) continue;
+            st = stmt(s, S_RECEIPT_ID_PROVIDER);
+            bind_text(st, 1, provider_id);
+            bind_text(st, 2, receipt);
+            sqlite3_bind_int64(st, 3, at);
+            sqlite3_bind_int64(st, 4, e->id);
+            if (run(s, st, err, "saving a delivery receipt") != NUDGE_OK) return NUDGE_ERR;
+            n += sqlite3_changes(s->db);
+        }
+    return n;
 }
 
 int store_members_by_address(store_t *s, const char *field, const char *value,
@@ -2380,14 +2501,41 @@ int store_member_messages(store_t *s, int64_t member,
                           void (*fn)(const char *journey, const char *status, int64_t n, int64_t last, void *ud),
                           void *ud, char *err)
 {
-    sqlite3_stmt *st = stmt(s, S_MSG_OF_MEMBER);
+    if (okeys_build(s, err) != NUDGE_OK) return NUDGE_ERR;
+    /* the recent ones by id: the statement made for these ids */
+    buf_t ids;
+    buf_init(&ids);
+    if (s->keys.nbucket)
+        for (const okey_t *e = s->keys.bucket[okey_bucket(&s->keys, member)]; e; e = e->next)
+            if (e->member == member) buf_printf(&ids, "%s%lld", ids.len ? "," : "", (long long)e->id);
+    sqlite3_stmt *st = stmt(s, S_MSG_OF_MEMBER), *own = NULL;
+    if (ids.len) {
+        buf_t q;
+        buf_init(&q);
+        const char *base = sql[S_MSG_OF_MEMBER], *at = strstr(base, MSG_OF_MEMBER_IDS) + strlen(MSG_OF_MEMBER_IDS);
+        buf_printf(&q, "%.*s OR id IN (%s)%s", (int)(at - base), base, ids.p, at);
+        int prc = sqlite3_prepare_v2(s->db, q.p, -1, &own, NULL);
+        buf_free(&q);
+        if (prc != SQLITE_OK) {
+            buf_free(&ids);
+            return dberr(s, err, "reading a member's messages");
+        }
+        st = own;
+    }
+    buf_free(&ids);
     sqlite3_bind_int64(st, 1, member);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         fn((const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
            sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3), ud);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? NUDGE_OK : dberr(s, err, "reading a member's messages");
+    if (own) {
+        if (rc != SQLITE_DONE) dberr(s, err, "reading a member's messages");
+        sqlite3_finalize(own);
+    } else {
+        sqlite3_reset(st);
+        if (rc != SQLITE_DONE) dberr(s, err, "reading a member's messages");
+    }
+    return rc == SQLITE_DONE ? NUDGE_OK : NUDGE_ERR;
 }
 
 void store_flight_counts(store_t *s, void (*fn)(const char *j, const char *step, int64_t n, void *ud),
@@ -2437,12 +2585,258 @@ void store_message_counts(store_t *s, void (*fn)(const char *channel, const char
     sqlite3_reset(st);
 }
 
+/* ---- the outbox's keys ---- */
+
+/* A batch once this many recent keys wait: the larger, the more of a
+ * batch's keys share a page of message_keys (at 2 M keys, about 30 k
+ * pages). About 110 bytes of memory each (the key, the entry, its hash). */
+#define KEYS_MERGE_MIN 131072
+/* Keys merged at each commit: at least this many, and at least a 64th of
+ * the batch, so a batch is done within 64 commits however fast keys come
+ * (a 32nd, 4 k keys, held a commit 10-25 ms on a store of 2 M keys). */
+#define KEYS_CHUNK_MIN 1024
+
+static size_t okey_bucket(const okeys_t *k, int64_t member)
+{
+    return (size_t)(((uint64_t)member * 0x9e3779b97f4a7c15ULL) >> 32) & (k->nbucket - 1);
+}
+
+static void okeys_free(okeys_t *k)
+{
+    /* every entry is owned by fresh or batch, once */
+    for (size_t i = 0; i < k->nfresh; i++) free(k->fresh[i]);
+    for (size_t i = 0; i < k->nbatch; i++) free(k->batch[i]);
+    free(k->fresh);
+    free(k->batch);
+    free(k->bucket);
+    size_t merge_min = k->merge_min, chunk_min = k->chunk_min;
+    memset(k, 0, sizeof *k);
+    k->merge_min = merge_min;
+    k->chunk_min = chunk_min;
+}
+
+static void okeys_link(okeys_t *k, okey_t *e)
+{
+    if (k->count >= k->nbucket) {   /* at most one entry a bucket on average */
+        size_t n = k->nbucket ? k->nbucket * 2 : 1024;
+        okey_t **b = xcalloc(n, sizeof *b);
+        size_t old = k->nbucket;
+        okey_t **ob = k->bucket;
+        k->bucket = b;
+        k->nbucket = n;
+        for (size_t i = 0; i < old; i++)
+            for (okey_t *x = ob[i], *next; x; x = next) {
+                next = x->next;
+                size_t h = okey_bucket(k, x->member);
+                x->next = b[h];
+                b[h] = x;
+            }
+        free(ob);
+    }
+    size_t h = okey_bucket(k, e->member);
+    e->next = k->bucket[h];
+    k->bucket[h] = e;
+    k->count++;
+}
+
+static void okeys_unlink(okeys_t *k, okey_t *e)
+{
+    for (okey_t **p = &k->bucket[okey_bucket(k, e->member)]; *p; p = &(*p)->next)
+        if (*p == e) {
+            *p = e->next;
+            k->count--;
+            return;
+        }
+}
+
+static void okeys_add(okeys_t *k, int64_t member, const char *key, int64_t id)
+{
+    size_t n = strlen(key) + 1;
+    okey_t *e = xmalloc(sizeof *e + n);
+    e->member = member;
+    e->id = id;
+    e->slot = key_slot(key);
+    e->gone = 0;
+    memcpy(e->key, key, n);
+    if (k->nfresh == k->cap_fresh) {
+        k->cap_fresh = k->cap_fresh ? k->cap_fresh * 2 : 1024;
+        k->fresh = xrealloc(k->fresh, k->cap_fresh * sizeof *k->fresh);
+    }
+    k->fresh[k->nfresh++] = e;
+    okeys_link(k, e);
+}
+
+static okey_t *okeys_find(const okeys_t *k, int64_t member, const char *key)
+{
+    if (!k->nbucket) return NULL;
+    for (okey_t *e = k->bucket[okey_bucket(k, member)]; e; e = e->next)
+        if (e->member == member && strcmp(e->key, key) == 0) return e;
+    return NULL;
+}
+
+static int64_t keys_upto(store_t *s)
+{
+    char v[32];
+    return store_meta_get(s, KEYS_UPTO, v, sizeof v) ? strtoll(v, NULL, 10) : 0;
+}
+
+/* The recent keys in memory, from the messages past KEYS_UPTO. */
+static int okeys_build(store_t *s, char *err)
+{
+    okeys_t *k = &s->keys;
+    if (k->built) return NUDGE_OK;
+    if (!k->merge_min) k->merge_min = KEYS_MERGE_MIN;
+    if (!k->chunk_min) k->chunk_min = KEYS_CHUNK_MIN;
+    sqlite3_stmt *st = stmt(s, S_KEYS_RECENT);
+    sqlite3_bind_int64(st, 1, keys_upto(s));
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        okeys_add(k, sqlite3_column_int64(st, 1), (const char *)sqlite3_column_text(st, 2),
+                  sqlite3_column_int64(st, 0));
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        okeys_free(k);
+        return dberr(s, err, "reading the outbox's recent keys");
+    }
+    k->built = 1;
+    return NUDGE_OK;
+}
+
+/* The id of member's message with key: in memory, else in message_keys
+ * (unless only memory may hold it); 0 none, -1 error. */
+static int64_t okeys_id(store_t *s, int64_t member, const char *key, int memory_only, char *err)
+{
+    if (okeys_build(s, err) != NUDGE_OK) return -1;
+    const okey_t *e = okeys_find(&s->keys, member, key);
+    if (e) return e->id;
+    if (memory_only) return 0;
+    sqlite3_stmt *st = stmt(s, S_KEYS_FIND);
+    sqlite3_bind_int64(st, 1, member);
+    sqlite3_bind_int64(st, 2, key_slot(key));
+    bind_text(st, 3, key);
+    int rc = sqlite3_step(st);
+    int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return dberr(s, err, "finding a message's key");
+    return id;
+}
+
+/* e's first slot is taken: by e itself (merged before a restart), or by
+ * another key of its member with the same hash: the first free one of
+ * the 8 then. */
+static int okeys_reslot(store_t *s, const okey_t *e, char *err)
+{
+    sqlite3_stmt *st = stmt(s, S_KEYS_SLOTS);
+    sqlite3_bind_int64(st, 1, e->member);
+    sqlite3_bind_int64(st, 2, e->slot);
+    unsigned used = 0;
+    int rc, mine = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        used |= 1u << (sqlite3_column_int64(st, 0) - e->slot);
+        if (sqlite3_column_int64(st, 1) == e->id) mine = 1;
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) return dberr(s, err, "merging the outbox's keys");
+    if (mine) return NUDGE_OK;
+    for (int i = 1; i < KEY_SLOTS; i++)
+        if (!(used & (1u << i))) {
+            st = stmt(s, S_KEYS_ADD);
+            sqlite3_bind_int64(st, 1, e->member);
+            sqlite3_bind_int64(st, 2, e->slot + i);
+            sqlite3_bind_int64(st, 3, e->id);
+            return run(s, st, err, "merging the outbox's keys");
+        }
+    return errf(err, "merging the outbox's keys: member %lld has %d keys with the hash of '%s'", (long long)e->member,
+                KEY_SLOTS, e->key);
+}
+
+static int cmp_okey(const void *a, const void *b)
+{
+    const okey_t *x = *(okey_t *const *)a, *y = *(okey_t *const *)b;
+    if (x->member != y->member) return x->member < y->member ? -1 : 1;
+    return x->slot < y->slot ? -1 : x->slot > y->slot;
+}
+
+/* In the open transaction, before its commit: the next chunk of the
+ * batch into message_keys (a new batch first, once enough keys wait).
+ * Only a process that adds messages merges: others may read. */
+static int okeys_merge(store_t *s, char *err)
+{
+    okeys_t *k = &s->keys;
+    if (!k->built || !k->writer) return NUDGE_OK;
+    if (!k->nbatch) {
+        if (k->nfresh < k->merge_min) return NUDGE_OK;
+        okey_t **b = k->batch;
+        k->batch = k->fresh;
+        k->nbatch = k->nfresh;
+        k->fresh = b;   /* NULL: grown again as keys come */
+        k->nfresh = k->cap_fresh = 0;
+        k->done = 0;
+        k->batch_hi = 0;
+        for (size_t i = 0; i < k->nbatch; i++)
+            if (k->batch[i]->id > k->batch_hi) k->batch_hi = k->batch[i]->id;
+        qsort(k->batch, k->nbatch, sizeof *k->batch, cmp_okey);
+    }
+    size_t chunk = k->nbatch / 64 > k->chunk_min ? k->nbatch / 64 : k->chunk_min;
+    size_t end = k->done + chunk < k->nbatch ? k->done + chunk : k->nbatch;
+    sqlite3_stmt *st = stmt(s, S_KEYS_ADD);
+    for (; k->done < end; k->done++) {
+        const okey_t *e = k->batch[k->done];
+        if (e->gone) continue;
+        sqlite3_bind_int64(st, 1, e->member);
+        sqlite3_bind_int64(st, 2, e->slot);
+        sqlite3_bind_int64(st, 3, e->id);
+        if (run(s, st, err, "merging the outbox's keys") != NUDGE_OK) return NUDGE_ERR;
+        if (!sqlite3_changes(s->db) && okeys_reslot(s, e, err) != NUDGE_OK) return NUDGE_ERR;
+    }
+    if (k->done < k->nbatch) return NUDGE_OK;
+    char v[32];
+    snprintf(v, sizeof v, "%lld", (long long)k->batch_hi);
+    if (store_meta_set(s, KEYS_UPTO, v, err) != NUDGE_OK) return NUDGE_ERR;
+    /* in message_keys once this commits (a failed commit drops the memory) */
+    for (size_t i = 0; i < k->nbatch; i++) {
+        if (!k->batch[i]->gone) okeys_unlink(k, k->batch[i]);
+        free(k->batch[i]);
+    }
+    k->nbatch = k->done = 0;
+    return NUDGE_OK;
+}
+
+/* A message's row deleted: its key goes from memory and message_keys. */
+static int okeys_forget(store_t *s, int64_t member, const char *key, int64_t id, char *err)
+{
+    if (okeys_build(s, err) != NUDGE_OK) return NUDGE_ERR;
+    okey_t *e = okeys_find(&s->keys, member, key);
+    if (e) {
+        okeys_unlink(&s->keys, e);
+        e->gone = 1;   /* freed with its array */
+    }
+    sqlite3_stmt *st = stmt(s, S_KEYS_DELETE);
+    sqlite3_bind_int64(st, 1, member);
+    sqlite3_bind_int64(st, 2, key_slot(key));
+    sqlite3_bind_int64(st, 3, id);
+    return run(s, st, err, "forgetting a message's key");
+}
+
+void store_keys_limits(store_t *s, size_t merge_min, size_t chunk_min)
+{
+    if (merge_min) s->keys.merge_min = merge_min;
+    if (chunk_min) s->keys.chunk_min = chunk_min;
+}
+
+int64_t store_keys_recent(store_t *s)
+{
+    return s->keys.built ? (int64_t)s->keys.count : -1;
+}
+
 /* ---- messages held for quiet hours ---- */
 
 static void read_out(sqlite3_stmt *st, store_msg_t *m);
 
 int store_held_put(store_t *s, const store_msg_t *m, char *err)
 {
+    int64_t dup = okeys_id(s, m->member, m->key, m->fresh, err);
+    if (dup) return dup < 0 ? NUDGE_ERR : NUDGE_OK;
     sqlite3_stmt *st = stmt(s, S_HELD_PUT);
     bind_text(st, 1, m->key);
     sqlite3_bind_int64(st, 2, m->at);
@@ -2459,7 +2853,10 @@ int store_held_put(store_t *s, const store_msg_t *m, char *err)
     bind_text(st, 13, m->ctx.len ? m->ctx.p : NULL);
     if (m->segments > 0) sqlite3_bind_int(st, 14, m->segments);
     else sqlite3_bind_null(st, 14);
-    return run(s, st, err, "holding a message");
+    if (run(s, st, err, "holding a message") != NUDGE_OK) return NUDGE_ERR;
+    okeys_add(&s->keys, m->member, m->key, sqlite3_last_insert_rowid(s->db));
+    s->keys.writer = 1;
+    return NUDGE_OK;
 }
 
 int64_t store_held_next(store_t *s)
@@ -2487,7 +2884,19 @@ int store_held_due(store_t *s, int64_t t, store_msg_t *out, int limit, char *err
 
 int store_held_delete(store_t *s, int64_t id, char *err)
 {
-    sqlite3_stmt *st = stmt(s, S_HELD_DELETE);
+    sqlite3_stmt *st = stmt(s, S_MSG_KEY_OF);
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    char key[sizeof ((store_msg_t *)0)->key] = "";
+    int64_t member = 0;
+    if (rc == SQLITE_ROW) {
+        member = sqlite3_column_int64(st, 0);
+        copy_col(key, sizeof key, st, 1);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return dberr(s, err, "releasing a held message");
+    if (rc == SQLITE_ROW && okeys_forget(s, member, key, id, err) != NUDGE_OK) return NUDGE_ERR;
+    st = stmt(s, S_HELD_DELETE);
     sqlite3_bind_int64(st, 1, id);
     return run(s, st, err, "releasing a held message");
 }
@@ -2504,6 +2913,8 @@ int store_held_drop(store_t *s, int64_t id, const char *reason, char *err)
 
 int store_outbox_add(store_t *s, const store_msg_t *m, const char *status, const char *reason, char *err)
 {
+    int64_t dup = okeys_id(s, m->member, m->key, m->fresh, err);
+    if (dup) return dup < 0 ? NUDGE_ERR : 0;
     sqlite3_stmt *st = stmt(s, S_OUT_ADD);
     bind_text(st, 1, m->key);
     sqlite3_bind_int64(st, 2, m->at);
@@ -2523,7 +2934,9 @@ int store_outbox_add(store_t *s, const store_msg_t *m, const char *status, const
     if (m->segments > 0) sqlite3_bind_int(st, 16, m->segments);
     else sqlite3_bind_null(st, 16);
     if (run(s, st, err, "adding to the outbox") != NUDGE_OK) return NUDGE_ERR;
-    return sqlite3_changes(s->db) ? 1 : 0;
+    okeys_add(&s->keys, m->member, m->key, sqlite3_last_insert_rowid(s->db));
+    s->keys.writer = 1;
+    return 1;
 }
 
 static void read_out(sqlite3_stmt *st, store_msg_t *m)
@@ -2857,10 +3270,6 @@ int store_outbox_recent(store_t *s, int64_t since,
 
 int store_outbox_has(store_t *s, int64_t member, const char *key)
 {
-    sqlite3_stmt *st = stmt(s, S_OUT_HAS);
-    sqlite3_bind_int64(st, 1, member);
-    bind_text(st, 2, key);
-    int found = sqlite3_step(st) == SQLITE_ROW;
-    sqlite3_reset(st);
-    return found;
+    char err[ERRLEN];
+    return okeys_id(s, member, key, 0, err) != 0;   /* an error says yes: nothing is queued twice */
 }

@@ -68,6 +68,12 @@ int store_wal_restart_due(store_t *s);
  * event accepted, what the disk pays for one: random pages of large
  * indexes make it grow with the store. */
 int64_t store_wal_bytes(store_t *s);
+/* The outbox's keys of recent messages wait in memory until this many
+ * (default 131072) go to the store's index of keys in one sorted batch,
+ * at least chunk_min (1024) a commit. For tests and tuning; 0 keeps a
+ * value. store_keys_recent: how many wait now (-1 not read yet). */
+void store_keys_limits(store_t *s, size_t merge_min, size_t chunk_min);
+int64_t store_keys_recent(store_t *s);
 
 int store_meta_set(store_t *s, const char *key, const char *value, char *err);
 /* 1 and the value in out (n bytes) when key is set, else 0. */
@@ -225,6 +231,8 @@ typedef struct store_msg {
     int64_t receipt_at;        /* when it came; TIME_NONE */
     buf_t content;             /* empty when not rendered */
     buf_t ctx;                 /* the occasion (JSON), for rendering again */
+    int fresh;                 /* its key names an event recorded in this transaction: never
+                                  decided before, so only keys in memory need a look (adding) */
 } store_msg_t;
 
 /* Both buffers of m; store_msg_free releases them. */

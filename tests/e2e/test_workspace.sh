@@ -80,7 +80,7 @@ cp -r "$W" "$T/old"
 printf '\x00\x00\x00\x01' | dd of="$T/old/nudge.db" bs=1 seek=60 conv=notrunc 2>/dev/null
 out=$("$NUDGE" status "$T/old" 2>&1)
 check_status "old store refused" 1 $?
-check_contains "old store message" "$out" "was made by another version of nudge (store format 1, this nudge reads 9)"
+check_contains "old store message" "$out" "was made by another version of nudge (store format 1, this nudge reads 10)"
 # a format-3 store (the outbox's single status index) is brought up to date
 cp -r "$W" "$T/v3"
 old_orders "$T/v3/nudge.db"
@@ -93,8 +93,8 @@ sqlite3 "$T/v3/nudge.db" "INSERT INTO messages(key, at, member, journey, step, c
 out=$("$NUDGE" outbox "$T/v3" --status queued 2>&1)
 check_status "format-3 store opens" 0 $?
 check_contains "and keeps its messages" "$out" "j/s"
-check_eq "and is format 9, with the new indexes" \
-    "9 messages_at messages_held messages_member_key messages_pending messages_sending" \
+check_eq "and is format 10, with the new indexes" \
+    "10 messages_at messages_held messages_pending messages_sending" \
     "$(sqlite3 "$T/v3/nudge.db" "PRAGMA user_version" | tr '\n' ' ')$(sqlite3 "$T/v3/nudge.db" \
       "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages' AND sql IS NOT NULL ORDER BY 1" | tr '\n' ' ' | sed 's/ $//')"
 # an upgrade that fails halfway changes nothing: format 3 with a column
@@ -115,7 +115,7 @@ sqlite3 "$T/v5/nudge.db" "DROP INDEX points_expiry;
 "$NUDGE" status "$T/v5" >/dev/null 2>&1
 check_status "format-5 store opens" 0 $?
 check_eq "and its expiry index covers member and points" \
-    "9 CREATE INDEX points_expiry ON points(expires_day, member, left_points) WHERE left_points > 0" \
+    "10 CREATE INDEX points_expiry ON points(expires_day, member, left_points) WHERE left_points > 0" \
     "$(sqlite3 "$T/v5/nudge.db" "PRAGMA user_version" | tr '\n' ' ')$(sqlite3 "$T/v5/nudge.db" \
       "SELECT sql FROM sqlite_master WHERE name = 'points_expiry'")"
 # a format-6 store gets the table that keeps the event log's filter
@@ -124,7 +124,7 @@ old_orders "$T/v6/nudge.db"
 sqlite3 "$T/v6/nudge.db" "DROP TABLE event_filter; PRAGMA user_version = 6;"
 "$NUDGE" status "$T/v6" >/dev/null 2>&1
 check_status "format-6 store opens" 0 $?
-check_eq "and is format 9, with the event filter's table" "9 1" \
+check_eq "and is format 10, with the event filter's table" "10 1" \
     "$(sqlite3 "$T/v6/nudge.db" "PRAGMA user_version") $(sqlite3 "$T/v6/nudge.db" \
       "SELECT count(*) FROM sqlite_master WHERE name = 'event_filter'")"
 # a format-7 store's orders move to their own table, whole
@@ -134,7 +134,7 @@ sqlite3 "$T/v7/nudge.db" "PRAGMA user_version = 7"
 "$NUDGE" status "$T/v7" >/dev/null 2>&1
 check_status "format-7 store opens" 0 $?
 check_eq "and keeps the member's orders" "$orders_now" "$(sqlite3 "$T/v7/nudge.db" "SELECT * FROM member_orders")"
-check_eq "and is format 9, with the new last-order index" "9 member_orders_last" \
+check_eq "and is format 10, with the new last-order index" "10 member_orders_last" \
     "$(sqlite3 "$T/v7/nudge.db" "PRAGMA user_version") $(sqlite3 "$T/v7/nudge.db" \
       "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE '%last%'")"
 # a format-8 store's messages move to a table whose key is unique per
@@ -152,11 +152,14 @@ before=$(sqlite3 "$T/v8/nudge.db" "SELECT * FROM messages ORDER BY id")
 "$NUDGE" status "$T/v8" >/dev/null 2>&1
 check_status "format-8 store opens" 0 $?
 check_eq "and keeps every message whole" "$before" "$(sqlite3 "$T/v8/nudge.db" "SELECT * FROM messages ORDER BY id")"
-check_eq "and is format 9, the key unique per member in one index" \
-    "9 messages_at messages_held messages_member_key messages_pending messages_sending" \
+check_eq "and is format 10, no index of keys on the messages" \
+    "10 messages_at messages_held messages_pending messages_sending" \
     "$(sqlite3 "$T/v8/nudge.db" "PRAGMA user_version" | tr '\n' ' ')$(sqlite3 "$T/v8/nudge.db" \
       "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages' ORDER BY 1" | tr '\n' ' ' | sed 's/ $//')"
-out=$(sqlite3 "$T/v8/nudge.db" "INSERT INTO messages(key, at, member, journey, step, status)
-    VALUES ('j:s:W1:2026-01-01', 1, 1, 'j', 's', 'queued')" 2>&1)
-check_contains "where a key comes once a member" "$out" "UNIQUE constraint failed: messages.member, messages.key"
+check_eq "its keys in their own table, by member, all of them merged" \
+    "1|1 1|2 2" \
+    "$(sqlite3 "$T/v8/nudge.db" "SELECT member, id FROM message_keys ORDER BY id" | tr '\n' ' ')$(sqlite3 "$T/v8/nudge.db" \
+      "SELECT value FROM meta WHERE key = 'message_keys_upto'")"
+out=$(sqlite3 "$T/v8/nudge.db" "INSERT INTO message_keys(member, h, id) SELECT member, h, 3 FROM message_keys WHERE id = 1" 2>&1)
+check_contains "where a key's slot comes once a member" "$out" "UNIQUE constraint failed: message_keys.member, message_keys.h"
 finish
