@@ -61,6 +61,7 @@
     "CREATE TABLE IF NOT EXISTS message_keys(member INTEGER NOT NULL, h INTEGER NOT NULL, id INTEGER NOT NULL," \
     " PRIMARY KEY(member, h)) WITHOUT ROWID;"
 #define KEY_SLOTS 8
+#define KEY_SLOT_RANGE " BETWEEN ?2 AND ?2 + " STR(KEY_SLOTS) " - 1"   /* a key's slots, the first bound as ?2 */
 
 static const char *const schema =
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;"
@@ -329,11 +330,11 @@ static const char *const sql[S_COUNT] = {
                               " AND channel = 'wechat'",
     [S_MEMBER_IDS_BY_OPENID] = "SELECT id FROM members WHERE wechat_openid = ?1",
     [S_KEYS_FIND] = "SELECT k.id FROM message_keys k JOIN messages m ON m.id = k.id"
-                     " WHERE k.member = ?1 AND k.h BETWEEN ?2 AND ?2 + 7 AND m.key = ?3",
+                     " WHERE k.member = ?1 AND k.h" KEY_SLOT_RANGE " AND m.key = ?3",
     /* taken: a key of another message (or this one's, merged again after a restart) */
     [S_KEYS_ADD] = "INSERT OR IGNORE INTO message_keys(member, h, id) VALUES(?1, ?2, ?3)",
-    [S_KEYS_SLOTS] = "SELECT h, id FROM message_keys WHERE member = ?1 AND h BETWEEN ?2 AND ?2 + 7",
-    [S_KEYS_DELETE] = "DELETE FROM message_keys WHERE member = ?1 AND h BETWEEN ?2 AND ?2 + 7 AND id = ?3",
+    [S_KEYS_SLOTS] = "SELECT h, id FROM message_keys WHERE member = ?1 AND h" KEY_SLOT_RANGE,
+    [S_KEYS_DELETE] = "DELETE FROM message_keys WHERE member = ?1 AND h" KEY_SLOT_RANGE " AND id = ?3",
     [S_KEYS_RECENT] = "SELECT id, member, key FROM messages WHERE id > ?1 ORDER BY id",
     [S_MSG_KEY_OF] = "SELECT member, key FROM messages WHERE id = ?1",
     [S_MEMBERS_BY_PHONE] = "SELECT ext_id FROM members WHERE " PHONE_KEY " = ?1 AND phone IS NOT NULL",
@@ -441,7 +442,7 @@ typedef struct okey {
 
 /* The keys of messages message_keys does not hold yet: all of them are
  * in the hash (by member); each is owned by `fresh` (not in a batch yet)
- * or by `batch` (sorted by member and key, merged `done` at a time, a
+ * or by `batch` (sorted by member and slot, merged `done` at a time, a
  * chunk at each commit; when all are, KEYS_UPTO moves to batch_hi and they
  * are freed). Built on first use from the messages past KEYS_UPTO, and
  * dropped on a rollback (built again next time). */
