@@ -253,6 +253,21 @@ int main(void)
         CHECK_EQ_INT(store_commit(s, err), NUDGE_OK);
     }
     CHECK(store_keys_recent(s) < 8);
+    /* the merging keeps pace with what comes: a commit of 10 new keys
+     * merges twice that, here the whole batch they start */
+    int64_t before = store_keys_recent(s);
+    CHECK_EQ_INT(store_begin(s, err), NUDGE_OK);
+    for (int i = 0; i < 10; i++) {
+        store_msg_t p;
+        snprintf(key, sizeof key, "p:s:A:%d", i);
+        msg(&p, a, "A", key, "sms");
+        p.fresh = 1;
+        CHECK_EQ_INT(store_outbox_add(s, &p, "queued", NULL, err), 1);
+        store_msg_free(&p);
+    }
+    CHECK_EQ_INT(store_keys_recent(s), before + 10);
+    CHECK_EQ_INT(store_commit(s, err), NUDGE_OK);
+    CHECK_EQ_INT(store_keys_recent(s), 0);
     CHECK_EQ_INT(count(path, "SELECT count(*) FROM message_keys") + store_keys_recent(s),
                  count(path, "SELECT count(*) FROM messages"));
     CHECK_EQ_INT(count(path, "SELECT count(*) FROM message_keys k JOIN messages m ON m.id = k.id"
