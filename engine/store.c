@@ -139,8 +139,12 @@ static const char *const schema =
 #define OWN_LO 20
 #define OWN_HI 21
 
-/* a member's messages in message_keys (the recent ones are added by id) */
-#define MSG_OF_MEMBER_IDS "id IN (SELECT id FROM message_keys WHERE member = ?1)"
+/* a member's messages per journey and status: those in message_keys, and
+ * `more` (" OR id IN (...)": the recent ones, by id) */
+#define MSG_OF_MEMBER(more) \
+    "SELECT journey, status, count(*), max(CASE WHEN status IN ('sent', 'dead')" \
+    " THEN coalesce(done_at, at) ELSE at END) FROM messages WHERE id IN (SELECT id FROM message_keys WHERE member = ?1)" \
+    more " GROUP BY journey, status ORDER BY 1, 2"
 
 #define MEMBER_COLS \
     "m.id, m.ext_id, m.name, m.phone, m.email, m.wechat_openid, m.birthday, m.gender, m.tz," \
@@ -293,9 +297,7 @@ static const char *const sql[S_COUNT] = {
                      " WHERE wake_at <= ?1 AND (wake_at, journey, member) > (?3, ?4, ?5)" OWN("member")
                      " ORDER BY wake_at, journey, member LIMIT ?2",
     [S_FLIGHT_COUNTS] = "SELECT journey, step_id, count(*) FROM flights GROUP BY 1, 2 ORDER BY 1, 2",
-    [S_MSG_OF_MEMBER] = "SELECT journey, status, count(*), max(CASE WHEN status IN ('sent', 'dead')"
-                        " THEN coalesce(done_at, at) ELSE at END) FROM messages WHERE " MSG_OF_MEMBER_IDS
-                        " GROUP BY journey, status ORDER BY 1, 2",
+    [S_MSG_OF_MEMBER] = MSG_OF_MEMBER(""),
     [S_ENTRY_ADD] = "INSERT OR IGNORE INTO entries(journey, member, occ, at) VALUES(?1,?2,?3,?4)",
     [S_ENTRY_EXISTS] = "SELECT 1 FROM entries WHERE journey = ?1 AND member = ?2 LIMIT 1",
     [S_HELD_PUT] = "INSERT INTO messages(key, at, member, journey, step, channel, template, content, status,"
@@ -2514,8 +2516,7 @@ int store_member_messages(store_t *s, int64_t member,
     if (ids.len) {
         buf_t q;
         buf_init(&q);
-        const char *base = sql[S_MSG_OF_MEMBER], *at = strstr(base, MSG_OF_MEMBER_IDS) + strlen(MSG_OF_MEMBER_IDS);
-        buf_printf(&q, "%.*s OR id IN (%s)%s", (int)(at - base), base, ids.p, at);
+        buf_printf(&q, MSG_OF_MEMBER(" OR id IN (%s)"), ids.p);
         int prc = sqlite3_prepare_v2(s->db, q.p, -1, &own, NULL);
         buf_free(&q);
         if (prc != SQLITE_OK) {
@@ -2530,13 +2531,9 @@ int store_member_messages(store_t *s, int64_t member,
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         fn((const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
            sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3), ud);
-    if (own) {
-        if (rc != SQLITE_DONE) dberr(s, err, "reading a member's messages");
-        sqlite3_finalize(own);
-    } else {
-        sqlite3_reset(st);
-        if (rc != SQLITE_DONE) dberr(s, err, "reading a member's messages");
-    }
+    if (rc != SQLITE_DONE) dberr(s, err, "reading a member's messages");
+    if (own) sqlite3_finalize(own);
+    else sqlite3_reset(st);
     return rc == SQLITE_DONE ? NUDGE_OK : NUDGE_ERR;
 }
 
@@ -2590,7 +2587,7 @@ void store_message_counts(store_t *s, void (*fn)(const char *channel, const char
 /* ---- the outbox's keys ---- */
 
 /* A batch once this many recent keys wait: the larger, the more of a
- * batch's keys share a page of message_keys (at 2 M keys, about 30 k
+ * batch's keys share a page of message_keys (at 2 M keys, about 11.5 k
  * pages). About 110 bytes of memory each (the key, the entry, its hash). */
 #define KEYS_MERGE_MIN 131072
 /* Keys merged at each commit: twice those that came since the last, and
@@ -2669,6 +2666,14 @@ static void okeys_add(okeys_t *k, int64_t member, const char *key, int64_t id)
     }
     k->fresh[k->nfresh++] = e;
     okeys_link(k, e);
+}
+
+/* m was just inserted: its key waits in memory, and this process merges. */
+static void okeys_inserted(store_t *s, const store_msg_t *m)
+{
+    okeys_add(&s->keys, m->member, m->key, sqlite3_last_insert_rowid(s->db));
+    s->keys.writer = 1;
+    s->keys.added++;
 }
 
 static okey_t *okeys_find(const okeys_t *k, int64_t member, const char *key)
@@ -2861,9 +2866,7 @@ int store_held_put(store_t *s, const store_msg_t *m, char *err)
     if (m->segments > 0) sqlite3_bind_int(st, 14, m->segments);
     else sqlite3_bind_null(st, 14);
     if (run(s, st, err, "holding a message") != NUDGE_OK) return NUDGE_ERR;
-    okeys_add(&s->keys, m->member, m->key, sqlite3_last_insert_rowid(s->db));
-    s->keys.writer = 1;
-    s->keys.added++;
+    okeys_inserted(s, m);
     return NUDGE_OK;
 }
 
@@ -2942,9 +2945,7 @@ int store_outbox_add(store_t *s, const store_msg_t *m, const char *status, const
     if (m->segments > 0) sqlite3_bind_int(st, 16, m->segments);
     else sqlite3_bind_null(st, 16);
     if (run(s, st, err, "adding to the outbox") != NUDGE_OK) return NUDGE_ERR;
-    okeys_add(&s->keys, m->member, m->key, sqlite3_last_insert_rowid(s->db));
-    s->keys.writer = 1;
-    s->keys.added++;
+    okeys_inserted(s, m);
     return 1;
 }
 
