@@ -7,7 +7,8 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/nudge-vg.XXXXXX"); trap 'rm -rf "$T"' EXIT
 pass=0 fail=0
 vg() {
     local name=$1; shift
-    if valgrind -q --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect \
+    # the daemon's allocator is jemalloc (Makefile): its malloc is replaced like libc's
+    if valgrind -q --soname-synonyms=somalloc=*jemalloc* --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect \
         --error-exitcode=99 "$@" >"$T/out" 2>"$T/vg"; then pass=$((pass + 1)); else
         local rc=$?
         if [ $rc -eq 99 ]; then fail=$((fail + 1)); echo "valgrind: $name:" >&2; cat "$T/vg" >&2
