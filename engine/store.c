@@ -2109,6 +2109,23 @@ static int flush_events(store_t *s, char *err)
     return rc == NUDGE_OK ? event_gen_bump(s, err) : rc;
 }
 
+int store_flush_events(store_t *s, size_t min, char *err)
+{
+    if (s->npend < min || !s->npend || sqlite3_get_autocommit(s->db)) return NUDGE_OK;
+    if (flush_events(s, err) != NUDGE_OK) {
+        bloom_drop(s);   /* as at a commit: sqlite may have rolled back */
+        return NUDGE_ERR;
+    }
+    return NUDGE_OK;
+}
+
+size_t store_events_waiting(const store_t *s)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->npend; i++) n += s->pend[i].type != NULL;   /* not taken back */
+    return n;
+}
+
 /* 1 when the id found under key is ext_id itself (the same check), else
  * -1: two ids with one fingerprint, which must not pass for each other. */
 static int same_id(int64_t found_chk, int64_t chk, const char *ext_id, char *err)

@@ -164,6 +164,14 @@ int store_event_add(store_t *s, const char *ext_id, const char *type, int64_t me
                     const char *body, char *err);
 int store_event_known(store_t *s, const char *ext_id);
 int store_event_remove(store_t *s, const char *ext_id, char *err);
+/* In a transaction, events added wait in memory to be written sorted at
+ * the commit. With at least min of them waiting, they are written into
+ * the open transaction now (nothing else changes: a rollback still undoes
+ * them), so that the commit has less to do: the daemon calls this between
+ * requests, while the journal syncs, because its commit holds the loop. */
+int store_flush_events(store_t *s, size_t min, char *err);
+/* Events of the open transaction waiting in memory for its commit. */
+size_t store_events_waiting(const store_t *s);
 
 /* ---- journeys ---- */
 typedef struct store_journey {
