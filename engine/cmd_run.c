@@ -43,8 +43,9 @@
 #define JOURNAL_ROTATE (64u << 20)   /* bytes before the journal starts a new file */
 #define REPLAY_BATCH 4096            /* journal records applied per commit at start */
 /* events a window's transaction gathers before they are written between
- * requests (store_flush_events) rather than all at its commit: a few
- * hundred keeps each write short and its statement's cost shared */
+ * requests (store_flush_events) rather than all at its commit, and the
+ * outbox's keys owed before they are merged (store_merge_keys): a few
+ * hundred keeps each write short and its statements' cost shared */
 #define FLUSH_EVENTS_MIN 256
 
 /* Requests whose events are written to the journal, waiting for the
@@ -209,9 +210,11 @@ static void on_answer(evutil_socket_t fd, short what, void *ud)
         d->synced = event_new(d->base, jnl_fd(d->jnl), EV_READ | EV_PERSIST, on_synced, d);
         event_add(d->synced, NULL);
     }
-    /* while the journal syncs: the events the commit would write, so
-     * that the commit, which holds the loop, takes less of it */
-    if (d->in_txn && store_flush_events(d->store, FLUSH_EVENTS_MIN, err) != NUDGE_OK) {
+    /* while the journal syncs: the events the commit would write and
+     * the outbox's keys it would merge, so that the commit, which holds
+     * the loop, takes less of it */
+    if (d->in_txn && (store_flush_events(d->store, FLUSH_EVENTS_MIN, err) != NUDGE_OK ||
+                      store_merge_keys(d->store, FLUSH_EVENTS_MIN, err) != NUDGE_OK)) {
         give_up(d, "saving", err);
         return;
     }

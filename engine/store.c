@@ -458,6 +458,7 @@ typedef struct okeys {
     size_t nfresh, cap_fresh, nbatch, done;
     int64_t batch_hi;
     size_t added;              /* keys added since the last merge */
+    int ahead;                 /* the open transaction merged between requests */
     size_t merge_min, chunk_min;   /* store_keys_limits */
 } okeys_t;
 
@@ -507,6 +508,7 @@ static size_t okey_bucket(const okeys_t *k, int64_t member);
 static int okeys_build(store_t *s, char *err);
 static int64_t okeys_id(store_t *s, int64_t member, const char *key, int memory_only, char *err);
 static int okeys_merge(store_t *s, char *err);
+static int okeys_merge_some(store_t *s, size_t floor, char *err);
 
 static const char *const anchor_indexes[] = {"members_join", "members_join_md", "members_birth",
                                              "member_orders_last", "members_zone", "members_phone",
@@ -1132,7 +1134,9 @@ static int flush_events(store_t *s, char *err);
 
 int store_commit(store_t *s, char *err)
 {
-    if (okeys_merge(s, err) != NUDGE_OK) {
+    int merged = okeys_merge(s, err);
+    s->keys.ahead = 0;
+    if (merged != NUDGE_OK) {
         okeys_free(&s->keys);
         return NUDGE_ERR;
     }
@@ -1171,7 +1175,9 @@ int store_commit_lazy(store_t *s, char *err)
 {
     ckpt_t *c = s->ckpt;
     if (!c) return store_commit(s, err);
-    if (okeys_merge(s, err) != NUDGE_OK) {
+    int merged = okeys_merge(s, err);
+    s->keys.ahead = 0;
+    if (merged != NUDGE_OK) {
         okeys_free(&s->keys);
         return NUDGE_ERR;
     }
@@ -2836,8 +2842,16 @@ static void okeys_sort(okey_t **v, size_t n)
  * Only a process that adds messages merges: others may read. */
 static int okeys_merge(store_t *s, char *err)
 {
+    return okeys_merge_some(s, s->keys.ahead ? 0 : s->keys.chunk_min, err);
+}
+
+/* The keys owed (twice those added since the last merge), at least floor:
+ * a commit's floor keeps a batch going while few keys come; between
+ * requests there is none. */
+static int okeys_merge_some(store_t *s, size_t floor, char *err)
+{
     okeys_t *k = &s->keys;
-    size_t added = k->added;   /* since the last commit, merging or not */
+    size_t added = k->added;   /* since the last merge */
     k->added = 0;
     if (!k->built || !k->writer) return NUDGE_OK;
     if (!k->nbatch) {
@@ -2853,7 +2867,7 @@ static int okeys_merge(store_t *s, char *err)
             if (k->batch[i]->id > k->batch_hi) k->batch_hi = k->batch[i]->id;
         okeys_sort(k->batch, k->nbatch);
     }
-    size_t chunk = 2 * added > k->chunk_min ? 2 * added : k->chunk_min;
+    size_t chunk = 2 * added > floor ? 2 * added : floor;
     size_t end = k->done + chunk < k->nbatch ? k->done + chunk : k->nbatch;
     sqlite3_stmt *st = stmt(s, S_KEYS_ADD);
     for (; k->done < end; k->done++) {
@@ -2892,6 +2906,20 @@ static int okeys_forget(store_t *s, int64_t member, const char *key, int64_t id,
     sqlite3_bind_int64(st, 2, key_slot(key));
     sqlite3_bind_int64(st, 3, id);
     return run(s, st, err, "forgetting a message's key");
+}
+
+int store_merge_keys(store_t *s, size_t min, char *err)
+{
+    okeys_t *k = &s->keys;
+    if (sqlite3_get_autocommit(s->db) || !k->built || !k->writer || 2 * k->added < min ||
+        (!k->nbatch && k->nfresh < k->merge_min))
+        return NUDGE_OK;
+    k->ahead = 1;
+    if (okeys_merge_some(s, 0, err) != NUDGE_OK) {
+        okeys_free(k);
+        return NUDGE_ERR;
+    }
+    return NUDGE_OK;
 }
 
 void store_keys_limits(store_t *s, size_t merge_min, size_t chunk_min)

@@ -74,6 +74,12 @@ int64_t store_wal_bytes(store_t *s);
  * value. store_keys_recent: how many wait now (-1 not read yet). */
 void store_keys_limits(store_t *s, size_t merge_min, size_t chunk_min);
 int64_t store_keys_recent(store_t *s);
+/* In a transaction: the merging its commit would do, now, once at least
+ * min keys are owed (twice those added since the last merge), forming the
+ * batch first when enough wait; that transaction's commit then merges
+ * only what is owed, without its floor. Like store_flush_events, for a
+ * daemon between requests, while its commit would hold the loop. */
+int store_merge_keys(store_t *s, size_t min, char *err);
 
 int store_meta_set(store_t *s, const char *key, const char *value, char *err);
 /* 1 and the value in out (n bytes) when key is set, else 0. */

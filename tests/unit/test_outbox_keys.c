@@ -4,7 +4,8 @@
  * also after a reopen halfway through a batch and after a rollback; the
  * receipts by key and by WeChat msgid and the member's messages find
  * recent and merged messages alike; a held message released gives its key
- * back; once merged, the memory is empty and the table holds every key. */
+ * back; merging between requests (store_merge_keys); once merged, the
+ * memory is empty and the table holds every key. */
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -273,6 +274,57 @@ int main(void)
     CHECK_EQ_INT(count(path, "SELECT count(*) FROM message_keys k JOIN messages m ON m.id = k.id"
                              " WHERE m.member <> k.member"), 0);
     CHECK_EQ_INT(count(path, "SELECT count(*) FROM message_keys WHERE id NOT IN (SELECT id FROM messages)"), 0);
+
+    /* merged between requests (store_merge_keys, as the daemon does): a
+     * batch formed and its owed keys merged inside the transaction, and
+     * that transaction's commit merges only what is owed, without its
+     * floor (5 here) */
+    store_keys_limits(s, 8, 5);
+    int64_t table0 = count(path, "SELECT count(*) FROM message_keys");
+    CHECK_EQ_INT(store_begin(s, err), NUDGE_OK);
+    for (int i = 0; i < 7; i++) {
+        snprintf(key, sizeof key, "q:s:A:%d", i);
+        CHECK_EQ_INT(add_now(s, a, "A", key, 1), 1);
+    }
+    CHECK_EQ_INT(store_merge_keys(s, 1, err), NUDGE_OK);   /* 7 wait: no batch yet */
+    CHECK_EQ_INT(store_keys_recent(s), 7);
+    CHECK_EQ_INT(store_commit(s, err), NUDGE_OK);   /* no batch: nothing merged */
+    CHECK_EQ_INT(count(path, "SELECT count(*) FROM message_keys"), table0);
+    CHECK_EQ_INT(store_begin(s, err), NUDGE_OK);
+    CHECK_EQ_INT(add_now(s, a, "A", "q:s:A:7", 1), 1);
+    CHECK_EQ_INT(store_merge_keys(s, 3, err), NUDGE_OK);   /* 2 owed, under the minimum */
+    CHECK_EQ_INT(store_merge_keys(s, 2, err), NUDGE_OK);   /* a batch of 8, 2 of them merged */
+    CHECK_EQ_INT(store_keys_recent(s), 8);
+    CHECK_EQ_INT(add_now(s, a, "A", "q:s:A:3", 0), 0);   /* refused, merged or not */
+    CHECK_EQ_INT(add_now(s, a, "A", "q:s:A:6", 0), 0);
+    CHECK_EQ_INT(add_now(s, a, "A", "q:s:A:8", 1), 1);   /* fresh, 1 more owed: 2 */
+    CHECK_EQ_INT(store_commit(s, err), NUDGE_OK);
+    CHECK_EQ_INT(count(path, "SELECT count(*) FROM message_keys"), table0 + 4);   /* not 2 + 5 */
+    CHECK_EQ_INT(store_keys_recent(s), 9);
+    /* the rest ahead in one go: the batch done inside the transaction,
+     * its memory freed; a rollback then takes it all back */
+    CHECK_EQ_INT(store_begin(s, err), NUDGE_OK);
+    CHECK_EQ_INT(add_now(s, a, "A", "q:s:A:9", 1), 1);
+    CHECK_EQ_INT(add_now(s, a, "A", "q:s:A:10", 1), 1);
+    CHECK_EQ_INT(store_merge_keys(s, 1, err), NUDGE_OK);   /* 4 owed: the batch's last 4 */
+    CHECK_EQ_INT(store_keys_recent(s), 3);   /* 8, 9 and 10 */
+    CHECK_EQ_INT(add_now(s, a, "A", "q:s:A:0", 0), 0);
+    store_rollback(s);
+    CHECK_EQ_INT(store_keys_recent(s), -1);   /* read again when needed */
+    CHECK_EQ_INT(add_now(s, a, "A", "q:s:A:9", 1), 1);   /* rolled back: new again */
+    CHECK_EQ_INT(add_now(s, a, "A", "q:s:A:5", 0), 0);   /* in the batch, from the messages */
+    CHECK_EQ_INT(count(path, "SELECT count(*) FROM message_keys"), table0 + 4);
+    /* and no merging outside a transaction */
+    CHECK_EQ_INT(store_merge_keys(s, 1, err), NUDGE_OK);
+    CHECK_EQ_INT(count(path, "SELECT count(*) FROM message_keys"), table0 + 4);
+    for (int i = 0; i < 10; i++) {
+        CHECK_EQ_INT(store_begin(s, err), NUDGE_OK);
+        CHECK_EQ_INT(store_commit(s, err), NUDGE_OK);
+    }
+    CHECK_EQ_INT(count(path, "SELECT count(*) FROM message_keys") + store_keys_recent(s),
+                 count(path, "SELECT count(*) FROM messages"));
+    CHECK_EQ_INT(count(path, "SELECT count(*) FROM message_keys k JOIN messages m ON m.id = k.id"
+                             " WHERE m.member <> k.member"), 0);
     store_close(s);
 
     char cmd[96];
