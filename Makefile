@@ -20,9 +20,9 @@ CFLAGS   += -std=c11 -Wall -Wextra -Werror -g $(OPT) -D_DEFAULT_SOURCE -iquote e
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm -pthread
 # The daemon allocates a request's worth of small buffers per event (HTTP
 # headers, JSON, sqlite's cells) and frees them on the same loop turn:
-# jemalloc, as redis links it, takes 25-30% less of the loop's time for
-# that than libc's allocator (bench/BENCHMARKS.md). The sanitizer builds
-# keep libc's, which ASan replaces; valgrind replaces jemalloc's too.
+# with jemalloc, as redis links it, the daemon took about 30% more events
+# a second than with libc's allocator (bench/BENCHMARKS.md). The sanitizer
+# builds keep libc's, which ASan replaces; valgrind replaces jemalloc's too.
 ALLOC_LIBS ?= $(shell pkg-config --libs jemalloc 2>/dev/null)
 
 B        ?= build
