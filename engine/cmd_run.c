@@ -46,7 +46,7 @@
  * requests (store_flush_events) rather than all at its commit, and the
  * outbox's keys owed before they are merged (store_merge_keys): a few
  * hundred keeps each write short and its statements' cost shared */
-#define FLUSH_EVENTS_MIN 256
+#define WRITE_AHEAD_MIN 256
 
 /* Requests whose events are written to the journal, waiting for the
  * sync that covers record seq. */
@@ -213,8 +213,8 @@ static void on_answer(evutil_socket_t fd, short what, void *ud)
     /* while the journal syncs: the events the commit would write and
      * the outbox's keys it would merge, so that the commit, which holds
      * the loop, takes less of it */
-    if (d->in_txn && (store_flush_events(d->store, FLUSH_EVENTS_MIN, err) != NUDGE_OK ||
-                      store_merge_keys(d->store, FLUSH_EVENTS_MIN, err) != NUDGE_OK)) {
+    if (d->in_txn && (store_flush_events(d->store, WRITE_AHEAD_MIN, err) != NUDGE_OK ||
+                      store_merge_keys(d->store, WRITE_AHEAD_MIN, err) != NUDGE_OK)) {
         give_up(d, "saving", err);
         return;
     }

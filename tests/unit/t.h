@@ -3,6 +3,7 @@
 #ifndef NUDGE_T_H
 #define NUDGE_T_H
 
+#include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -35,6 +36,21 @@ static inline int64_t t_size_of(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0 ? (int64_t)st.st_size : -1;
+}
+
+/* The integer query q answers on the store at path, read as another
+ * connection would (what is committed); -1 when it cannot be read. */
+static inline int64_t t_sql_int(const char *path, const char *q)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int64_t n = -1;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, q, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return n;
 }
 
 /* Removes a test's store (and its WAL files) and then its directory. */

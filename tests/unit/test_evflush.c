@@ -29,22 +29,6 @@ static int known(store_t *s, const char *prefix, int i)
     return store_event_known(s, id);
 }
 
-/* Rows of the events table, read by another connection (what is
- * committed). */
-static int64_t rows_on_disk(const char *path)
-{
-    sqlite3 *db;
-    sqlite3_stmt *st;
-    int64_t n = -1;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) return -1;
-    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM events", -1, &st, NULL) == SQLITE_OK) {
-        if (sqlite3_step(st) == SQLITE_ROW) n = sqlite3_column_int64(st, 0);
-        sqlite3_finalize(st);
-    }
-    sqlite3_close(db);
-    return n;
-}
-
 int main(void)
 {
     char dir[] = "/tmp/nudge-evflush-XXXXXX", path[64], err[ERRLEN] = "";
@@ -84,10 +68,10 @@ int main(void)
     CHECK_EQ_INT(store_flush_events(s, 256, err), NUDGE_OK);
     CHECK_EQ_INT(store_events_waiting(s), 1);
     CHECK(known(s, "b", 1));
-    CHECK_EQ_INT(rows_on_disk(path), 0);   /* nothing committed yet */
+    CHECK_EQ_INT(t_sql_int(path, "SELECT count(*) FROM events"), 0);   /* nothing committed yet */
     CHECK_EQ_INT(store_commit(s, err), NUDGE_OK);
     CHECK_EQ_INT(store_events_waiting(s), 0);
-    CHECK_EQ_INT(rows_on_disk(path), 300);   /* 300 - a7 + b1 */
+    CHECK_EQ_INT(t_sql_int(path, "SELECT count(*) FROM events"), 300);   /* 300 - a7 + b1 */
 
     /* written, then rolled back: gone, and can be added again */
     CHECK_EQ_INT(store_begin(s, err), NUDGE_OK);
@@ -100,7 +84,7 @@ int main(void)
     CHECK(known(s, "c", 3));
     store_rollback(s);
     CHECK(!known(s, "c", 3));
-    CHECK_EQ_INT(rows_on_disk(path), 300);
+    CHECK_EQ_INT(t_sql_int(path, "SELECT count(*) FROM events"), 300);
     CHECK_EQ_INT(store_begin(s, err), NUDGE_OK);
     CHECK_EQ_INT(add(s, "c", 3), 1);
     CHECK_EQ_INT(store_commit(s, err), NUDGE_OK);
@@ -118,7 +102,7 @@ int main(void)
         CHECK(!known(s, "c", 4));
         store_close(s);
     }
-    CHECK_EQ_INT(rows_on_disk(path), 301);
+    CHECK_EQ_INT(t_sql_int(path, "SELECT count(*) FROM events"), 301);
     t_rm_store(dir, path);
     T_DONE();
 }

@@ -60,19 +60,6 @@ static int add_now(store_t *s, int64_t member, const char *ext_id, const char *k
     return rc;
 }
 
-static int64_t count(const char *path, const char *q)
-{
-    sqlite3 *db = NULL;
-    sqlite3_stmt *st = NULL;
-    int64_t n = -1;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-        sqlite3_prepare_v2(db, q, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
-        n = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return n;
-}
-
 /* Runs q on the store as another connection would: its sqlite code. */
 static int write_sql(const char *path, const char *q)
 {
@@ -95,7 +82,7 @@ static int64_t id_of(const char *path, const char *key)
 {
     char q[256];
     snprintf(q, sizeof q, "SELECT id FROM messages WHERE key = '%s'", key);
-    return count(path, q);
+    return t_sql_int(path, q);
 }
 
 int main(void)
@@ -124,13 +111,13 @@ int main(void)
         CHECK_EQ_INT(add(s, i % 2 ? b : a, i % 2 ? "B" : "A", key, 1), 1);
     }
     CHECK_EQ_INT(store_keys_recent(s), 7);
-    CHECK_EQ_INT(count(path, "SELECT count(*) FROM message_keys"), 0);
+    CHECK_EQ_INT(t_sql_int(path, "SELECT count(*) FROM message_keys"), 0);
     /* the 8th key's commit starts a batch of all 8 and merges 2 (member A's first) */
     CHECK_EQ_INT(add(s, b, "B", "k:s:B:7", 1), 1);
-    CHECK_EQ_INT(count(path, "SELECT count(*) FROM message_keys"), 2);
-    CHECK_EQ_INT(count(path, "SELECT count(*) FROM message_keys k JOIN messages m ON m.id = k.id"
+    CHECK_EQ_INT(t_sql_int(path, "SELECT count(*) FROM message_keys"), 2);
+    CHECK_EQ_INT(t_sql_int(path, "SELECT count(*) FROM message_keys k JOIN messages m ON m.id = k.id"
                              " WHERE m.member = k.member AND m.key LIKE 'k:s:A:%'"), 2);   /* A's, in slot order */
-    CHECK_EQ_INT(count(path, "SELECT count(*) FROM meta WHERE key = 'message_keys_upto'"), 0);
+    CHECK_EQ_INT(t_sql_int(path, "SELECT count(*) FROM meta WHERE key = 'message_keys_upto'"), 0);
     CHECK_EQ_INT(store_keys_recent(s), 8);   /* kept until the whole batch is in */
     /* refused wherever they are: merged, in the batch, fresh */
     for (int i = 0; i < 8; i++) {   /* two of these in the table, six in the batch only */
@@ -152,14 +139,14 @@ int main(void)
     CHECK_EQ_INT(add_now(s, a, "A", "k:s:A:2", 0), 0);
     /* 9 recent: a batch of all of them, its first 2 in the table already */
     CHECK_EQ_INT(add(s, b, "B", "k:s:B:9", 1), 1);
-    CHECK_EQ_INT(count(path, "SELECT count(*) FROM message_keys"), 2);
+    CHECK_EQ_INT(t_sql_int(path, "SELECT count(*) FROM message_keys"), 2);
     for (int i = 10; i < 14; i++) {
         snprintf(key, sizeof key, "k:s:A:%d", i);
         CHECK_EQ_INT(add(s, a, "A", key, 1), 1);
     }
     /* done: every key of the batch merged, their memory freed, the mark moved */
-    CHECK_EQ_INT(count(path, "SELECT count(*) FROM message_keys"), 9);
-    CHECK_EQ_INT(count(path, "SELECT value FROM meta WHERE key = 'message_keys_upto'"), id_of(path, "k:s:B:9"));
+    CHECK_EQ_INT(t_sql_int(path, "SELECT count(*) FROM message_keys"), 9);
+    CHECK_EQ_INT(t_sql_int(path, "SELECT value FROM meta WHERE key = 'message_keys_upto'"), id_of(path, "k:s:B:9"));
     CHECK_EQ_INT(store_keys_recent(s), 4);
     CHECK_EQ_INT(add_now(s, b, "B", "k:s:B:9", 0), 0);
     CHECK_EQ_INT(add_now(s, a, "A", "k:s:A:13", 0), 0);
@@ -168,7 +155,7 @@ int main(void)
     CHECK_EQ_INT(store_receipt(s, "wechat", "k:s:A:4", NULL, NULL, "delivered", 1764547300, err), 1);
     CHECK_EQ_INT(store_receipt(s, "wechat", "k:s:A:12", NULL, NULL, "delivered", 1764547300, err), 1);
     CHECK_EQ_INT(store_receipt(s, "sms", "k:s:A:12", NULL, NULL, "delivered", 1764547300, err), 0);
-    CHECK_EQ_INT(count(path, "SELECT count(*) FROM messages WHERE receipt = 'delivered'"), 2);
+    CHECK_EQ_INT(t_sql_int(path, "SELECT count(*) FROM messages WHERE receipt = 'delivered'"), 2);
     /* by WeChat's msgid among B's messages: merged (B:1) and recent (B:15) */
     CHECK_EQ_INT(add(s, b, "B", "k:s:B:15", 1), 1);
     CHECK_EQ_INT(store_begin(s, err), NUDGE_OK);
@@ -179,7 +166,8 @@ int main(void)
     CHECK_EQ_INT(store_receipt(s, "wechat", NULL, "msg-1", "oB", "delivered", 1764547300, err), 1);
     CHECK_EQ_INT(store_receipt(s, "wechat", NULL, "msg-15", "oB", "failed: 43004", 1764547300, err), 1);
     CHECK_EQ_INT(store_receipt(s, "wechat", NULL, "msg-15", "oA", "delivered", 1764547300, err), 0);
-    CHECK_EQ_INT(count(path, "SELECT count(*) FROM messages WHERE receipt = 'failed: 43004' AND key = 'k:s:B:15'"), 1);
+    CHECK_EQ_INT(t_sql_int(path, "SELECT count(*) FROM messages"
+                                 " WHERE receipt = 'failed: 43004' AND key = 'k:s:B:15'"), 1);
 
     /* the member's messages: merged and recent together */
     char sums[256] = "";
@@ -196,7 +184,7 @@ int main(void)
     CHECK_EQ_INT(store_held_put(s, &h, err), NUDGE_OK);
     CHECK_EQ_INT(store_held_put(s, &h, err), NUDGE_OK);   /* once */
     CHECK_EQ_INT(store_commit(s, err), NUDGE_OK);
-    CHECK_EQ_INT(count(path, "SELECT count(*) FROM messages WHERE key = 'h:s:A:1'"), 1);
+    CHECK_EQ_INT(t_sql_int(path, "SELECT count(*) FROM messages WHERE key = 'h:s:A:1'"), 1);
     CHECK_EQ_INT(store_begin(s, err), NUDGE_OK);
     CHECK_EQ_INT(store_held_delete(s, id_of(path, "h:s:A:1"), err), NUDGE_OK);
     CHECK_EQ_INT(store_commit(s, err), NUDGE_OK);
@@ -206,12 +194,14 @@ int main(void)
         snprintf(key, sizeof key, "k:s:A:%d", i);
         CHECK_EQ_INT(add(s, a, "A", key, 1), 1);
     }
-    CHECK_EQ_INT(count(path, "SELECT count(*) FROM message_keys k JOIN messages m ON m.id = k.id WHERE m.key = 'h:s:A:1'"), 1);
+    CHECK_EQ_INT(t_sql_int(path, "SELECT count(*) FROM message_keys k JOIN messages m ON m.id = k.id"
+                                 " WHERE m.key = 'h:s:A:1'"), 1);
     int64_t held_again = id_of(path, "h:s:A:1");
     CHECK_EQ_INT(store_begin(s, err), NUDGE_OK);
     CHECK_EQ_INT(store_held_delete(s, held_again, err), NUDGE_OK);
     CHECK_EQ_INT(store_commit(s, err), NUDGE_OK);
-    CHECK_EQ_INT(count(path, "SELECT count(*) FROM message_keys k JOIN messages m ON m.id = k.id WHERE m.key = 'h:s:A:1'"), 0);
+    CHECK_EQ_INT(t_sql_int(path, "SELECT count(*) FROM message_keys k JOIN messages m ON m.id = k.id"
+                                 " WHERE m.key = 'h:s:A:1'"), 0);
     CHECK_EQ_INT(add(s, a, "A", "h:s:A:1", 0), 1);
     store_msg_free(&h);
 
@@ -239,11 +229,12 @@ int main(void)
     }
     snprintf(q, sizeof q, "SELECT h - %lld FROM message_keys WHERE id = %lld", (long long)slot,
              (long long)id_of(path, "k:s:B:77"));
-    CHECK_EQ_INT(count(path, q), 1);
+    CHECK_EQ_INT(t_sql_int(path, q), 1);
     CHECK_EQ_INT(add_now(s, b, "B", "k:s:B:77", 0), 0);
     CHECK_EQ_INT(add_now(s, b, "B", "k:s:B:3", 0), 0);
     CHECK_EQ_INT(store_receipt(s, "wechat", "k:s:B:77", NULL, NULL, "delivered", 1764547400, err), 1);
-    CHECK_EQ_INT(count(path, "SELECT count(*) FROM messages WHERE receipt_at = 1764547400 AND key = 'k:s:B:77'"), 1);
+    CHECK_EQ_INT(t_sql_int(path, "SELECT count(*) FROM messages"
+                                 " WHERE receipt_at = 1764547400 AND key = 'k:s:B:77'"), 1);
     snprintf(q, sizeof q, "DELETE FROM message_keys WHERE member = %lld AND h = %lld", (long long)b, (long long)slot);
     CHECK_EQ_INT(write_sql(path, q), SQLITE_OK);   /* the slot taken by hand, given back */
 
@@ -269,18 +260,18 @@ int main(void)
     CHECK_EQ_INT(store_keys_recent(s), before + 10);
     CHECK_EQ_INT(store_commit(s, err), NUDGE_OK);
     CHECK_EQ_INT(store_keys_recent(s), 0);
-    CHECK_EQ_INT(count(path, "SELECT count(*) FROM message_keys") + store_keys_recent(s),
-                 count(path, "SELECT count(*) FROM messages"));
-    CHECK_EQ_INT(count(path, "SELECT count(*) FROM message_keys k JOIN messages m ON m.id = k.id"
+    CHECK_EQ_INT(t_sql_int(path, "SELECT count(*) FROM message_keys") + store_keys_recent(s),
+                 t_sql_int(path, "SELECT count(*) FROM messages"));
+    CHECK_EQ_INT(t_sql_int(path, "SELECT count(*) FROM message_keys k JOIN messages m ON m.id = k.id"
                              " WHERE m.member <> k.member"), 0);
-    CHECK_EQ_INT(count(path, "SELECT count(*) FROM message_keys WHERE id NOT IN (SELECT id FROM messages)"), 0);
+    CHECK_EQ_INT(t_sql_int(path, "SELECT count(*) FROM message_keys WHERE id NOT IN (SELECT id FROM messages)"), 0);
 
     /* merged between requests (store_merge_keys, as the daemon does): a
      * batch formed and its owed keys merged inside the transaction, and
      * that transaction's commit merges only what is owed, without its
      * floor (5 here) */
     store_keys_limits(s, 8, 5);
-    int64_t table0 = count(path, "SELECT count(*) FROM message_keys");
+    int64_t table0 = t_sql_int(path, "SELECT count(*) FROM message_keys");
     CHECK_EQ_INT(store_begin(s, err), NUDGE_OK);
     for (int i = 0; i < 7; i++) {
         snprintf(key, sizeof key, "q:s:A:%d", i);
@@ -289,7 +280,7 @@ int main(void)
     CHECK_EQ_INT(store_merge_keys(s, 1, err), NUDGE_OK);   /* 7 wait: no batch yet */
     CHECK_EQ_INT(store_keys_recent(s), 7);
     CHECK_EQ_INT(store_commit(s, err), NUDGE_OK);   /* no batch: nothing merged */
-    CHECK_EQ_INT(count(path, "SELECT count(*) FROM message_keys"), table0);
+    CHECK_EQ_INT(t_sql_int(path, "SELECT count(*) FROM message_keys"), table0);
     CHECK_EQ_INT(store_begin(s, err), NUDGE_OK);
     CHECK_EQ_INT(add_now(s, a, "A", "q:s:A:7", 1), 1);
     CHECK_EQ_INT(store_merge_keys(s, 3, err), NUDGE_OK);   /* 2 owed, under the minimum */
@@ -299,7 +290,7 @@ int main(void)
     CHECK_EQ_INT(add_now(s, a, "A", "q:s:A:6", 0), 0);
     CHECK_EQ_INT(add_now(s, a, "A", "q:s:A:8", 1), 1);   /* fresh, 1 more owed: 2 */
     CHECK_EQ_INT(store_commit(s, err), NUDGE_OK);
-    CHECK_EQ_INT(count(path, "SELECT count(*) FROM message_keys"), table0 + 4);   /* not 2 + 5 */
+    CHECK_EQ_INT(t_sql_int(path, "SELECT count(*) FROM message_keys"), table0 + 4);   /* not 2 + 5 */
     CHECK_EQ_INT(store_keys_recent(s), 9);
     /* the rest ahead in one go: the batch done inside the transaction,
      * its memory freed; a rollback then takes it all back */
@@ -313,17 +304,17 @@ int main(void)
     CHECK_EQ_INT(store_keys_recent(s), -1);   /* read again when needed */
     CHECK_EQ_INT(add_now(s, a, "A", "q:s:A:9", 1), 1);   /* rolled back: new again */
     CHECK_EQ_INT(add_now(s, a, "A", "q:s:A:5", 0), 0);   /* in the batch, from the messages */
-    CHECK_EQ_INT(count(path, "SELECT count(*) FROM message_keys"), table0 + 4);
+    CHECK_EQ_INT(t_sql_int(path, "SELECT count(*) FROM message_keys"), table0 + 4);
     /* and no merging outside a transaction */
     CHECK_EQ_INT(store_merge_keys(s, 1, err), NUDGE_OK);
-    CHECK_EQ_INT(count(path, "SELECT count(*) FROM message_keys"), table0 + 4);
+    CHECK_EQ_INT(t_sql_int(path, "SELECT count(*) FROM message_keys"), table0 + 4);
     for (int i = 0; i < 10; i++) {
         CHECK_EQ_INT(store_begin(s, err), NUDGE_OK);
         CHECK_EQ_INT(store_commit(s, err), NUDGE_OK);
     }
-    CHECK_EQ_INT(count(path, "SELECT count(*) FROM message_keys") + store_keys_recent(s),
-                 count(path, "SELECT count(*) FROM messages"));
-    CHECK_EQ_INT(count(path, "SELECT count(*) FROM message_keys k JOIN messages m ON m.id = k.id"
+    CHECK_EQ_INT(t_sql_int(path, "SELECT count(*) FROM message_keys") + store_keys_recent(s),
+                 t_sql_int(path, "SELECT count(*) FROM messages"));
+    CHECK_EQ_INT(t_sql_int(path, "SELECT count(*) FROM message_keys k JOIN messages m ON m.id = k.id"
                              " WHERE m.member <> k.member"), 0);
     store_close(s);
 
