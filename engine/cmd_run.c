@@ -336,6 +336,20 @@ static void api_metrics(void *ud, buf_t *out)
     buf_printf(out, "# HELP nudge_store_wal_bytes_total Bytes the store's commits wrote to its write-ahead log (each page a commit changed, once).\n"
                     "# TYPE nudge_store_wal_bytes_total counter\nnudge_store_wal_bytes_total %lld\n",
                (long long)store_wal_bytes(d->store));
+    hist_t syncs;
+    jnl_sync_hist(d->jnl, &syncs);
+    buf_adds(out, "# HELP nudge_intake_journal_sync_seconds How long each sync of the intake journal took (the disk's part of an answer's wait).\n"
+                  "# TYPE nudge_intake_journal_sync_seconds histogram\n");
+    hist_write(&syncs, out, "nudge_intake_journal_sync_seconds", "");
+    int64_t hits, misses, held;
+    store_member_cache_stats(d->store, &hits, &misses, &held);
+    buf_printf(out, "# HELP nudge_store_member_reads_total Members read by id: from the store's memory of recent ones (hit) or from the database (miss).\n"
+                    "# TYPE nudge_store_member_reads_total counter\n"
+                    "nudge_store_member_reads_total{from=\"memory\"} %lld\nnudge_store_member_reads_total{from=\"database\"} %lld\n",
+               (long long)hits, (long long)misses);
+    buf_printf(out, "# HELP nudge_store_members_in_memory Members the store holds in its memory of recent ones.\n"
+                    "# TYPE nudge_store_members_in_memory gauge\nnudge_store_members_in_memory %lld\n",
+               (long long)held);
 }
 
 static void api_wake(void *ud)

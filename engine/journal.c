@@ -33,7 +33,13 @@ struct jnl {
     int64_t want;          /* written, as the thread is to sync it */
     int64_t done;          /* what the thread synced */
     int notify[2];         /* a pipe: a byte per finished sync */
+    hist_t sync_lat;       /* each sync's time (under mu) */
 };
+
+/* a sync is a write of a few KB and a flush of the disk's cache: a tenth
+ * of a millisecond on a quiet disk, far longer behind other writes */
+static const double sync_bounds[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                     0.025, 0.05, 0.1, 0.25, 0.5, 1};
 
 static uint64_t record_hash(const char *head, size_t nhead, const char *json, size_t len)
 {
@@ -167,6 +173,7 @@ jnl_t *jnl_open(const char *path, char *warn, char *err)
     j->prev_path = xmalloc(n);
     snprintf(j->prev_path, n, "%s.1", path);
     buf_init(&j->pend);
+    hist_init(&j->sync_lat, sync_bounds, (int)(sizeof sync_bounds / sizeof sync_bounds[0]));
     int64_t last = 0, end = 0;
     if (access(j->prev_path, F_OK) == 0) {
         int rc = scan(j->prev_path, 0, NULL, NULL, &last, &end, err);
@@ -306,8 +313,12 @@ static void *sync_main(void *ud)
         int fd = j->fd;
         j->syncing = 1;
         pthread_mutex_unlock(&j->mu);
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         int rc = fdatasync(fd), e = errno;
+        clock_gettime(CLOCK_MONOTONIC, &t1);
         pthread_mutex_lock(&j->mu);
+        hist_observe(&j->sync_lat, (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
         j->syncing = 0;
         if (rc == 0) j->done = want;
         else if (!j->sync_errno) j->sync_errno = e;
@@ -413,4 +424,11 @@ int jnl_trim(jnl_t *j, int64_t durable, size_t rotate_bytes, char *err)
 int64_t jnl_bytes(const jnl_t *j)
 {
     return j->size + j->prev_size + (int64_t)j->pend.len;
+}
+
+void jnl_sync_hist(jnl_t *j, hist_t *out)
+{
+    if (j->started) pthread_mutex_lock(&j->mu);
+    *out = j->sync_lat;
+    if (j->started) pthread_mutex_unlock(&j->mu);
 }

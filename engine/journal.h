@@ -24,6 +24,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hist.h"
+
 typedef struct jnl jnl_t;
 
 /* Opens (creating) the journal at path and reads it through, to learn the
@@ -59,5 +61,7 @@ int jnl_replay(jnl_t *j, int64_t after, jnl_fn fn, void *ud, char *err);
 int jnl_trim(jnl_t *j, int64_t durable, size_t rotate_bytes, char *err);
 /* Bytes in the journal's files (for metrics and tests). */
 int64_t jnl_bytes(const jnl_t *j);
+/* How long the sync thread's syncs took, so far (a copy, into out). */
+void jnl_sync_hist(jnl_t *j, hist_t *out);
 
 #endif

@@ -144,6 +144,27 @@ void member_set_str(member_t *m, int idx, const char *val)
     buf_free(&old);
 }
 
+void member_copy(member_t *dst, const member_t *src)
+{
+    size_t lens[MS_NSTR];
+    for (int i = 0; i < MS_NSTR; i++) lens[i] = src->s[i] ? strlen(src->s[i]) : 0;
+    member_clear(dst);
+    member_set_strs(dst, src->s, lens);
+    dst->rowid = src->rowid;
+    dst->zone = src->zone;
+    dst->wechat_subscribed = src->wechat_subscribed;
+    dst->sms_opt_out = src->sms_opt_out;
+    dst->email_opt_out = src->email_opt_out;
+    dst->joined_at = src->joined_at;
+    dst->order_count = src->order_count;
+    dst->spent_cents = src->spent_cents;
+    dst->last_order_at = src->last_order_at;
+    dst->join_day = src->join_day;
+    dst->join_md = src->join_md;
+    dst->birth_md = src->birth_md;
+    dst->last_order_day = src->last_order_day;
+}
+
 void member_derive(member_t *m)
 {
     int y, mo, d;

@@ -76,6 +76,10 @@ void member_set_strs(member_t *m, const char *const vals[MS_NSTR], const size_t 
 /* Copy val into the member as s[idx], and every other string with it, so
  * the member owns them all (none points into a row or an event). */
 void member_set_str(member_t *m, int idx, const char *val);
+/* dst becomes src as stored: its strings (copied into dst's arena) and
+ * every stored field; dst's points are unloaded and it keeps its own
+ * points callback. src's strings must not point into dst's arena. */
+void member_copy(member_t *dst, const member_t *src);
 
 /* Recompute join_day, join_md, birth_md, last_order_day from the raw
  * fields and the zone. */

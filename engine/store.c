@@ -164,7 +164,7 @@ static const char *const schema =
     " coalesce(receipt, ''), receipt_at"
 
 enum stmt {
-    S_BEGIN, S_COMMIT, S_ROLLBACK,
+    S_BEGIN, S_COMMIT, S_ROLLBACK, S_DATA_VERSION,
     S_META_SET,
     S_MEMBER_FIND, S_MEMBER_ROWID, S_MEMBER_LOAD, S_MEMBER_INSERT, S_MEMBER_UPDATE, S_ORDERS_PUT, S_ORDERS_SAME_DAY, S_ORDERS_DELETE, S_MEMBER_REACH,
     S_MEMBER_COUNT, S_MEMBER_MAX_ID, S_ZONE_MAX_ID, S_ATTR_ADD, S_ATTR_ALL, S_ZONES, S_ZONE_ADD,
@@ -186,6 +186,7 @@ static const char *const sql[S_COUNT] = {
     [S_BEGIN] = "BEGIN IMMEDIATE",
     [S_COMMIT] = "COMMIT",
     [S_ROLLBACK] = "ROLLBACK",
+    [S_DATA_VERSION] = "PRAGMA data_version",
     [S_META_SET] = "INSERT INTO meta(key, value) VALUES(?1, ?2)"
                    " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
     [S_MEMBER_FIND] = "SELECT " MEMBER_COLS " FROM members m" WITH_ORDERS " WHERE m.ext_id = ?1",
@@ -462,6 +463,24 @@ typedef struct okeys {
     size_t merge_min, chunk_min;   /* store_keys_limits */
 } okeys_t;
 
+/* Members read or written lately, by id (see "members read lately"). */
+typedef struct mc_ent {
+    struct mc_ent *next;
+    uint64_t h;
+    member_t m;
+} mc_ent_t;
+
+typedef struct mcache {
+    mc_ent_t **bucket;
+    size_t nbucket, count;     /* a power of two; entries */
+    size_t max;                /* entries at most (0: MCACHE_MAX) */
+    size_t cursor;             /* the bucket the next eviction starts at */
+    int64_t version;           /* PRAGMA data_version of what it holds */
+    int open;                  /* checked as the open transaction began: in use */
+    int wrote;                 /* entries changed in the open transaction */
+    int64_t hits, misses;
+} mcache_t;
+
 struct store {
     sqlite3 *db;
     char *path;
@@ -499,8 +518,14 @@ struct store {
     int bulk;                  /* anchor indexes dropped for a bulk load */
     int64_t own_lo, own_hi;    /* store_own: the row ids acted for */
     okeys_t keys;
+    mcache_t mc;
     int64_t new_floor;         /* store_own: a new member's row id is at least this */
 };
+
+/* members read lately (defined with the members, used before them) */
+static void mc_clear(store_t *s);
+static void mc_txn_begin(store_t *s);
+static void mc_txn_end(store_t *s, int committed);
 
 /* the outbox's keys (defined with the outbox, used before it) */
 static void okeys_free(okeys_t *k);
@@ -1006,6 +1031,7 @@ void store_close(store_t *s)
     free(s->seen_orders.tail);
     free(s->zones);
     okeys_free(&s->keys);
+    mc_clear(s);
     for (int i = 0; i < S_COUNT; i++) sqlite3_finalize(s->st[i]);
     sqlite3_close(s->db);
     free(s->path);
@@ -1119,6 +1145,7 @@ int store_begin(store_t *s, char *err)
         return errf(err, "%s: the simulation's copy cannot go on after a transaction was rolled back (it keeps no journal)",
                     s->path);
     if (run(s, stmt(s, S_BEGIN), err, "begin") != NUDGE_OK) return NUDGE_ERR;
+    mc_txn_begin(s);
     /* a transaction that changed the log and ended neither committed nor
      * through store_rollback (sqlite rolled it back itself): the filter
      * counted generations the log never got, and may hold its ids */
@@ -1136,15 +1163,18 @@ int store_commit(store_t *s, char *err)
 {
     int merged = okeys_merge(s, err);
     s->keys.ahead = 0;
+    mc_txn_end(s, merged == NUDGE_OK);   /* and again below if the commit fails */
     if (merged != NUDGE_OK) {
         okeys_free(&s->keys);
         return NUDGE_ERR;
     }
     if (flush_events(s, err) != NUDGE_OK) {
         bloom_drop(s);   /* sqlite may have rolled the transaction back */
+        mc_clear(s);
         return NUDGE_ERR;
     }
     if (run(s, stmt(s, S_COMMIT), err, "commit") != NUDGE_OK) {
+        mc_clear(s);
         bloom_drop(s);   /* whether the log's count moved is unknown now */
         okeys_free(&s->keys);   /* and what message_keys holds: read again */
         return NUDGE_ERR;
@@ -1177,18 +1207,21 @@ int store_commit_lazy(store_t *s, char *err)
     if (!c) return store_commit(s, err);
     int merged = okeys_merge(s, err);
     s->keys.ahead = 0;
+    mc_txn_end(s, merged == NUDGE_OK);
     if (merged != NUDGE_OK) {
         okeys_free(&s->keys);
         return NUDGE_ERR;
     }
     if (flush_events(s, err) != NUDGE_OK) {
         bloom_drop(s);
+        mc_clear(s);
         return NUDGE_ERR;
     }
     wb_lazy = 1;
     int rc = run(s, stmt(s, S_COMMIT), err, "commit");
     wb_lazy = 0;
     if (rc != NUDGE_OK) {
+        mc_clear(s);
         bloom_drop(s);
         okeys_free(&s->keys);
         return NUDGE_ERR;
@@ -1224,6 +1257,7 @@ void store_rollback(store_t *s)
     if (s->scratch && !sqlite3_get_autocommit(s->db)) s->abandoned = 1;
     pend_clear(s);
     okeys_free(&s->keys);   /* the transaction's messages are gone: read again when needed */
+    mc_txn_end(s, 0);       /* and its members' writes */
     /* the log is back to where this transaction found it; the filter may
      * have been built inside it (without an id it took back): built anew */
     if (s->txn_gen_bumps) bloom_drop(s);
@@ -1293,6 +1327,168 @@ static void read_member(store_t *s, sqlite3_stmt *st, member_t *m, int borrow)
     m->last_order_day = col_day(st, 24);
 }
 
+/* ---- members read lately ----
+ *
+ * An event names its member by id, and reading one is three lookups (the
+ * id index, the row, member_orders): the largest share of the daemon's
+ * time under a stream of events. The store keeps the members it read or
+ * wrote inside a transaction, by id, as they stand in the store:
+ *  - every write to members or member_orders is in this module, and
+ *    updates or drops the member's entry;
+ *  - a rollback drops them all, as does a transaction that ended some
+ *    other way (sqlite rolled it back itself, or its commit failed);
+ *  - another connection's commit (an import beside the daemon) changes
+ *    PRAGMA data_version, read as each transaction begins: all dropped.
+ * Outside a transaction it is not used: another process may have written
+ * since the last check. A member's id never changes (every save finds the
+ * member by it first), so an entry is found by id alone. At most
+ * MCACHE_MAX members, a few hundred bytes each; past that, a new one
+ * evicts an entry at a rotating cursor. */
+#define MCACHE_MAX 131072
+
+static uint64_t mc_hash(const char *ext_id)
+{
+    return fnv1a64(ext_id, strlen(ext_id), FNV_SEED) | 1;
+}
+
+static mc_ent_t **mc_slot(mcache_t *c, uint64_t h, const char *ext_id)
+{
+    mc_ent_t **p = &c->bucket[(h * 0x9E3779B97F4A7C15ULL) >> (64 - __builtin_ctzll(c->nbucket))];
+    while (*p && ((*p)->h != h || strcmp((*p)->m.s[MS_EXT_ID], ext_id) != 0)) p = &(*p)->next;
+    return p;
+}
+
+static void mc_ent_free(mc_ent_t *e)
+{
+    member_free(&e->m);
+    free(e);
+}
+
+static void mc_clear(store_t *s)
+{
+    mcache_t *c = &s->mc;
+    for (size_t i = 0; i < c->nbucket; i++)
+        for (mc_ent_t *e = c->bucket[i], *next; e; e = next) {
+            next = e->next;
+            mc_ent_free(e);
+        }
+    free(c->bucket);
+    c->bucket = NULL;
+    c->nbucket = c->count = c->cursor = 0;
+}
+
+/* As a transaction begins (the snapshot it reads is fixed now). */
+static void mc_txn_begin(store_t *s)
+{
+    mcache_t *c = &s->mc;
+    /* the last transaction ended without store_commit or store_rollback */
+    if (c->wrote) mc_clear(s);
+    c->wrote = 0;
+    sqlite3_stmt *st = stmt(s, S_DATA_VERSION);
+    int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_reset(st);
+    if (v < 0 || v != c->version) mc_clear(s);
+    c->version = v;
+    c->open = v >= 0;
+}
+
+static void mc_txn_end(store_t *s, int committed)
+{
+    mcache_t *c = &s->mc;
+    if (!committed) mc_clear(s);
+    c->open = c->wrote = 0;
+}
+
+static const member_t *mc_get(store_t *s, const char *ext_id)
+{
+    mcache_t *c = &s->mc;
+    if (!c->open || !c->count) return NULL;
+    mc_ent_t *e = *mc_slot(c, mc_hash(ext_id), ext_id);
+    return e ? &e->m : NULL;
+}
+
+/* Makes room for one more entry: buckets doubled up to MCACHE_MAX, then
+ * an entry evicted. */
+static void mc_room(mcache_t *c)
+{
+    if (c->count >= (c->max ? c->max : MCACHE_MAX)) {
+        for (;; c->cursor = (c->cursor + 1) & (c->nbucket - 1)) {
+            mc_ent_t *e = c->bucket[c->cursor];
+            if (!e) continue;
+            c->bucket[c->cursor] = e->next;
+            mc_ent_free(e);
+            c->count--;
+            c->cursor = (c->cursor + 1) & (c->nbucket - 1);
+            return;
+        }
+    }
+    if (c->nbucket && c->count < c->nbucket) return;
+    size_t n = c->nbucket ? c->nbucket * 2 : 1024;
+    mc_ent_t **old = c->bucket;
+    size_t nold = c->nbucket;
+    c->bucket = xcalloc(n, sizeof *c->bucket);
+    c->nbucket = n;
+    for (size_t i = 0; i < nold; i++)
+        for (mc_ent_t *e = old[i], *next; e; e = next) {
+            next = e->next;
+            mc_ent_t **p = mc_slot(c, e->h, e->m.s[MS_EXT_ID]);
+            e->next = *p;
+            *p = e;
+        }
+    free(old);
+}
+
+/* m as it now stands in the store (read, or written in full). */
+static void mc_put(store_t *s, const member_t *m)
+{
+    mcache_t *c = &s->mc;
+    if (!c->open || !m->rowid || !m->s[MS_EXT_ID]) return;
+    uint64_t h = mc_hash(m->s[MS_EXT_ID]);
+    mc_ent_t *e = c->nbucket ? *mc_slot(c, h, m->s[MS_EXT_ID]) : NULL;
+    if (!e) {
+        mc_room(c);
+        e = xcalloc(1, sizeof *e);
+        member_init(&e->m);
+        e->h = h;
+        mc_ent_t **p = mc_slot(c, h, m->s[MS_EXT_ID]);
+        e->next = *p;
+        *p = e;
+        c->count++;
+    }
+    member_copy(&e->m, m);
+}
+
+/* The entry of m (by its id), when the write that changes it cannot be
+ * mirrored; with no id, every entry. */
+static void mc_drop(store_t *s, const member_t *m)
+{
+    mcache_t *c = &s->mc;
+    if (!c->count) return;
+    if (!m->s[MS_EXT_ID]) {
+        mc_clear(s);
+        return;
+    }
+    mc_ent_t **p = mc_slot(c, mc_hash(m->s[MS_EXT_ID]), m->s[MS_EXT_ID]);
+    if (!*p) return;
+    mc_ent_t *e = *p;
+    *p = e->next;
+    mc_ent_free(e);
+    c->count--;
+}
+
+void store_member_cache_stats(const store_t *s, int64_t *hits, int64_t *misses, int64_t *held)
+{
+    *hits = s->mc.hits;
+    *misses = s->mc.misses;
+    *held = (int64_t)s->mc.count;
+}
+
+void store_member_cache_max(store_t *s, size_t max)
+{
+    mc_clear(s);
+    s->mc.max = max ? max : MCACHE_MAX;
+}
+
 static int member_query(store_t *s, sqlite3_stmt *st, member_t *m, char *err)
 {
     int rc = sqlite3_step(st);
@@ -1310,9 +1506,18 @@ static int member_query(store_t *s, sqlite3_stmt *st, member_t *m, char *err)
 
 int store_member_find(store_t *s, const char *ext_id, member_t *m, char *err)
 {
+    const member_t *hit = mc_get(s, ext_id);
+    if (hit) {
+        s->mc.hits++;
+        member_copy(m, hit);
+        return 1;
+    }
     sqlite3_stmt *st = stmt(s, S_MEMBER_FIND);
     bind_text(st, 1, ext_id);
-    return member_query(s, st, m, err);
+    int found = member_query(s, st, m, err);
+    if (s->mc.open) s->mc.misses++;
+    if (found == 1) mc_put(s, m);
+    return found;
 }
 
 /* The integer statement `which` answers for one text parameter; 0 when
@@ -1433,7 +1638,13 @@ int store_member_save(store_t *s, member_t *m, char *err)
                 z->next_id = id + 1;
             }
             s->member_saves++;
-            return orders_save(s, m, z->id, insert, err);
+            if (orders_save(s, m, z->id, insert, err) != NUDGE_OK) {
+                mc_drop(s, m);
+                return NUDGE_ERR;
+            }
+            mc_put(s, m);
+            s->mc.wrote = 1;
+            return NUDGE_OK;
         }
         /* the id was taken (by a member who moved here from another zone,
          * or in a store whose ids came in arrival order): a new block */
@@ -1441,6 +1652,7 @@ int store_member_save(store_t *s, member_t *m, char *err)
             member_block_new(s, z);
             continue;
         }
+        mc_drop(s, m);
         return dberr(s, err, "saving a member");
     }
 }
@@ -1484,7 +1696,7 @@ void store_attr_names(store_t *s, void (*fn)(const char *name, void *ud), void *
     sqlite3_reset(st);
 }
 
-int store_member_save_orders(store_t *s, const member_t *m, int32_t was_day, char *err)
+static int member_orders_write(store_t *s, const member_t *m, int32_t was_day, char *err)
 {
     if (was_day == m->last_order_day && was_day != CAL_NONE) {
         sqlite3_stmt *st = stmt(s, S_ORDERS_SAME_DAY);
@@ -1499,8 +1711,29 @@ int store_member_save_orders(store_t *s, const member_t *m, int32_t was_day, cha
     return z ? orders_save(s, m, z->id, 0, err) : NUDGE_ERR;
 }
 
+int store_member_save_orders(store_t *s, const member_t *m, int32_t was_day, char *err)
+{
+    if (member_orders_write(s, m, was_day, err) != NUDGE_OK) {
+        mc_drop(s, m);
+        return NUDGE_ERR;
+    }
+    /* the member's other columns are as its entry has them */
+    mc_ent_t *e = s->mc.count && m->s[MS_EXT_ID] ? *mc_slot(&s->mc, mc_hash(m->s[MS_EXT_ID]), m->s[MS_EXT_ID]) : NULL;
+    if (e && e->m.rowid == m->rowid) {
+        e->m.order_count = m->order_count;
+        e->m.spent_cents = m->spent_cents;
+        e->m.last_order_at = m->last_order_at;
+        e->m.last_order_day = m->last_order_day;
+        s->mc.wrote = 1;
+    } else if (e) {
+        mc_drop(s, m);
+    }
+    return NUDGE_OK;
+}
+
 int store_member_save_reach(store_t *s, const member_t *m, char *err)
 {
+    mc_drop(s, m);   /* rare: read again when next needed */
     sqlite3_stmt *st = stmt(s, S_MEMBER_REACH);
     sqlite3_bind_int64(st, 1, m->rowid);
     bind_text(st, 2, m->s[MS_OPENID]);

@@ -67,6 +67,12 @@ int store_wal_restart_due(store_t *s);
  * WAL (every page a commit changed, once, with its frame header). Per
  * event accepted, what the disk pays for one: random pages of large
  * indexes make it grow with the store. */
+/* Members found by id from the store's memory of recent ones (hits) and
+ * by a query (misses), inside transactions, since it opened; and how
+ * many it holds now. */
+void store_member_cache_stats(const store_t *s, int64_t *hits, int64_t *misses, int64_t *held);
+/* At most max members in that memory (default 131072); for tests. */
+void store_member_cache_max(store_t *s, size_t max);
 int64_t store_wal_bytes(store_t *s);
 /* The outbox's keys of recent messages wait in memory until this many
  * (default 131072) go to the store's index of keys in one sorted batch,

@@ -127,6 +127,11 @@ int main(void)
     struct pollfd pfd = {jnl_fd(j), POLLIN, 0};
     CHECK_EQ_INT(poll(&pfd, 1, 5000), 1);
     CHECK_EQ_INT(jnl_synced(j, err), 3);
+    /* the sync was timed: one observation, within a bound or past the last */
+    hist_t syncs;
+    jnl_sync_hist(j, &syncs);
+    CHECK_EQ_INT(syncs.count, 1);
+    CHECK(syncs.sum > 0 && syncs.sum < 5.0);
     memset(&s, 0, sizeof s);
     CHECK_EQ_INT(jnl_replay(j, 0, collect, &s, err), NUDGE_OK);
     CHECK_EQ_INT(s.n, 3);
