@@ -1,4 +1,5 @@
 /* store.c - see store.h. All of nudge's SQL is here. */
+#define _GNU_SOURCE   /* sync_file_range */
 #include "store.h"
 #include "cal.h"
 
@@ -11,6 +12,7 @@
 #include <time.h>
 #include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define STORE_CACHE_KIB 65536       /* a workspace store's page cache */
@@ -379,6 +381,7 @@ typedef struct ckpt {
     int want, stop;
     sqlite3 *db;
     char *wal;                 /* the WAL's path, for background syncs */
+    int dbfd;                  /* the database, read-only: for paced writes (-1: none) */
     /* lazy commits: the mark the last one reached, and the mark the
      * thread has since synced to disk (both under mu) */
     int64_t lazy_mark, synced_mark;
@@ -519,6 +522,7 @@ struct store {
     int64_t own_lo, own_hi;    /* store_own: the row ids acted for */
     okeys_t keys;
     mcache_t mc;
+    int pace_fd;               /* the database, for the checkpointer's paced writes; -1 none */
     int64_t new_floor;         /* store_own: a new member's row id is at least this */
 };
 
@@ -782,6 +786,7 @@ typedef struct wb_file {
     size_t len, cap;
     sqlite3_int64 off;               /* where buf[0] goes in the file */
     int always;                      /* gathers whether or not wb_on (a scratch store) */
+    int pace;                        /* the checkpointer's database: written through, paced */
 } wb_file_t;
 
 static sqlite3_vfs wb_vfs, *wb_base;
@@ -796,6 +801,47 @@ static int wb_scratch_opening;       /* store_open is opening a scratch store's 
  * the disk; the checkpointer's syncs (another thread) are never lazy */
 static _Thread_local int wb_lazy;
 static size_t wb_extra_at;           /* where wb_file_t sits after the default VFS's file */
+static int wb_pace_opening;          /* store_durable is opening the checkpointer's connection */
+
+/* ---- the checkpointer's writes, paced ----
+ *
+ * A checkpoint round writes tens of MB: the WAL frames the lazy commits
+ * left to it, then the pages it copies into the database. Handed to the
+ * disk by one sync each, they fill its queue, and the intake journal's
+ * small syncs, which every answer waits for, queue behind them: 10-50 ms
+ * at times. So the checkpointer writes them out PACE_BYTES at a time and
+ * waits for each piece (sync_file_range), which keeps the queue ahead of
+ * a journal sync short; the syncs after it find little left to write. */
+#define PACE_BYTES (1 << 20)
+
+static _Thread_local int wb_pace_fd = -1;   /* the database, while this thread checkpoints */
+static _Thread_local int64_t pace_lo, pace_hi, pace_bytes;
+
+/* Writes out and waits for [from, to) of fd, a piece at a time. A failure
+ * is left to the sync that follows, which reports it. */
+static void pace_range(int fd, int64_t from, int64_t to)
+{
+    for (int64_t off = from; off < to; off += PACE_BYTES) {
+        int64_t n = to - off < PACE_BYTES ? to - off : PACE_BYTES;
+        if (sync_file_range(fd, off, n,
+                            SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER) != 0)
+            return;
+    }
+}
+
+/* A checkpoint's write of n bytes at off to the database: the pages since
+ * the last piece go out once they add up to one. They are scattered, so
+ * the range is wide, but only they are dirty in it. */
+static void pace_note(int64_t off, int n)
+{
+    if (!pace_bytes || off < pace_lo) pace_lo = off;
+    if (!pace_bytes || off + n > pace_hi) pace_hi = off + n;
+    pace_bytes += n;
+    if (pace_bytes < PACE_BYTES) return;
+    sync_file_range(wb_pace_fd, pace_lo, pace_hi - pace_lo,
+                    SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+    pace_bytes = 0;
+}
 
 static wb_file_t *wb_of(sqlite3_file *f)
 {
@@ -819,6 +865,11 @@ static int wb_flush(sqlite3_file *f)
 static int wb_write(sqlite3_file *f, const void *p, int n, sqlite3_int64 off)
 {
     wb_file_t *w = wb_of(f);
+    if (w->pace) {
+        int rc = w->real->xWrite(f, p, n, off);
+        if (rc == SQLITE_OK && wb_pace_fd >= 0 && n > 0) pace_note(off, n);
+        return rc;
+    }
     if ((!wb_on && !w->always) || n <= 0) {
         int rc = wb_flush(f);
         return rc != SQLITE_OK ? rc : w->real->xWrite(f, p, n, off);
@@ -886,7 +937,8 @@ static int wb_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flag
     (void)vfs;
     int rc = wb_base->xOpen(wb_base, name, f, flags, out_flags);
     int scratch = wb_scratch_opening && (flags & SQLITE_OPEN_MAIN_DB);
-    if (rc != SQLITE_OK || !((flags & SQLITE_OPEN_WAL) || scratch) || !f->pMethods) return rc;
+    int pace = wb_pace_opening && (flags & SQLITE_OPEN_MAIN_DB);
+    if (rc != SQLITE_OK || !((flags & SQLITE_OPEN_WAL) || scratch || pace) || !f->pMethods) return rc;
     int k = 0;
     while (k < 2 && wb_real_io[k] && wb_real_io[k] != f->pMethods) k++;
     if (k == 2) return rc;   /* methods of a third kind: left as they are */
@@ -904,6 +956,7 @@ static int wb_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flag
     memset(w, 0, sizeof *w);
     w->real = f->pMethods;
     w->always = scratch;
+    w->pace = pace;
     f->pMethods = &wb_io[k];
     return rc;
 }
@@ -946,6 +999,7 @@ store_t *store_open(const char *path, int mode, char *err)
     store_t *s = xcalloc(1, sizeof *s);
     s->path = xstrdup(path);
     s->bloom_gen = -1;
+    s->pace_fd = -1;
     s->own_lo = INT64_MIN;
     s->own_hi = INT64_MAX;
     /* one thread uses a store: sqlite's own mutexes are pure overhead */
@@ -1034,6 +1088,7 @@ void store_close(store_t *s)
     mc_clear(s);
     for (int i = 0; i < S_COUNT; i++) sqlite3_finalize(s->st[i]);
     sqlite3_close(s->db);
+    if (s->pace_fd >= 0) close(s->pace_fd);
     free(s->path);
     free(s);
 }
@@ -3407,12 +3462,21 @@ void store_msg_free(store_msg_t *m)
     buf_free(&m->ctx);
 }
 
+/* The WAL's unsynced frames go to the disk a piece at a time (see
+ * "paced"). */
+static void ckpt_pace_wal(int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) == 0) pace_range(fd, 0, (int64_t)st.st_size);
+}
+
 /* Syncs the WAL, where lazy commits left their frames unsynced: fsync
  * flushes a file's data whichever descriptor wrote it. 0 when done. */
 static int ckpt_sync_wal(const ckpt_t *c)
 {
     int fd = open(c->wal, O_RDWR | O_CLOEXEC);
     if (fd < 0) return -1;
+    ckpt_pace_wal(fd);
     int rc = fdatasync(fd);
     close(fd);
     return rc;
@@ -3442,8 +3506,20 @@ static void *ckpt_main(void *ud)
         /* passive: never waits for the loop's writes; what it cannot copy
          * now, the next round does */
         int frames = 0, copied = 0;
-        if (want && sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames, &copied) != SQLITE_OK)
-            copied = 0;
+        if (want) {
+            /* the frames first (the checkpoint syncs the WAL before it
+             * copies), then its copies into the database, paced */
+            int walfd = open(c->wal, O_RDONLY | O_CLOEXEC);
+            if (walfd >= 0) {
+                ckpt_pace_wal(walfd);
+                close(walfd);
+            }
+            wb_pace_fd = c->dbfd;
+            pace_bytes = 0;
+            if (sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &frames, &copied) != SQLITE_OK)
+                copied = 0;
+            wb_pace_fd = -1;
+        }
         int synced = need_sync && ckpt_sync_wal(c) == 0;
         pthread_mutex_lock(&c->mu);
         if (want) c->copied = copied;
@@ -3541,13 +3617,20 @@ int store_durable(store_t *s, char *err)
     wb_on = 1;   /* every commit of this process now syncs: gathering is safe */
     if (s->ckpt) return NUDGE_OK;
     ckpt_t *c = xcalloc(1, sizeof *c);
-    if (sqlite3_open_v2(s->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK ||
+    wb_pace_opening = 1;
+    int opened = sqlite3_open_v2(s->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    wb_pace_opening = 0;
+    if (opened != SQLITE_OK ||
         sqlite3_exec(c->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL) != SQLITE_OK) {
         errf(err, "%s: %s", s->path, c->db ? sqlite3_errmsg(c->db) : "cannot open the store again");
         sqlite3_close(c->db);
         free(c);
         return NUDGE_ERR;
     }
+    /* kept open until the store's connections are closed: closing a
+     * descriptor of the database drops the process's locks on it */
+    if (s->pace_fd < 0) s->pace_fd = open(s->path, O_RDONLY | O_CLOEXEC);
+    c->dbfd = s->pace_fd;
     c->frame_bytes = WAL_FRAME_HEADER + page_size(s);
     c->ckpt_pages = CKPT_PAGES;
     c->restart_pages = WAL_RESTART_PAGES;
