@@ -1398,7 +1398,7 @@ static void read_member(store_t *s, sqlite3_stmt *st, member_t *m, int borrow)
  * since the last check. A member's id never changes (every save finds the
  * member by it first), so an entry is found by id alone. At most
  * MCACHE_MAX members, a few hundred bytes each; past that, a new one
- * evicts an entry at a rotating cursor. */
+ * evicts an entry at a rotating cursor. A scratch store keeps none. */
 #define MCACHE_MAX 131072
 
 static uint64_t mc_hash(const char *ext_id)
@@ -1444,7 +1444,9 @@ static void mc_txn_begin(store_t *s)
     sqlite3_reset(st);
     if (v < 0 || v != c->version) mc_clear(s);
     c->version = v;
-    c->open = v >= 0;
+    /* not in a scratch store: a simulation's events are spread over a
+     * year of all the members, and its memory goes to the page cache */
+    c->open = v >= 0 && !s->scratch;
 }
 
 static void mc_txn_end(store_t *s, int committed)

@@ -235,8 +235,21 @@ int main(void)
     CHECK(most <= 8);            /* and kept to its size */
     CHECK_EQ_INT(most, 8);
 
-    member_free(&m);
     store_close(s);
+
+    /* a scratch store (a simulation's copy) keeps none */
+    s = store_open(path, STORE_SCRATCH, err);
+    CHECK(s != NULL);
+    if (s) {
+        CHECK_EQ_INT(store_begin(s, err), NUDGE_OK);
+        CHECK_EQ_INT(store_member_find(s, "M05", &m, err), 1);
+        CHECK_EQ_INT(store_member_find(s, "M05", &m, err), 1);
+        CHECK_EQ_INT(hits(s), 0);
+        CHECK_EQ_INT(held(s), 0);
+        CHECK_EQ_INT(store_commit(s, err), NUDGE_OK);
+        store_close(s);
+    }
+    member_free(&m);
     t_rm_store(dir, path);
     T_DONE();
 }
