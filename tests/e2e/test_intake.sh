@@ -72,6 +72,16 @@ check_contains "four events requests answered, in the answer histogram" "$m" 'nu
 check_contains "all four within its last bound" "$m" 'nudge_events_answer_seconds_bucket{le="+Inf"} 4'
 check_eq "the buckets count up" "$(echo "$m" | awk -F'[ ]' '/^nudge_events_answer_seconds_bucket/ { print $2 }' | sort -n -c 2>&1 && echo sorted)" sorted
 check_contains "no lazy commit yet: the window is a minute" "$m" 'nudge_store_commit_seconds_count{kind="lazy"} 0'
+mv() { echo "$m" | awk -v k="$1" '$1 == k { print $2 }'; }
+syncs=$(mv nudge_intake_journal_sync_seconds_count)
+check_eq "the journal's syncs timed: one to four for four requests" yes \
+    "$([ "${syncs:-0}" -ge 1 ] && [ "${syncs:-0}" -le 4 ] && echo yes || echo "no ($syncs)")"
+check_eq "each sync in its +Inf bucket" "$syncs" "$(mv 'nudge_intake_journal_sync_seconds_bucket{le="+Inf"}')"
+# M1 and M2 read from the database once in the window's transaction, then from memory
+check_eq "members read from the database: M1, M2" 2 "$(mv 'nudge_store_member_reads_total{from="database"}')"
+check_eq "members read from memory: M1's later events (and the GET)" yes \
+    "$([ "$(mv 'nudge_store_member_reads_total{from="memory"}')" -ge 3 ] && echo yes || echo no)"
+check_eq "two members held" 2 "$(mv nudge_store_members_in_memory)"
 
 # ---- kill -9, restart: applied once, from the journal --------------------------------------
 kill -9 "$RUNPID"; wait "$RUNPID" 2>/dev/null
