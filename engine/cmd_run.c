@@ -47,6 +47,9 @@
  * outbox's keys owed before they are merged (store_merge_keys): a few
  * hundred keeps each write short and its statements' cost shared */
 #define WRITE_AHEAD_MIN 256
+/* members the store keeps in memory (a few hundred bytes each: ~50 MB);
+ * events name the same members again and again */
+#define RUN_MEMBERS_IN_MEMORY 131072
 
 /* Requests whose events are written to the journal, waiting for the
  * sync that covers record seq. */
@@ -671,6 +674,7 @@ static int run(int argc, char **argv)
     d.answer_now = event_new(d.base, -1, 0, on_answer, &d);
     d.reap = event_new(d.base, -1, EV_PERSIST, on_reap, &d);
     d.tick = evtimer_new(d.base, on_tick, &d);
+    store_member_cache(d.store, RUN_MEMBERS_IN_MEMORY);
     if (store_durable(d.store, err) != NUDGE_OK || !(d.e = engine_new(d.w, d.store, err))) {
         status = cmd_fail("%s", err);
         goto done;

@@ -476,7 +476,7 @@ typedef struct mc_ent {
 typedef struct mcache {
     mc_ent_t **bucket;
     size_t nbucket, count;     /* a power of two; entries */
-    size_t max;                /* entries at most (0: MCACHE_MAX) */
+    size_t max;                /* entries at most (0: none kept) */
     size_t cursor;             /* the bucket the next eviction starts at */
     int64_t version;           /* PRAGMA data_version of what it holds */
     int open;                  /* checked as the open transaction began: in use */
@@ -1397,9 +1397,8 @@ static void read_member(store_t *s, sqlite3_stmt *st, member_t *m, int borrow)
  * Outside a transaction it is not used: another process may have written
  * since the last check. A member's id never changes (every save finds the
  * member by it first), so an entry is found by id alone. At most
- * MCACHE_MAX members, a few hundred bytes each; past that, a new one
- * evicts an entry at a rotating cursor. A scratch store keeps none. */
-#define MCACHE_MAX 131072
+ * store_member_cache's max, a few hundred bytes each; past that, a new
+ * one evicts an entry at a rotating cursor. By default none are kept. */
 
 static uint64_t mc_hash(const char *ext_id)
 {
@@ -1444,9 +1443,7 @@ static void mc_txn_begin(store_t *s)
     sqlite3_reset(st);
     if (v < 0 || v != c->version) mc_clear(s);
     c->version = v;
-    /* not in a scratch store: a simulation's events are spread over a
-     * year of all the members, and its memory goes to the page cache */
-    c->open = v >= 0 && !s->scratch;
+    c->open = v >= 0 && c->max > 0;
 }
 
 static void mc_txn_end(store_t *s, int committed)
@@ -1464,11 +1461,11 @@ static const member_t *mc_get(store_t *s, const char *ext_id)
     return e ? &e->m : NULL;
 }
 
-/* Makes room for one more entry: buckets doubled up to MCACHE_MAX, then
- * an entry evicted. */
+/* Makes room for one more entry: buckets doubled up to the most it
+ * holds, then an entry evicted. */
 static void mc_room(mcache_t *c)
 {
-    if (c->count >= (c->max ? c->max : MCACHE_MAX)) {
+    if (c->count >= c->max) {
         for (;; c->cursor = (c->cursor + 1) & (c->nbucket - 1)) {
             mc_ent_t *e = c->bucket[c->cursor];
             if (!e) continue;
@@ -1541,10 +1538,10 @@ void store_member_cache_stats(const store_t *s, int64_t *hits, int64_t *misses, 
     *held = (int64_t)s->mc.count;
 }
 
-void store_member_cache_max(store_t *s, size_t max)
+void store_member_cache(store_t *s, size_t max)
 {
     mc_clear(s);
-    s->mc.max = max ? max : MCACHE_MAX;
+    s->mc.max = max;
 }
 
 static int member_query(store_t *s, sqlite3_stmt *st, member_t *m, char *err)

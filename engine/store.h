@@ -71,8 +71,11 @@ int store_wal_restart_due(store_t *s);
  * by a query (misses), inside transactions, since it opened; and how
  * many it holds now. */
 void store_member_cache_stats(const store_t *s, int64_t *hits, int64_t *misses, int64_t *held);
-/* At most max members in that memory (default 131072); for tests. */
-void store_member_cache_max(store_t *s, size_t max);
+/* Keeps up to max members found by id in memory, as the store has them
+ * (0, the default: none). The daemon does: its events name the same
+ * members again and again; an import or a simulation meets each one once
+ * or twice, and would only pay for the copies. */
+void store_member_cache(store_t *s, size_t max);
 int64_t store_wal_bytes(store_t *s);
 /* The outbox's keys of recent messages wait in memory until this many
  * (default 131072) go to the store's index of keys in one sorted batch,

@@ -78,6 +78,7 @@ int main(void)
     store_t *s = store_open(path, STORE_CREATE, err);
     CHECK(s != NULL);
     if (!s) return 1;
+    store_member_cache(s, 1000);
     member_t m;
     member_init(&m);
     enum { N = 40 };
@@ -178,7 +179,7 @@ int main(void)
 
     /* A random run with room for 8 members: every find matches what the
      * database holds once committed (checked after each commit). */
-    store_member_cache_max(s, 8);
+    store_member_cache(s, 8);
     srand(7);
     seen_t want[N];
     for (int i = 0; i < N; i++) db_row(path, ids[i], &want[i]);
@@ -249,7 +250,7 @@ int main(void)
 
     store_close(s);
 
-    /* a scratch store (a simulation's copy) keeps none */
+    /* a store not told to keeps none (a simulation's scratch copy here) */
     s = store_open(path, STORE_SCRATCH, err);
     CHECK(s != NULL);
     if (s) {
