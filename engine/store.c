@@ -1438,12 +1438,14 @@ static void mc_txn_begin(store_t *s)
     /* the last transaction ended without store_commit or store_rollback */
     if (c->wrote) mc_clear(s);
     c->wrote = 0;
+    c->open = 0;
+    if (!c->max) return;   /* keeps none (an import, a simulation): nothing to check */
     sqlite3_stmt *st = stmt(s, S_DATA_VERSION);
     int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
     sqlite3_reset(st);
     if (v < 0 || v != c->version) mc_clear(s);
     c->version = v;
-    c->open = v >= 0 && c->max > 0;
+    c->open = v >= 0;
 }
 
 static void mc_txn_end(store_t *s, int committed)
