@@ -4,6 +4,7 @@
 #include "cal.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <sqlite3.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -412,7 +413,7 @@ typedef struct ckpt {
 #define WAL_RESTART_PAGES 262144
 /* Past 2 GB, whatever the checkpointer has done: the loop copies what it
  * has not, a pause as long as that takes (a loaded core leaves the
- * checkpointer, at nice 10, behind). */
+ * checkpointer, in the background, behind). */
 #define WAL_FORCE_PAGES 524288
 
 /* A scratch store's new event ids, 12 bytes each: a sorted array and a
@@ -3484,12 +3485,29 @@ static int ckpt_sync_wal(const ckpt_t *c)
     return rc;
 }
 
+/* Background work: the loop's thread goes first whenever it has
+ * something to do. SCHED_IDLE (Linux, per thread, no privilege needed):
+ * a thread of the loop that wakes takes the core from it at once. At
+ * nice 10 it still took slices of a loop that had requests waiting
+ * (EEVDF gives every thread its turn): on one core shared with the loop
+ * at 6,000 events/s, client p99 of 8.0-16.9 ms against 11.6-17.2 ms in
+ * four alternating rounds, and the commit window stretched less under
+ * wrk (the loop no longer waits behind it in the run queue). Where the
+ * policy is refused, nice 10; where that is refused too, it competes as
+ * an equal. */
+static void ckpt_background(void)
+{
+#ifdef SCHED_IDLE
+    struct sched_param sp = {0};
+    if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp) == 0) return;
+#endif
+    setpriority(PRIO_PROCESS, 0, 10);   /* on Linux the nice value is per thread */
+}
+
 static void *ckpt_main(void *ud)
 {
     ckpt_t *c = ud;
-    /* background work: the loop's thread goes first whenever it has
-     * something to do (on Linux the nice value is per thread) */
-    setpriority(PRIO_PROCESS, 0, 10);   /* refused: it competes as an equal */
+    ckpt_background();
     pthread_mutex_lock(&c->mu);
     for (;;) {
         /* lazy commits are synced after the next checkpoint (which has
@@ -3561,8 +3579,8 @@ static int ckpt_hook(void *ud, sqlite3 *db, const char *name, int pages)
      * as soon as the thread has copied all but this commit, the loop
      * copies the rest itself and starts the WAL over: a pause of this
      * commit's copy and two syncs. Past the force size, whatever the thread
-     * has done: when it is busy copying (a loaded core leaves it, at nice
-     * 10, behind), it starts no new round until the loop has started the
+     * has done: when it is busy copying (a loaded core leaves it, in the
+     * background, behind), it starts no new round until the loop has started the
      * WAL over. */
     if (pages >= c->restart_pages && (ckpt_caught_up(c) || pages >= c->force_pages)) {
         int lazy = wb_lazy;

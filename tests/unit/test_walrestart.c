@@ -5,8 +5,12 @@
  * at its beginning, in pages the file already has, and it grows no more.
  * (A process of its own: the daemon's WAL writes are gathered from
  * store_durable on, for every store the process opens after.) */
+#define _GNU_SOURCE   /* SCHED_IDLE */
+#include <dirent.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,6 +22,37 @@
 #define WRITES 8        /* meta rows written per commit */
 #define VALUE 1500      /* bytes: two rows a page, so each write dirties a page */
 
+/* threads of this process whose scheduling policy is pol (field 41 of
+ * /proc/self/task/N/stat) */
+static int threads_with_policy(int pol)
+{
+    DIR *d = opendir("/proc/self/task");
+    if (!d) return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char p[300], line[1024];
+        snprintf(p, sizeof p, "/proc/self/task/%s/stat", e->d_name);
+        FILE *f = fopen(p, "r");
+        if (!f) continue;
+        size_t len = fread(line, 1, sizeof line - 1, f);
+        fclose(f);
+        line[len] = 0;
+        char *at = strrchr(line, ')');   /* the name may hold spaces */
+        if (!at) continue;
+        /* after ") " comes field 3; the policy is field 41 */
+        int field = 2;
+        for (char *tok = strtok(at + 1, " "); tok; tok = strtok(NULL, " "))
+            if (++field == 41) {
+                if (atoi(tok) == pol) n++;
+                break;
+            }
+    }
+    closedir(d);
+    return n;
+}
+
 int main(void)
 {
     char dir[] = "/tmp/nudge-walrestart.XXXXXX", path[64], wal[72], err[ERRLEN] = "";
@@ -28,6 +63,15 @@ int main(void)
     CHECK(s != NULL);
     if (!s) T_DONE();
     CHECK_EQ_INT(store_durable(s, err), NUDGE_OK);
+    /* the checkpointer yields the core to the loop: one thread in the
+     * background, the test's own (the loop's) not */
+    int idle = 0;
+    for (int i = 0; i < 400 && idle < 1; i++) {
+        idle = threads_with_policy(SCHED_IDLE);
+        if (idle < 1) usleep(5000);
+    }
+    CHECK_EQ_INT(idle, 1);
+    CHECK_EQ_INT(sched_getscheduler(0), SCHED_OTHER);
     /* checkpoints from 64 pages; the WAL does not start over yet */
     store_wal_limits(s, 64, 1 << 20, 1 << 21);
     CHECK_EQ_INT(store_wal_restart_due(s), 0);
@@ -54,7 +98,7 @@ int main(void)
     CHECK_EQ_INT(store_meta_set(s, "open", "1", err), NUDGE_OK);
     store_wal_limits(s, 0, 256, 0);
     int due = 0;
-    for (int i = 0; i < 2000 && !due; i++) {   /* up to 10 s on a busy machine (the checkpointer runs at nice 10) */
+    for (int i = 0; i < 2000 && !due; i++) {   /* up to 10 s on a busy machine (the checkpointer runs in the background) */
         due = store_wal_restart_due(s);
         if (!due) usleep(5000);
     }
