@@ -351,6 +351,9 @@ for rate in $RATES; do
     read -r n s w < <(hist_delta "$T/m0.$i" "$T/m1.$i" nudge_store_commit_seconds 'kind="lazy",' 0.01)
     echo "RESULT $name.daemon_commits $n lazy commits, mean pause $(awk -v s="$s" -v n="$n" 'BEGIN { printf "%.2f", n ? 1000 * s / n : 0 }') ms, $(pct "$w" "$n") % within 10 ms, the loop held $(awk -v s="$s" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", 100 * s / (b - a) }') % of the time"
     echo "RESULT $name.wal $(wal_per_event "$T/m0.$i" "$T/m1.$i") KB an event (what the store's commits wrote to the WAL)"
+    echo "RESULT $name.wal_restarts $(awk 'FNR == 1 { f++ }
+        /^nudge_store_wal_restarts_total / { n[f] = $2 } /^nudge_store_wal_restart_seconds_total / { s[f] = $2 }
+        END { printf "%d, %.1f ms in all", n[2] - n[1], 1000 * (s[2] - s[1]) }' "$T/m0.$i" "$T/m1.$i") (a commit that started the WAL over: the checkpointer's last copy and two syncs, on the loop)"
     cat "$T/cr$i.out"
     sed 's/^/# /' "$T/cr$i.err"
     sleep 0.5   # the store's commit window ([api] commit_ms) shows the last events to other readers

@@ -339,6 +339,14 @@ static void api_metrics(void *ud, buf_t *out)
     buf_printf(out, "# HELP nudge_store_wal_bytes_total Bytes the store's commits wrote to its write-ahead log (each page a commit changed, once).\n"
                     "# TYPE nudge_store_wal_bytes_total counter\nnudge_store_wal_bytes_total %lld\n",
                (long long)store_wal_bytes(d->store));
+    int64_t restarts;
+    double restart_secs;
+    store_wal_restarts(d->store, &restarts, &restart_secs);
+    buf_printf(out, "# HELP nudge_store_wal_restarts_total Times a commit started the write-ahead log over (copying what the checkpointer had not, then two syncs).\n"
+                    "# TYPE nudge_store_wal_restarts_total counter\nnudge_store_wal_restarts_total %lld\n"
+                    "# HELP nudge_store_wal_restart_seconds_total How long starting the write-ahead log over held the loop, in all.\n"
+                    "# TYPE nudge_store_wal_restart_seconds_total counter\nnudge_store_wal_restart_seconds_total %.6f\n",
+               (long long)restarts, restart_secs);
     hist_t syncs;
     jnl_sync_hist(d->jnl, &syncs);
     buf_adds(out, "# HELP nudge_intake_journal_sync_seconds How long each sync of the intake journal took (the disk's part of an answer's wait).\n"

@@ -390,6 +390,8 @@ typedef struct ckpt {
     int hold;                  /* no new rounds: the loop starts the WAL over itself (under mu) */
     int prev_pages;            /* WAL frames after the loop's previous commit (loop only) */
     int64_t frames;            /* WAL frames the loop's commits have written (loop only) */
+    int64_t restarts;          /* times the loop started the WAL over (loop only) */
+    int64_t restart_ns;        /* the time those took the loop (loop only) */
     int frame_bytes;           /* a frame's size: a page and its header */
     int ckpt_pages, restart_pages, force_pages;   /* store_wal_limits (loop only) */
 } ckpt_t;
@@ -3593,8 +3595,13 @@ static int ckpt_hook(void *ud, sqlite3 *db, const char *name, int pages)
         /* another process reading the WAL (a backup, a shell) makes it
          * busy: no waiting for it on the loop, the WAL grows meanwhile */
         sqlite3_busy_timeout(db, 0);
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
         int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
         sqlite3_busy_timeout(db, STORE_BUSY_MS);
+        c->restart_ns += (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000000 + (t1.tv_nsec - t0.tv_nsec);
+        if (rc == SQLITE_OK) c->restarts++;
         wb_lazy = lazy;
         /* busy: the thread is copying; the next commit tries again */
         pthread_mutex_lock(&c->mu);
@@ -3681,6 +3688,12 @@ int store_durable(store_t *s, char *err)
 int64_t store_wal_bytes(store_t *s)
 {
     return s->ckpt ? s->ckpt->frames * s->ckpt->frame_bytes : 0;
+}
+
+void store_wal_restarts(const store_t *s, int64_t *count, double *seconds)
+{
+    *count = s->ckpt ? s->ckpt->restarts : 0;
+    *seconds = s->ckpt ? (double)s->ckpt->restart_ns / 1e9 : 0;
 }
 
 int store_wal_restart_due(store_t *s)

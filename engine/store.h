@@ -77,6 +77,10 @@ void store_member_cache_stats(const store_t *s, int64_t *hits, int64_t *misses, 
  * or twice, and would only pay for the copies. */
 void store_member_cache(store_t *s, size_t max);
 int64_t store_wal_bytes(store_t *s);
+/* Times the daemon's commits started the WAL over (copying what the
+ * checkpointer had not, then two syncs), and the time those took them,
+ * tries that found the WAL busy included. */
+void store_wal_restarts(const store_t *s, int64_t *count, double *seconds);
 /* The outbox's keys of recent messages wait in memory until this many
  * (default 131072) go to the store's index of keys in one sorted batch,
  * at least chunk_min (1024) a commit. For tests and tuning; 0 keeps a

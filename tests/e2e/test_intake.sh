@@ -180,6 +180,8 @@ m=$(curl -s -H "Authorization: Bearer $OPS" "$URL/metrics")
 check_contains "one lazy commit: the window of e14" "$m" 'nudge_store_commit_seconds_count{kind="lazy"} 1'
 check_contains "it held the loop for less than a second" "$m" 'nudge_store_commit_seconds_bucket{kind="lazy",le="1"} 1'
 check_contains "both answers counted" "$m" 'nudge_events_answer_seconds_count 2'
+check_contains "a small WAL was not started over" "$m" 'nudge_store_wal_restarts_total 0'
+check_contains "so that took no time" "$m" 'nudge_store_wal_restart_seconds_total 0.000000'
 w1=$(wal)
 check_eq "the lazy commit wrote to the WAL, in whole frames (a 4 KB page and its 24-byte header)" \
     "yes 0" "$([ "${w1:-0}" -gt "${w0:-0}" ] && echo yes) $(( (${w1:-0} - ${w0:-0}) % 4120 ))"

@@ -103,8 +103,17 @@ int main(void)
         if (!due) usleep(5000);
     }
     CHECK_EQ_INT(due, 1);
+    int64_t restarts = -1;
+    double secs = -1;
+    store_wal_restarts(s, &restarts, &secs);
+    CHECK_EQ_INT(restarts, 0);
+    CHECK(secs == 0);
     CHECK_EQ_INT(store_commit_lazy(s, err), NUDGE_OK);
     CHECK_EQ_INT(store_wal_restart_due(s), 0);
+    /* counted, with the time it held the commit (a copy and two syncs) */
+    store_wal_restarts(s, &restarts, &secs);
+    CHECK_EQ_INT(restarts, 1);
+    CHECK(secs > 0 && secs < 10);
 
     /* started over: twenty more commits land in the file's first pages */
     int64_t before = t_size_of(wal);
