@@ -417,12 +417,22 @@ static void on_tick(evutil_socket_t fd, short what, void *ud)
     int64_t now = (int64_t)time(NULL);
     if (now > *clock) *clock = now;
     char err[ERRLEN];
+    /* The transaction is opened as for journaled events: a tick that
+     * finds nothing due writes nothing, and a synced commit for it would
+     * sync every lazy commit's frames the checkpointer has not (up to a
+     * second of them: 89 ms measured at 6,000 events/s, a pause of the
+     * loop). Decisions (sink) and any other write ask for one as ever. */
+    int covered = d->covered;
+    d->covered = 1;
     touch(d);
+    d->covered = covered;
+    int64_t changes = store_changes(d->store);
     if (engine_wakeups(d->e, err) != NUDGE_OK || sched_run_due(d->sched, err) != NUDGE_OK ||
         engine_flush(d->e, err) != NUDGE_OK) {
         fail(d, "engine", err);
         return;
     }
+    if (store_changes(d->store) != changes) touch(d);
     arm(d);
 }
 

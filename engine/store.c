@@ -3685,6 +3685,11 @@ int store_durable(store_t *s, char *err)
     return NUDGE_OK;
 }
 
+int64_t store_changes(const store_t *s)
+{
+    return (int64_t)sqlite3_total_changes64(s->db);
+}
+
 int64_t store_wal_bytes(store_t *s)
 {
     return s->ckpt ? s->ckpt->frames * s->ckpt->frame_bytes : 0;

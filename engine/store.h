@@ -77,6 +77,9 @@ void store_member_cache_stats(const store_t *s, int64_t *hits, int64_t *misses, 
  * or twice, and would only pay for the copies. */
 void store_member_cache(store_t *s, size_t max);
 int64_t store_wal_bytes(store_t *s);
+/* Rows this store's connection has inserted, updated or deleted since it
+ * opened: a caller that compares two readings learns whether it wrote. */
+int64_t store_changes(const store_t *s);
 /* Times the daemon's commits started the WAL over (copying what the
  * checkpointer had not, then two syncs), and the time those took them,
  * tries that found the WAL busy included. */

@@ -8,7 +8,8 @@
 # set aside, not applied and not lost; a record is one line (a one-line
 # body as it came, any other as printed); a commit_ms or commit_max_ms
 # that makes no sense stops the start, naming the line; /metrics tells
-# the store's window.
+# the store's window; a scheduler tick that decides nothing commits
+# lazily, not synced.
 . "$(dirname "$0")/lib.sh"
 
 POS=pos-0123456789abcdef
@@ -187,5 +188,42 @@ check_eq "the lazy commit wrote to the WAL, in whole frames (a 4 KB page and its
     "yes 0" "$([ "${w1:-0}" -gt "${w0:-0}" ] && echo yes) $(( (${w1:-0} - ${w0:-0}) % 4120 ))"
 kill -TERM "$RUNPID"; wait "$RUNPID"
 check_eq "still nothing lost, and e14 once" 13 "$(q "SELECT count(*) FROM orders")"
+
+# ---- a tick that finds nobody due commits lazily -----------------------------------------
+# (a synced commit would sync every lazy commit's frames not yet synced:
+# a pause of the loop for nothing)
+W2=$(new_ws tick Asia/Shanghai)
+"$NUDGE" import "$W2" "$T/m.csv" >/dev/null || bad "import (tick)"
+printf 'return { wechat = { template_id = "TM-FLASH", data = { thing1 = "{{name}}" } } }\n' > "$W2/templates/flash.lua"
+at=$(date -u -d "+6 seconds" +%Y-%m-%dT%H:%M:%SZ)   # after the start below
+cat > "$W2/journeys/platinum_flash.lua" <<EOF
+return journey "platinum_flash" {
+  trigger = once("$at"), quiet_hours = false,
+  audience = function(m) return m.tier == "platinum" end,
+  steps = { send { id = "flash", template = "flash", channels = { "wechat" } } },
+}
+EOF
+cat >> "$W2/nudge.conf" <<EOF
+
+[api]
+listen = 127.0.0.1:0
+token.ops = env:T_OPS
+scopes.ops = admin
+EOF
+"$NUDGE" check "$W2" >/dev/null || bad "check (tick)"
+q2() { sqlite3 -cmd '.timeout 5000' "$W2/nudge.db" "$1"; }
+commits() {
+    curl -s -H "Authorization: Bearer $OPS" "$URL/metrics" |
+        awk -v k="nudge_store_commit_seconds_count{kind=\"$1\"}" '$1 == k { print $2 }'
+}
+start_api "$W2" "$T/run8.log"
+sleep 0.3   # the start's own commit
+s0=$(commits synced); l0=$(commits lazy)
+ticked() { test "$(q2 "SELECT value >= strftime('%s', '$at') FROM meta WHERE key = 'run_clock'")" = 1; }
+wait_for 15 ticked || bad "the tick at $at did not come (or was not committed)"
+s1=$(commits synced); l1=$(commits lazy)
+check_eq "the tick ran; nobody was platinum, nothing decided" 0 "$(q2 "SELECT count(*) FROM messages")"
+check_eq "its commit was lazy, not synced" "0 yes" "$((s1 - s0)) $([ "${l1:-0}" -gt "${l0:-0}" ] && echo yes)"
+kill -TERM "$RUNPID"; wait "$RUNPID"
 
 finish
