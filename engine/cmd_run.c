@@ -252,7 +252,8 @@ static void touch(void *ud)
     /* a short window gathers a burst of writes into one durable commit;
      * journaled events alone, a longer one into one batch of the store */
     if (!d->must_sync) win_begin(&d->win);
-    long us = d->must_sync ? COMMIT_WINDOW_US : d->win.ms * 1000;
+    long us = d->must_sync ? COMMIT_WINDOW_US
+                           : win_length(&d->win, store_wal_restart_near(d->store), mono_ns()) * 1000;
     struct timeval tv = {us / 1000000, us % 1000000};
     evtimer_add(d->commit, &tv);
 }

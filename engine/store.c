@@ -3701,6 +3701,12 @@ void store_wal_restarts(const store_t *s, int64_t *count, double *seconds)
     *seconds = s->ckpt ? (double)s->ckpt->restart_ns / 1e9 : 0;
 }
 
+int store_wal_restart_near(store_t *s)
+{
+    ckpt_t *c = s->ckpt;
+    return c && c->prev_pages >= c->restart_pages;
+}
+
 int store_wal_restart_due(store_t *s)
 {
     ckpt_t *c = s->ckpt;

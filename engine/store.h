@@ -63,6 +63,9 @@ void store_wal_limits(store_t *s, int ckpt_pages, int restart_pages, int force_p
  * keeps a transaction open (the daemon's batch window) commits early
  * then, or the WAL grows until the force size makes a long copy. */
 int store_wal_restart_due(store_t *s);
+/* The WAL is past its restart size: it starts over once the
+ * checkpointer has caught up (win_length). */
+int store_wal_restart_near(store_t *s);
 /* After store_durable: bytes this process's commits have written to the
  * WAL (every page a commit changed, once, with its frame header). Per
  * event accepted, what the disk pays for one: random pages of large

@@ -40,6 +40,7 @@ void win_init(win_t *w, long base_ms, long max_ms)
     w->ms = base_ms;
     w->t0_ns = w->busy0_ns = 0;
     w->open = 0;
+    w->near_ns = 0;
 }
 
 void win_begin(win_t *w)
@@ -69,4 +70,15 @@ long win_end(win_t *w)
     w->open = 0;
     int64_t wall = mono_ns() - w->t0_ns;
     return win_adapt(w, wall, win_busy_ns() - w->busy0_ns);
+}
+
+long win_length(win_t *w, int restart_near, int64_t now_ns)
+{
+    if (!restart_near) {
+        w->near_ns = 0;
+        return w->ms;
+    }
+    if (!w->near_ns) w->near_ns = now_ns;
+    if (now_ns - w->near_ns >= WIN_RESTART_FOR_NS) return w->ms;
+    return w->ms < WIN_RESTART_MS ? w->ms : WIN_RESTART_MS;
 }

@@ -75,6 +75,7 @@ int main(void)
     /* checkpoints from 64 pages; the WAL does not start over yet */
     store_wal_limits(s, 64, 1 << 20, 1 << 21);
     CHECK_EQ_INT(store_wal_restart_due(s), 0);
+    CHECK_EQ_INT(store_wal_restart_near(s), 0);
 
     static char val[VALUE + 1];
     memset(val, 'v', VALUE);
@@ -103,6 +104,7 @@ int main(void)
         if (!due) usleep(5000);
     }
     CHECK_EQ_INT(due, 1);
+    CHECK_EQ_INT(store_wal_restart_near(s), 1);   /* past 256 pages, all copied */
     int64_t restarts = -1;
     double secs = -1;
     store_wal_restarts(s, &restarts, &secs);
@@ -110,6 +112,7 @@ int main(void)
     CHECK(secs == 0);
     CHECK_EQ_INT(store_commit_lazy(s, err), NUDGE_OK);
     CHECK_EQ_INT(store_wal_restart_due(s), 0);
+    CHECK_EQ_INT(store_wal_restart_near(s), 0);   /* started over */
     /* counted, with the time it held the commit (a copy and two syncs) */
     store_wal_restarts(s, &restarts, &secs);
     CHECK_EQ_INT(restarts, 1);

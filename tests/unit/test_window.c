@@ -104,9 +104,33 @@ static void clocks(void)
     CHECK_EQ_INT(win_end(&w), 200);   /* ended already */
 }
 
+/* near the WAL's restart: short windows, for a while, then as before */
+static void restart_near(void)
+{
+    const int64_t S = 1000000000LL;
+    win_t w;
+    win_init(&w, 100, 400);
+    CHECK_EQ_INT(win_length(&w, 0, 5 * S), 100);
+    CHECK_EQ_INT(win_length(&w, 1, 10 * S), WIN_RESTART_MS);
+    w.ms = 400;   /* stretched: still short */
+    CHECK_EQ_INT(win_length(&w, 1, 11 * S), WIN_RESTART_MS);
+    CHECK_EQ_INT(win_length(&w, 1, 10 * S + WIN_RESTART_FOR_NS - 1), WIN_RESTART_MS);
+    /* the checkpointer did not catch up in time: as before */
+    CHECK_EQ_INT(win_length(&w, 1, 10 * S + WIN_RESTART_FOR_NS), 400);
+    CHECK_EQ_INT(win_length(&w, 1, 20 * S), 400);
+    /* the WAL started over; the next time it is near, short again */
+    CHECK_EQ_INT(win_length(&w, 0, 21 * S), 400);
+    CHECK_EQ_INT(win_length(&w, 1, 22 * S), WIN_RESTART_MS);
+    /* a commit_ms shorter than that stays as it is */
+    win_init(&w, 5, 20);
+    CHECK_EQ_INT(win_length(&w, 1, 30 * S), 5);
+    CHECK_EQ_INT(win_length(&w, 0, 31 * S), 5);
+}
+
 int main(void)
 {
     rules();
     clocks();
+    restart_near();
     T_DONE();
 }
