@@ -230,18 +230,9 @@ static void on_answer(evutil_socket_t fd, short what, void *ud)
     d->batches_tail = &b->next;
 }
 
-static void touch(void *ud)
+/* Opens the transaction (and its window) unless one is open. */
+static void txn_open(daemon_t *d)
 {
-    daemon_t *d = ud;
-    if (!d->covered && !d->must_sync) {
-        d->must_sync = 1;
-        /* a window that began with journaled events only now has to be
-         * synced within the short one */
-        if (d->in_txn) {
-            struct timeval tv = {0, COMMIT_WINDOW_US};
-            evtimer_add(d->commit, &tv);
-        }
-    }
     if (d->in_txn) return;
     char err[ERRLEN];
     if (store_begin(d->store, err) != NUDGE_OK) {
@@ -256,6 +247,23 @@ static void touch(void *ud)
                            : win_length(&d->win, store_wal_restart_near(d->store), mono_ns()) * 1000;
     struct timeval tv = {us / 1000000, us % 1000000};
     evtimer_add(d->commit, &tv);
+}
+
+/* A write is coming: one the journal does not cover (outside an intake)
+ * makes the transaction a synced one. */
+static void touch(void *ud)
+{
+    daemon_t *d = ud;
+    if (!d->covered && !d->must_sync) {
+        d->must_sync = 1;
+        /* a window that began with journaled events only now has to be
+         * synced within the short one */
+        if (d->in_txn) {
+            struct timeval tv = {0, COMMIT_WINDOW_US};
+            evtimer_add(d->commit, &tv);
+        }
+    }
+    txn_open(d);
 }
 
 /* ---- decisions into the outbox ---- */
@@ -418,15 +426,12 @@ static void on_tick(evutil_socket_t fd, short what, void *ud)
     int64_t now = (int64_t)time(NULL);
     if (now > *clock) *clock = now;
     char err[ERRLEN];
-    /* The transaction is opened as for journaled events: a tick that
+    /* The transaction is opened without asking for a sync: a tick that
      * finds nothing due writes nothing, and a synced commit for it would
      * sync every lazy commit's frames the checkpointer has not (up to a
      * second of them: 89 ms measured at 6,000 events/s, a pause of the
      * loop). Decisions (sink) and any other write ask for one as ever. */
-    int covered = d->covered;
-    d->covered = 1;
-    touch(d);
-    d->covered = covered;
+    txn_open(d);
     int64_t changes = store_changes(d->store);
     if (engine_wakeups(d->e, err) != NUDGE_OK || sched_run_due(d->sched, err) != NUDGE_OK ||
         engine_flush(d->e, err) != NUDGE_OK) {
