@@ -3595,12 +3595,10 @@ static int ckpt_hook(void *ud, sqlite3 *db, const char *name, int pages)
         /* another process reading the WAL (a backup, a shell) makes it
          * busy: no waiting for it on the loop, the WAL grows meanwhile */
         sqlite3_busy_timeout(db, 0);
-        struct timespec t0, t1;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
+        int64_t t0 = mono_ns();
         int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
-        clock_gettime(CLOCK_MONOTONIC, &t1);
+        c->restart_ns += mono_ns() - t0;
         sqlite3_busy_timeout(db, STORE_BUSY_MS);
-        c->restart_ns += (int64_t)(t1.tv_sec - t0.tv_sec) * 1000000000 + (t1.tv_nsec - t0.tv_nsec);
         if (rc == SQLITE_OK) c->restarts++;
         wb_lazy = lazy;
         /* busy: the thread is copying; the next commit tries again */
